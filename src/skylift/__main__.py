@@ -1,0 +1,3 @@
+from skylift.cli import main
+
+main()

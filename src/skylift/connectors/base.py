@@ -1,0 +1,175 @@
+"""The contracts every mail connector fulfils, and the capabilities it declares.
+
+A source has no write method at all, so it is read-only by construction. The engine reads
+:class:`Capabilities` instead of probing with ``hasattr`` (rclone's ``Features``); the
+conformance suite in ``tests/conformance/`` skips a test only with a capability as reason.
+"""
+
+from __future__ import annotations
+
+import ssl
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from urllib.parse import unquote, urlsplit
+
+from skylift.errors import ConfigError
+from skylift.model.account import Login
+from skylift.model.mail import AppendResult, Folder, FolderState, Message, MessageRef
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a connector can do; the engine checks these before it relies on a feature.
+
+    *separator* is the hierarchy separator of a server (None for a format that keeps path
+    parts apart itself). *case_insensitive_names*: "Work" and "work" are the same folder.
+    *max_message_bytes*: the largest message the target takes (None: unknown).
+    *batch_append*: several messages per round trip (IMAP MULTIAPPEND).
+    """
+
+    separator: str | None = "/"
+    keeps_internaldate: bool = True
+    reports_appended_uid: bool = False
+    custom_flags: bool = True
+    folders: bool = True
+    case_insensitive_names: bool = False
+    max_message_bytes: int | None = None
+    batch_append: bool = False
+    changes_since: bool = False
+    reserved_names: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """A parsed ``--source``/``--target`` URL plus its TLS and safety options."""
+
+    scheme: str
+    host: str = ""
+    port: int | None = None
+    path: str = ""
+    ca_file: str | None = None
+    insecure: bool = False
+    allow_plaintext: bool = False
+    timeout: float = 60.0
+    options: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def parse(cls, url: str, **kwargs: object) -> Endpoint:
+        """Parse ``scheme://host:port/path``; a bad URL is a :class:`ConfigError`."""
+        parts = urlsplit(url)
+        if not parts.scheme:
+            raise ConfigError(f"not a URL (expected e.g. imaps://host:993): {url!r}")
+        try:
+            port = parts.port
+        except ValueError as exc:
+            raise ConfigError(f"bad port in {url!r}") from exc
+        return cls(
+            scheme=parts.scheme.lower(),
+            host=parts.hostname or "",
+            port=port,
+            path=unquote(parts.path),
+            **kwargs,  # type: ignore[arg-type]
+        )
+
+    def is_loopback(self) -> bool:
+        return self.host == "localhost" or self.host.startswith("127.") or self.host == "::1"
+
+    def ssl_context(self) -> ssl.SSLContext:
+        """A context that verifies certificates unless the user said ``--insecure-*``."""
+        ctx = ssl.create_default_context(cafile=self.ca_file)
+        if self.insecure:
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
+        return ctx
+
+    def display(self) -> str:
+        port = f":{self.port}" if self.port else ""
+        return f"{self.scheme}://{self.host}{port}{self.path}"
+
+
+class MailSource(ABC):
+    """A mailbox to read from, opened for one user; use it as a context manager.
+
+    Implementations yield messages with their raw bytes untouched, never mark anything
+    read, and raise :class:`~skylift.errors.TransientError` for failures worth a retry.
+    """
+
+    capabilities: Capabilities = Capabilities()
+
+    @abstractmethod
+    def folders(self) -> list[Folder]:
+        """Return every folder of the mailbox, parents before children."""
+
+    @abstractmethod
+    def select(self, folder: Folder) -> FolderState:
+        """Open *folder* read-only and say what it holds; FolderNotFound if missing."""
+
+    @abstractmethod
+    def list_messages(self, folder: Folder) -> Iterator[MessageRef]:
+        """Yield every message of the selected *folder* (uid, size, flags, date)."""
+
+    def list_changed(self, folder: Folder, since_modseq: int) -> Iterator[MessageRef]:
+        """Yield messages whose flags changed after *since_modseq* (CONDSTORE)."""
+        yield from self.list_messages(folder)
+
+    @abstractmethod
+    def fetch(self, folder: Folder, uids: Sequence[str]) -> Iterator[Message]:
+        """Yield the raw messages for *uids* of *folder*, in any order.
+
+        A uid that vanished in the meantime is left out.
+        """
+
+    def quota(self) -> tuple[int, int] | None:
+        """Return (used bytes, limit bytes) of the mailbox when the server tells."""
+        return None
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release the connection or file."""
+
+    def __enter__(self) -> MailSource:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class MailTarget(MailSource):
+    """A mailbox to write into. Deleting is not part of the contract."""
+
+    @abstractmethod
+    def create_folder(self, folder: Folder) -> None:
+        """Create *folder* (and its parents); creating an existing folder is not an error."""
+
+    @abstractmethod
+    def subscribe(self, folder: Folder) -> None:
+        """Subscribe *folder* so mail clients show it."""
+
+    @abstractmethod
+    def append(self, folder: Folder, messages: Sequence[Message]) -> list[AppendResult]:
+        """Store *messages* in *folder* with their flags and dates, one result each.
+
+        A message the server refuses gets a result with the server's words as *error*; the
+        others are still stored. Connection failures raise TransientError.
+        """
+
+    @abstractmethod
+    def set_flags(self, folder: Folder, uid: str, flags: frozenset[str]) -> None:
+        """Replace the flags of message *uid* in *folder*."""
+
+    def __enter__(self) -> MailTarget:
+        return self
+
+
+class MailConnector(ABC):
+    """Opens a source or target for one mailbox from an :class:`Endpoint`."""
+
+    def __init__(self, endpoint: Endpoint) -> None:
+        self.endpoint = endpoint
+
+    @abstractmethod
+    def open_source(self, login: Login) -> MailSource:
+        """Connect and log in as *login*; ConnectError/AuthError on failure."""
+
+    def open_target(self, login: Login) -> MailTarget:
+        raise ConfigError(f"{self.endpoint.scheme}:// can only be a source")
