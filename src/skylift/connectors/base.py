@@ -113,6 +113,12 @@ class MailSource(ABC):
         """Yield messages whose flags changed after *since_modseq* (CONDSTORE)."""
         yield from self.list_messages(folder)
 
+    def list_from(self, folder: Folder, first_uid: int) -> Iterator[MessageRef]:
+        """Yield messages whose numeric uid is *first_uid* or higher (new since a mark)."""
+        for ref in self.list_messages(folder):
+            if ref.uid.isdigit() and int(ref.uid) >= first_uid:
+                yield ref
+
     @abstractmethod
     def fetch(self, folder: Folder, uids: Sequence[str]) -> Iterator[Message]:
         """Yield the raw messages for *uids* of *folder*, in any order.
@@ -154,8 +160,8 @@ class MailTarget(MailSource):
         """
 
     @abstractmethod
-    def set_flags(self, folder: Folder, uid: str, flags: frozenset[str]) -> None:
-        """Replace the flags of message *uid* in *folder*."""
+    def set_flags(self, folder: Folder, uids: Sequence[str], flags: frozenset[str]) -> None:
+        """Replace the flags of messages *uids* in *folder*."""
 
     def __enter__(self) -> MailTarget:
         return self

@@ -1,0 +1,148 @@
+"""Terminal rendering: Rich progress bars on a terminal, plain lines otherwise, summaries."""
+
+from __future__ import annotations
+
+import sys
+import threading
+from typing import Any
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+    TransferSpeedColumn,
+)
+from rich.table import Table
+
+from skylift.engine.report import MailboxReport, RunReport
+from skylift.engine.verify import VerifyReport
+from skylift.model.account import MailboxPair
+
+err = Console(stderr=True)
+out = Console() if sys.stdout.isatty() else Console(width=160)
+
+
+class MigrateProgress:
+    """Per-mailbox and overall bars when stderr is a terminal; a log line per mailbox else."""
+
+    def __init__(self, enabled: bool, total: int) -> None:
+        self.enabled = enabled
+        self.total = total
+        self._lock = threading.Lock()
+        self._tasks: dict[str, TaskID] = {}
+        self._progress: Progress | None = None
+        self._overall: TaskID | None = None
+        self._done = 0
+
+    def __enter__(self) -> MigrateProgress:
+        if self.enabled:
+            self._progress = Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                DownloadColumn(),
+                TransferSpeedColumn(),
+                TimeElapsedColumn(),
+                console=err,
+            )
+            self._progress.start()
+            self._overall = self._progress.add_task("all mailboxes", total=self.total)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self._progress:
+            self._progress.stop()
+
+    def mailbox_started(self, pair: MailboxPair) -> None:
+        if self._progress:
+            with self._lock:
+                self._tasks[pair.key] = self._progress.add_task(pair.key, total=None)
+
+    def advance(self, mailbox: str, messages: int, nbytes: int) -> None:
+        if self._progress and mailbox in self._tasks:
+            self._progress.update(self._tasks[mailbox], advance=nbytes)
+
+    def mailbox_done(self, report: MailboxReport) -> None:
+        with self._lock:
+            self._done += 1
+            t = report.totals()
+            line = (
+                f"[{self._done}/{self.total}] {report.mailbox}: {report.status}, "
+                f"{t['copied']} copied, {t['already_there']} already there"
+                + (f", error: {report.error}" if report.error else "")
+            )
+            if self._progress:
+                task = self._tasks.pop(report.mailbox, None)
+                if task is not None:
+                    self._progress.remove_task(task)
+                if self._overall is not None:
+                    self._progress.advance(self._overall)
+                self._progress.console.print(line)
+            else:
+                print(line, file=sys.stderr, flush=True)
+
+
+def _mb(n: int) -> str:
+    return f"{n / 1_000_000:.1f}"
+
+
+def print_run_summary(run: RunReport) -> None:
+    title = "migrate (dry run: nothing was changed)" if run.dry_run else "migrate"
+    table = Table(title=title)
+    for col in ("mailbox", "status", "folders", "copied", "already there", "flags",
+                "skipped", "rejected", "failed", "MB", "seconds"):  # fmt: skip
+        table.add_column(col, justify="left" if col in ("mailbox", "status") else "right")
+    for m in run.mailboxes:
+        t = m.totals()
+        table.add_row(
+            m.mailbox, m.status, str(t["folders"]), str(t["copied"]), str(t["already_there"]),
+            str(t["flags_updated"]), str(t["skipped"]), str(t["rejected"]), str(t["failed"]),
+            _mb(t["bytes"]), f"{m.seconds:.1f}",
+        )  # fmt: skip
+    t = run.totals()
+    table.add_row(
+        "TOTAL", "", str(t["folders"]), str(t["copied"]), str(t["already_there"]),
+        str(t["flags_updated"]), str(t["skipped"]), str(t["rejected"]), str(t["failed"]),
+        _mb(t["bytes"]), f"{run.seconds:.1f}", style="bold",
+    )  # fmt: skip
+    out.print(table)
+    for m in run.mailboxes:
+        if m.error:
+            out.print(f"[red]{m.mailbox}: {m.error}[/red]")
+        for f in m.folders.values():
+            if f.renamed_because:
+                out.print(f"{m.mailbox}: folder '{f.source}' -> '{f.target}' ({f.renamed_because})")
+            for kind, items in (("skipped", f.skipped), ("rejected", f.rejected),
+                                ("failed", f.failed)):  # fmt: skip
+                for item in items:
+                    mid = f" {item.message_id}" if item.message_id else ""
+                    out.print(
+                        f"{m.mailbox}: {kind} '{item.folder}' uid {item.uid}{mid} "
+                        f"({item.size} bytes): {item.reason}"
+                    )
+
+
+def print_verify(reports: list[VerifyReport]) -> None:
+    table = Table(title="verify")
+    for col in ("mailbox", "result", "folders", "messages", "MB", "differences"):
+        table.add_column(col)
+    for r in reports:
+        result = "error" if r.error else ("identical" if r.ok else "DIFFERENT")
+        table.add_row(
+            r.mailbox, result, str(r.folders), str(r.messages), _mb(r.bytes),
+            str(len(r.differences)),
+        )  # fmt: skip
+    out.print(table)
+    for r in reports:
+        if r.error:
+            out.print(f"[red]{r.mailbox}: {r.error}[/red]")
+        for d in r.differences[:200]:
+            uid = f" uid {d.uid}" if d.uid else ""
+            out.print(f"{r.mailbox}: '{d.folder}'{uid}: {d.what}: {d.detail}")
+        if len(r.differences) > 200:
+            out.print(f"{r.mailbox}: … and {len(r.differences) - 200} more (use --json)")

@@ -1,0 +1,116 @@
+"""What a run did, per folder, per mailbox and in total: the same objects for the terminal
+table and for ``--json``, so nobody has to read a log to know what did not arrive."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+OUTCOMES = ("copied", "already_there", "skipped", "rejected", "failed")
+
+
+@dataclass
+class ItemProblem:
+    """One message that did not arrive, and why (the server's own words for rejections)."""
+
+    folder: str
+    uid: str
+    size: int
+    reason: str
+    message_id: str | None = None
+
+
+@dataclass
+class FolderReport:
+    source: str
+    target: str
+    renamed_because: str | None = None
+    created: bool = False
+    copied: int = 0
+    already_there: int = 0
+    flags_updated: int = 0
+    bytes: int = 0
+    skipped: list[ItemProblem] = field(default_factory=list)
+    rejected: list[ItemProblem] = field(default_factory=list)
+    failed: list[ItemProblem] = field(default_factory=list)
+
+
+@dataclass
+class MailboxReport:
+    mailbox: str
+    source_login: str
+    status: str = "pending"  # ok | partial | failed | pending
+    error: str | None = None
+    seconds: float = 0.0
+    attempts: int = 0
+    folders: dict[str, FolderReport] = field(default_factory=dict)
+
+    def folder(self, source: str, target: str) -> FolderReport:
+        if source not in self.folders:
+            self.folders[source] = FolderReport(source=source, target=target)
+        return self.folders[source]
+
+    def totals(self) -> dict[str, int]:
+        t = dict.fromkeys(("folders", "flags_updated", "bytes", *OUTCOMES), 0)
+        for f in self.folders.values():
+            t["folders"] += 1
+            t["copied"] += f.copied
+            t["already_there"] += f.already_there
+            t["flags_updated"] += f.flags_updated
+            t["bytes"] += f.bytes
+            t["skipped"] += len(f.skipped)
+            t["rejected"] += len(f.rejected)
+            t["failed"] += len(f.failed)
+        return t
+
+    def finish(self) -> None:
+        totals = self.totals()
+        if self.error:
+            self.status = "failed"
+        elif totals["rejected"] or totals["failed"] or totals["skipped"]:
+            self.status = "partial"
+        else:
+            self.status = "ok"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "mailbox": self.mailbox,
+            "source_login": self.source_login,
+            "status": self.status,
+            "error": self.error,
+            "seconds": round(self.seconds, 3),
+            "attempts": self.attempts,
+            **self.totals(),
+            "folders": [asdict(f) for f in self.folders.values()],
+        }
+
+
+@dataclass
+class RunReport:
+    command: str
+    dry_run: bool = False
+    mailboxes: list[MailboxReport] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def totals(self) -> dict[str, int]:
+        t = dict.fromkeys(("mailboxes", "folders", "flags_updated", "bytes", *OUTCOMES), 0)
+        t["mailboxes_failed"] = 0
+        for m in self.mailboxes:
+            t["mailboxes"] += 1
+            t["mailboxes_failed"] += m.status == "failed"
+            for k, v in m.totals().items():
+                t[k] += v
+        return t
+
+    @property
+    def ok(self) -> bool:
+        return all(m.status == "ok" for m in self.mailboxes)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "command": self.command,
+            "dry_run": self.dry_run,
+            "seconds": round(self.seconds, 3),
+            "totals": self.totals(),
+            "mailboxes": [m.as_dict() for m in self.mailboxes],
+        }

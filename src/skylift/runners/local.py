@@ -1,0 +1,164 @@
+"""Run mailbox work in one process: a thread per mailbox, up to ``--parallel`` at once.
+
+Threads, not asyncio: imapclient, poplib and mailbox are synchronous, and a mailbox's
+work is a chain of round trips. Each mailbox gets its own connections, so a slow or failing
+server only holds up its own mailboxes. Retry lives here: a TransientError closes both
+connections, waits (the server's hint, else doubling backoff) and runs the mailbox again;
+the ledger makes the second run resume.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from skylift.connectors import mail_connector
+from skylift.connectors.base import Endpoint, MailSource, MailTarget
+from skylift.engine.migrate import MailboxMigration, MigrateOptions, ProgressFn
+from skylift.engine.report import MailboxReport, RunReport
+from skylift.engine.throttle import backoff_seconds
+from skylift.engine.verify import VerifyReport, verify_mailbox
+from skylift.errors import AuthError, ConnectError, SkyliftError, TransientError
+from skylift.model.account import MailboxPair
+from skylift.state.store import StateStore
+
+
+@dataclass
+class RunSettings:
+    """How the work is spread and retried."""
+
+    parallel: int = 4
+    max_connections: int = 10
+    retries: int = 5
+    retry_cap_seconds: float = 30.0
+    on_mailbox_start: Callable[[MailboxPair], None] = field(default=lambda _: None)
+    on_mailbox_done: Callable[[MailboxReport], None] = field(default=lambda _: None)
+
+
+class ConnectionLimit:
+    """Caps simultaneous sessions per server (``--max-connections``)."""
+
+    def __init__(self, limit: int) -> None:
+        self._sem = threading.BoundedSemaphore(max(limit, 1))
+
+    def __enter__(self) -> None:
+        self._sem.acquire()
+
+    def __exit__(self, *exc: object) -> None:
+        self._sem.release()
+
+
+def _with_retries(
+    report: MailboxReport,
+    settings: RunSettings,
+    work: Callable[[], None],
+) -> None:
+    last: TransientError | None = None
+    for attempt in range(1, settings.retries + 2):
+        report.attempts = attempt
+        try:
+            work()
+            report.error = None
+            return
+        except TransientError as exc:
+            last = exc
+            if attempt <= settings.retries:
+                time.sleep(backoff_seconds(attempt, exc.retry_after, settings.retry_cap_seconds))
+        except AuthError as exc:
+            report.error = str(exc)
+            return
+        except ConnectError as exc:
+            report.error = str(exc)
+            return
+        except SkyliftError as exc:
+            report.error = str(exc)
+            return
+    report.error = f"gave up after {settings.retries + 1} attempts: {last}"
+
+
+def migrate_all(
+    pairs: list[MailboxPair],
+    source: Endpoint,
+    target: Endpoint,
+    store: StateStore,
+    options: MigrateOptions,
+    settings: RunSettings,
+    progress: ProgressFn,
+) -> RunReport:
+    """Migrate every mailbox of *pairs*; one mailbox's failure never stops the others."""
+    src_connector, dst_connector = mail_connector(source), mail_connector(target)
+    run = RunReport(command="migrate", dry_run=options.dry_run)
+    run.mailboxes = [MailboxReport(p.key, p.source.user) for p in pairs]
+    run_id = store.start_run("migrate-dry-run" if options.dry_run else "migrate")
+    limit_src = ConnectionLimit(settings.max_connections)
+    limit_dst = ConnectionLimit(settings.max_connections)
+    started = time.monotonic()
+
+    def one(index: int) -> None:
+        pair, report = pairs[index], run.mailboxes[index]
+        settings.on_mailbox_start(pair)
+        t0 = time.monotonic()
+
+        def attempt() -> None:
+            with limit_src, limit_dst:
+                src: MailSource = src_connector.open_source(pair.source)
+                try:
+                    dst: MailTarget = dst_connector.open_target(pair.target)
+                    try:
+                        MailboxMigration(
+                            pair.key, src, dst, store, run_id, options, report, progress
+                        ).run()
+                    finally:
+                        dst.close()
+                finally:
+                    src.close()
+
+        _with_retries(report, settings, attempt)
+        report.seconds = time.monotonic() - t0
+        report.finish()
+        totals = report.totals()
+        if not options.dry_run:
+            store.record_mailbox_run(
+                run_id, pair.key, totals["copied"], totals["bytes"], report.seconds, report.status
+            )
+        settings.on_mailbox_done(report)
+
+    with ThreadPoolExecutor(max_workers=max(settings.parallel, 1)) as pool:
+        list(pool.map(one, range(len(pairs))))
+    run.seconds = time.monotonic() - started
+    store.finish_run(run_id, run.totals())
+    return run
+
+
+def verify_all(
+    pairs: list[MailboxPair],
+    source: Endpoint,
+    target: Endpoint,
+    store: StateStore | None,
+    options: MigrateOptions,
+    settings: RunSettings,
+    deep: bool,
+) -> list[VerifyReport]:
+    """Compare every mailbox's source and target; connection errors are reported per mailbox."""
+    src_connector, dst_connector = mail_connector(source), mail_connector(target)
+    results: list[VerifyReport] = [VerifyReport(p.key) for p in pairs]
+
+    def one(index: int) -> None:
+        pair = pairs[index]
+        holder = MailboxReport(pair.key, pair.source.user)
+
+        def attempt() -> None:
+            with src_connector.open_source(pair.source) as src:
+                with dst_connector.open_target(pair.target) as dst:
+                    results[index] = verify_mailbox(pair.key, src, dst, store, options, deep)
+
+        _with_retries(holder, settings, attempt)
+        if holder.error:
+            results[index].error = holder.error
+
+    with ThreadPoolExecutor(max_workers=max(settings.parallel, 1)) as pool:
+        list(pool.map(one, range(len(pairs))))
+    return results
