@@ -397,6 +397,8 @@ class ImapMailbox(MailTarget):
                         for m in messages
                     ],
                 )
+                if isinstance(resp, tuple) and _text(resp[0]).upper() != "OK":
+                    raise IMAPClientError(_text(resp[1][0] if resp[1] else resp[0]))
                 uids = self._appended_uids(resp)
                 if len(uids) == len(messages):
                     return [AppendResult(uid=str(u)) for u in uids]
@@ -421,6 +423,8 @@ class ImapMailbox(MailTarget):
 
     @staticmethod
     def _appended_uids(resp: Any) -> list[int]:
+        if isinstance(resp, tuple):
+            resp = b" ".join(x if isinstance(x, bytes) else str(x).encode() for x in resp[1])
         raw = resp if isinstance(resp, bytes) else str(resp).encode()
         m = _APPENDUID.search(raw)
         return parse_uid_set(m.group(2)) if m else []
