@@ -150,16 +150,16 @@ class ImapMailbox(MailTarget):
                 try:
                     client.starttls(ep.ssl_context())
                 except ssl.SSLCertVerificationError as exc:
-                    client.shutdown()
+                    _close_quietly(client)
                     raise ConnectError(
                         f"TLS certificate of {where} not trusted ({exc.verify_message}); pass "
                         "the CA with --source-ca/--target-ca, or --insecure-source/--insecure-target"
                     ) from None
                 except (OSError, imaplib.IMAP4.error) as exc:
-                    client.shutdown()
+                    _close_quietly(client)
                     raise ConnectError(f"STARTTLS with {where} failed: {exc}") from None
             elif not (ep.is_loopback() or ep.allow_plaintext):
-                client.shutdown()
+                _close_quietly(client)
                 raise ConnectError(
                     f"{where} offers no STARTTLS; refusing to send a password in clear "
                     "(use imaps://, or --allow-plaintext if you accept the risk)"
@@ -213,10 +213,7 @@ class ImapMailbox(MailTarget):
         return None
 
     def _abandon(self) -> None:
-        try:
-            self.client.shutdown()
-        except Exception:  # noqa: BLE001 - the socket may already be gone
-            pass
+        _close_quietly(self.client)
 
     def close(self) -> None:
         try:
@@ -436,6 +433,13 @@ class ImapMailbox(MailTarget):
     def list_from(self, folder: Folder, first_uid: int) -> Iterator[MessageRef]:
         self._ensure_selected(folder, readonly=True)
         yield from self._refs([u for u in self._uids(["UID", f"{first_uid}:*"]) if u >= first_uid])
+
+
+def _close_quietly(client: imapclient.IMAPClient) -> None:
+    try:
+        client.shutdown()
+    except Exception:  # noqa: BLE001 - the socket may already be gone
+        pass
 
 
 def _clean_server_text(text: str) -> str:

@@ -76,6 +76,9 @@ def _with_retries(
         except SkyliftError as exc:
             report.error = str(exc)
             return
+        except Exception as exc:  # noqa: BLE001 - one mailbox's bug must not stop the run
+            report.error = f"unexpected error ({type(exc).__name__}): {exc}"
+            return
     report.error = f"gave up after {settings.retries + 1} attempts: {last}"
 
 
