@@ -15,7 +15,9 @@ MASTER = ("skylift-admin", "master-secret-1")
 
 def _need_dovecot() -> None:
     if shutil.which("dovecot") is None and not Path("/usr/sbin/dovecot").exists():
-        pytest.fail("dovecot is not installed: run the README's setup command (apt-get install dovecot-imapd dovecot-pop3d)")
+        pytest.fail(
+            "dovecot is not installed: run the README's setup command (apt-get install dovecot-imapd dovecot-pop3d)"
+        )
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ import os
 import subprocess
 import sys
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -63,7 +63,7 @@ def dump(port: int, user: str, password: str) -> dict[str, list[tuple[str, froze
                     flags = frozenset(
                         f.decode() for f in item[b"FLAGS"] if f.decode() != "\\Recent"
                     )
-                    date = item[b"INTERNALDATE"].astimezone(timezone.utc).isoformat()
+                    date = item[b"INTERNALDATE"].astimezone(UTC).isoformat()
                     rows.append((fingerprint(item[b"BODY[]"]), flags, date))
             out[name.replace(sep, "/") if sep else name] = sorted(rows, key=repr)
     finally:
@@ -83,7 +83,9 @@ def raw_bodies(port: int, user: str, password: str, folder: str) -> list[bytes]:
 
 def message(n: int, *, size: int = 0, message_id: str | None = "auto", extra: bytes = b"") -> bytes:
     mid = f"<m{n}@example.test>" if message_id == "auto" else message_id
-    head = f"From: Sender {n} <s{n}@old.example>\r\nTo: user@old.example\r\nSubject: Message {n}\r\n"
+    head = (
+        f"From: Sender {n} <s{n}@old.example>\r\nTo: user@old.example\r\nSubject: Message {n}\r\n"
+    )
     head += "Date: Mon, 01 Jan 2018 10:00:00 +0000\r\n"
     if mid:
         head += f"Message-ID: {mid}\r\n"
@@ -95,7 +97,9 @@ def when(days: int) -> datetime:
     return datetime(2019, 3, 1, 12, 0, tzinfo=timezone(timedelta(hours=2))) + timedelta(days=days)
 
 
-def run_skylift(*args: Any, env: dict[str, str] | None = None, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+def run_skylift(
+    *args: Any, env: dict[str, str] | None = None, timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
     """Run the CLI as a user would, in a subprocess."""
     return subprocess.run(
         [sys.executable, "-m", "skylift", *map(str, args)],

@@ -6,6 +6,7 @@ flowed from the server to the client, as a dropped link or a server restart woul
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 
@@ -58,10 +59,8 @@ class FlakyProxy:
         except OSError:
             pass
         for s in (src, dst):
-            try:
+            with contextlib.suppress(OSError):
                 s.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
             s.close()
 
     def close(self) -> None:

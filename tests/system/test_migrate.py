@@ -44,7 +44,9 @@ def _migrate(source: DovecotServer, target: DovecotServer, users: Path, state: P
     )  # fmt: skip
 
 
-def _fingerprints(tree: dict[str, list[tuple[str, frozenset[str], str]]]) -> list[tuple[str, frozenset[str], str]]:
+def _fingerprints(
+    tree: dict[str, list[tuple[str, frozenset[str], str]]],
+) -> list[tuple[str, frozenset[str], str]]:
     return sorted((m for msgs in tree.values() for m in msgs), key=repr)
 
 
@@ -236,7 +238,9 @@ def test_large_attachment_of_20_mb_arrives_intact(
     assert result.returncode == 0, result.stderr
     from tests.mailtools import raw_bodies
 
-    assert raw_bodies(target_server.imap_port, "alice@new.example", "alice-new-pw", "INBOX") == [big]
+    assert raw_bodies(target_server.imap_port, "alice@new.example", "alice-new-pw", "INBOX") == [
+        big
+    ]
 
 
 def test_filters_and_explicit_folder_map(

@@ -16,7 +16,9 @@ from tests.servers.flaky_proxy import FlakyProxy
 
 
 def _many(n: int, size: int = 2000) -> list[Item]:
-    return [Item(message(i, size=size), ("\\Seen",) if i % 3 else (), when(i % 50)) for i in range(n)]
+    return [
+        Item(message(i, size=size), ("\\Seen",) if i % 3 else (), when(i % 50)) for i in range(n)
+    ]
 
 
 def _count(server: DovecotServer, user: str, password: str) -> int:
@@ -73,7 +75,9 @@ def test_dropped_connection_is_retried_and_nothing_is_duplicated(
     finally:
         proxy.close()
     assert result.returncode == 0, result.stdout + result.stderr
-    alice = next(m for m in json.loads(result.stdout)["mailboxes"] if m["mailbox"].startswith("alice"))
+    alice = next(
+        m for m in json.loads(result.stdout)["mailboxes"] if m["mailbox"].startswith("alice")
+    )
     assert proxy.cut >= 1 and alice["attempts"] >= 2
     src = dump(source_server.imap_port, "alice", "alice-pw")
     dst = dump(target_server.imap_port, "alice@new.example", "alice-new-pw")
@@ -93,7 +97,9 @@ def test_tls_self_signed_is_refused_by_default_and_accepted_with_its_ca(
         refused = run_skylift("migrate", "--source", tls.imaps_url(), *common)
         assert refused.returncode == 3
         assert "certificate" in refused.stderr and "Traceback" not in refused.stderr
-        ok = run_skylift("migrate", "--source", tls.imaps_url(), "--source-ca", tls.cert_file, *common)
+        ok = run_skylift(
+            "migrate", "--source", tls.imaps_url(), "--source-ca", tls.cert_file, *common
+        )
         assert ok.returncode == 0, ok.stderr
         # imap:// upgrades with STARTTLS when offered, with the same verification
         starttls = run_skylift("migrate", "--source", tls.imap_url(), *common)
@@ -146,7 +152,9 @@ def test_bad_input_gives_one_line_errors_and_exit_codes(tmp_path: Path) -> None:
         "migrate", "--source", "imap://127.0.0.1:1", "--target", "imap://127.0.0.1:1",
         "--users", users, "--state", tmp_path / "s.db", "--retries", "0",
     )  # fmt: skip
-    assert unreachable.returncode == 3 and "cannot connect" in unreachable.stdout + unreachable.stderr
+    assert (
+        unreachable.returncode == 3 and "cannot connect" in unreachable.stdout + unreachable.stderr
+    )
     bad_header = tmp_path / "bad.csv"
     bad_header.write_text("Mail,Login\nx,y\n")
     result = run_skylift("migrate", "--source", "imap://127.0.0.1:1", "--target",
@@ -164,7 +172,9 @@ def test_plaintext_password_to_a_remote_host_is_refused() -> None:
 def test_verify_names_the_folder_and_message_that_differ(
     source_server: DovecotServer, target_server: DovecotServer, users_csv: Path, tmp_path: Path
 ) -> None:
-    seed(source_server.imap_port, "alice", "alice-pw", {"INBOX": _many(5), "Work": _many(3)}, sep=".")
+    seed(
+        source_server.imap_port, "alice", "alice-pw", {"INBOX": _many(5), "Work": _many(3)}, sep="."
+    )
     state = tmp_path / "s.db"
     common = ["--source", source_server.imap_url(), "--target", target_server.imap_url(),
               "--users", users_csv]  # fmt: skip

@@ -37,9 +37,7 @@ UsersOpt = Annotated[
     Path | None,
     typer.Option("--users", help="CSV: EmailAddress,UserName,Password[,TargetUserName,…]"),
 ]
-UserOpt = Annotated[
-    str | None, typer.Option("--user", help="One target mailbox (archive sources)")
-]
+UserOpt = Annotated[str | None, typer.Option("--user", help="One target mailbox (archive sources)")]
 StateOpt = Annotated[str, typer.Option("--state", help="State file or database URL")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON summary on stdout")]
 ParallelOpt = Annotated[int, typer.Option("--parallel", min=1, help="Mailboxes at once")]
@@ -59,7 +57,9 @@ def parse_size(text: str) -> int:
         raise ConfigError(f"not a size: {text!r} (examples: 35M, 150M, 1G)") from None
 
 
-def endpoint(url: str, ca: Path | None, insecure: bool, allow_plaintext: bool, timeout: float) -> Endpoint:
+def endpoint(
+    url: str, ca: Path | None, insecure: bool, allow_plaintext: bool, timeout: float
+) -> Endpoint:
     if ca is not None and not ca.is_file():
         raise ConfigError(f"CA file not found: {ca}")
     return Endpoint.parse(

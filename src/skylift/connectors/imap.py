@@ -12,6 +12,7 @@ with STARTTLS when offered; a password is sent without TLS only to 127.0.0.0/8 o
 
 from __future__ import annotations
 
+import contextlib
 import imaplib
 import re
 import socket
@@ -22,7 +23,7 @@ from typing import Any
 import imapclient
 from imapclient.exceptions import IMAPClientError, LoginError
 
-from skylift.connectors.base import Capabilities, Endpoint, MailConnector, MailSource, MailTarget
+from skylift.connectors.base import Capabilities, Endpoint, MailConnector, MailTarget
 from skylift.errors import AuthError, ConfigError, ConnectError, FolderNotFound, TransientError
 from skylift.model.account import Login
 from skylift.model.mail import AppendResult, Folder, FolderState, Message, MessageRef
@@ -218,7 +219,7 @@ class ImapMailbox(MailTarget):
     def close(self) -> None:
         try:
             self.client.logout()
-        except Exception:  # noqa: BLE001 - closing a dead connection is fine
+        except Exception:
             self._abandon()
 
     # -- helpers ----------------------------------------------------------------------
@@ -248,8 +249,10 @@ class ImapMailbox(MailTarget):
 
     def _ensure_selected(self, folder: Folder, readonly: bool) -> None:
         name = self.name_of(folder)
-        if self._selected is None or self._selected[0] != name or (
-            self._selected[1] and not readonly
+        if (
+            self._selected is None
+            or self._selected[0] != name
+            or (self._selected[1] and not readonly)
         ):
             self._select(folder, readonly)
 
@@ -305,9 +308,7 @@ class ImapMailbox(MailTarget):
     def _refs(self, uids: list[int]) -> Iterator[MessageRef]:
         for i in range(0, len(uids), LIST_CHUNK):
             chunk = uids[i : i + LIST_CHUNK]
-            data = self._call(
-                self.client.fetch, chunk, ["RFC822.SIZE", "FLAGS", "INTERNALDATE"]
-            )
+            data = self._call(self.client.fetch, chunk, ["RFC822.SIZE", "FLAGS", "INTERNALDATE"])
             for uid in chunk:
                 item = data.get(uid)
                 if item is None:
@@ -375,10 +376,9 @@ class ImapMailbox(MailTarget):
         return bool(self._call(self.client.list_folders, "", name))
 
     def subscribe(self, folder: Folder) -> None:
-        try:
+        # Subscriptions are a courtesy; a server may refuse them for INBOX.
+        with contextlib.suppress(IMAPClientError):
             self._call(self.client.subscribe_folder, self.name_of(folder))
-        except IMAPClientError:
-            pass  # subscriptions are a courtesy; a server may refuse them for INBOX
 
     def append(self, folder: Folder, messages: Sequence[Message]) -> list[AppendResult]:
         if not messages:
@@ -436,13 +436,10 @@ class ImapMailbox(MailTarget):
 
 
 def _close_quietly(client: imapclient.IMAPClient) -> None:
-    try:
+    with contextlib.suppress(Exception):
         client.shutdown()
-    except Exception:  # noqa: BLE001 - the socket may already be gone
-        pass
 
 
 def _clean_server_text(text: str) -> str:
     text = re.sub(r"^append failed:\s*", "", text)
     return re.sub(r"\s*\(\d+\.\d+ \+ \d+\.\d+.*?secs\)\.?", "", text).strip()
-

@@ -186,7 +186,9 @@ class DovecotServer:
                 ("Trash", r"\Trash"),
                 ("Junk", r"\Junk"),
             ):
-                specials += f'  mailbox "{name}" {{\n    auto = subscribe\n    special_use = {use}\n  }}\n'
+                specials += (
+                    f'  mailbox "{name}" {{\n    auto = subscribe\n    special_use = {use}\n  }}\n'
+                )
         lines.append(
             f"namespace inbox {{\n  inbox = yes\n  separator = {self.separator}\n{specials}}}"
         )

@@ -133,7 +133,7 @@ def map_folders(
     root_roles = {f.path[0]: role_of(f) for f in source_folders if len(f.path) == 1}
     for folder in sorted(source_folders, key=lambda f: (not f.is_inbox, f.path)):
         name = folder.display("/")
-        if not rules.wanted(name) or not folder.selectable and len(folder.path) > 1:
+        if not rules.wanted(name) or (not folder.selectable and len(folder.path) > 1):
             continue
         reasons: list[str] = []
         explicit = _explicit(folder.path, rules.map_folder)

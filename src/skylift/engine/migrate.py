@@ -61,11 +61,13 @@ def message_id_of(raw: bytes) -> str | None:
         msg = email.parser.BytesHeaderParser(policy=email.policy.compat32).parsebytes(head)
         value = msg.get("Message-ID")
         return str(value).strip() if value else None
-    except Exception:  # noqa: BLE001 - a malformed header must not stop a report
+    except Exception:
         return None
 
 
-def batches(refs: Iterable[MessageRef], max_bytes: int, max_count: int) -> Iterator[list[MessageRef]]:
+def batches(
+    refs: Iterable[MessageRef], max_bytes: int, max_count: int
+) -> Iterator[list[MessageRef]]:
     """Group refs so one fetch never holds more than *max_bytes* (one big message alone)."""
     batch: list[MessageRef] = []
     size = 0

@@ -76,7 +76,7 @@ def _with_retries(
         except SkyliftError as exc:
             report.error = str(exc)
             return
-        except Exception as exc:  # noqa: BLE001 - one mailbox's bug must not stop the run
+        except Exception as exc:
             report.error = f"unexpected error ({type(exc).__name__}): {exc}"
             return
     report.error = f"gave up after {settings.retries + 1} attempts: {last}"
@@ -154,9 +154,11 @@ def verify_all(
         holder = MailboxReport(pair.key, pair.source.user)
 
         def attempt() -> None:
-            with src_connector.open_source(pair.source) as src:
-                with dst_connector.open_target(pair.target) as dst:
-                    results[index] = verify_mailbox(pair.key, src, dst, store, options, deep)
+            with (
+                src_connector.open_source(pair.source) as src,
+                dst_connector.open_target(pair.target) as dst,
+            ):
+                results[index] = verify_mailbox(pair.key, src, dst, store, options, deep)
 
         _with_retries(holder, settings, attempt)
         if holder.error:

@@ -75,7 +75,9 @@ def open_engine(location: str | Path) -> Engine:
             raise ConfigError(f"state file folder does not exist: {path.parent}")
         loc = f"sqlite:///{path}"
     try:
-        engine = create_engine(loc, connect_args={"timeout": 60} if loc.startswith("sqlite") else {})
+        engine = create_engine(
+            loc, connect_args={"timeout": 60} if loc.startswith("sqlite") else {}
+        )
     except (SQLAlchemyError, ImportError, ValueError) as exc:
         raise ConfigError(f"cannot open state store {location}: {exc}") from None
     if loc.startswith("sqlite"):
@@ -131,9 +133,15 @@ class StateStore:
         with self.engine.connect() as conn:
             return {
                 r.source_uid: LedgerEntry(
-                    r.source_uid, r.target_uid, frozenset(r.flags.split()), r.fingerprint,
-                    r.size, r.state, r.target_mark, r.target_folder,
-                )  # fmt: skip
+                    r.source_uid,
+                    r.target_uid,
+                    frozenset(r.flags.split()),
+                    r.fingerprint,
+                    r.size,
+                    r.state,
+                    r.target_mark,
+                    r.target_folder,
+                )
                 for r in conn.execute(q)
             }
 
@@ -226,15 +234,15 @@ class StateStore:
             r = conn.execute(q).first()
         if r is None:
             return None
-        return FolderMark(r.source_validity, r.target_folder, r.next_uid, r.modseq, r.count)
+        return FolderMark(
+            r.source_validity, r.target_folder, r.next_uid, r.modseq, r[t.folder_marks.c.count]
+        )
 
     def save_folder_mark(self, mailbox: str, source_folder: str, mark: FolderMark) -> None:
         c = t.folder_marks.c
         with self._lock, self.engine.begin() as conn:
             conn.execute(
-                delete(t.folder_marks).where(
-                    c.mailbox == mailbox, c.source_folder == source_folder
-                )
+                delete(t.folder_marks).where(c.mailbox == mailbox, c.source_folder == source_folder)
             )
             conn.execute(
                 insert(t.folder_marks).values(
@@ -269,9 +277,13 @@ class StateStore:
         with self._lock, self.engine.begin() as conn:
             conn.execute(
                 insert(t.mailbox_runs).values(
-                    run_id=run_id, mailbox=mailbox, messages=messages, bytes=nbytes,
-                    seconds=seconds, outcome=outcome,
-                )  # fmt: skip
+                    run_id=run_id,
+                    mailbox=mailbox,
+                    messages=messages,
+                    bytes=nbytes,
+                    seconds=seconds,
+                    outcome=outcome,
+                )
             )
 
     def measured_rates(self) -> dict[str, float]:
@@ -297,16 +309,19 @@ class StateStore:
         with self._lock, self.engine.begin() as conn:
             conn.execute(
                 insert(t.problems).values(
-                    run_id=run_id, mailbox=mailbox, source_folder=source_folder,
-                    source_uid=source_uid, kind=kind, reason=reason, size=size,
-                )  # fmt: skip
+                    run_id=run_id,
+                    mailbox=mailbox,
+                    source_folder=source_folder,
+                    source_uid=source_uid,
+                    kind=kind,
+                    reason=reason,
+                    size=size,
+                )
             )
 
     def copied_count(self, mailbox: str) -> int:
         c = t.messages.c
         with self.engine.connect() as conn:
             return len(
-                conn.execute(
-                    select(c.id).where(c.mailbox == mailbox, c.state == "copied")
-                ).all()
+                conn.execute(select(c.id).where(c.mailbox == mailbox, c.state == "copied")).all()
             )

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Set up everything skylift and its tests need on Debian/Ubuntu: system packages (the real
+# servers the tests and the demo run), a virtualenv in .venv, and skylift itself (editable).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+export DEBIAN_FRONTEND=noninteractive
+APT_PACKAGES=(
+  python3 python3-venv python3-pip openssl ca-certificates
+  dovecot-imapd dovecot-pop3d   # IMAP/POP3 source and target servers (tests, demo, bench)
+  slapd ldap-utils              # OpenLDAP for directory sync tests
+  pst-utils                     # readpst: cross-check of the PST reader
+)
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+if [ ! -x .venv/bin/python ]; then
+  python3 -m venv .venv
+fi
+.venv/bin/python -m pip install -q --upgrade pip >/dev/null
+.venv/bin/python -m pip install -q -e '.[dev]'
+echo "skylift is set up: .venv/bin/skylift --help"
