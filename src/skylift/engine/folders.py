@@ -139,7 +139,7 @@ def map_folders(
         explicit = _explicit(folder.path, rules.map_folder)
         path = explicit or folder.path
         role = root_roles.get(folder.path[0]) if explicit is None else None
-        if folder.is_inbox:
+        if folder.is_inbox and _fold(("INBOX",), case_insensitive) not in taken:
             path = ("INBOX",)
         elif role and role != "inbox" and role in role_targets:
             new_root = role_targets[role]
@@ -155,7 +155,7 @@ def map_folders(
             path = _follow_parent(folder.path, path, result)
         target_name = "/".join(path)
         key = _fold(path, case_insensitive)
-        if key in taken and taken[key] != name and not _is_same_role_merge(folder, path):
+        if key in taken and taken[key] != name:
             base = path
             n = 2
             while key in taken or (len(path) == 1 and path[0].casefold() in reserved_folded):
@@ -190,10 +190,6 @@ def _fold(path: tuple[str, ...], case_insensitive: bool) -> str:
         path = ("INBOX", *path[1:])
     name = "\x00".join(path)
     return name.casefold() if case_insensitive else name
-
-
-def _is_same_role_merge(folder: Folder, path: tuple[str, ...]) -> bool:
-    return folder.is_inbox and path == ("INBOX",)
 
 
 def _explicit(path: tuple[str, ...], mapping: dict[str, str]) -> tuple[str, ...] | None:
