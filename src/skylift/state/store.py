@@ -235,7 +235,7 @@ class StateStore:
         if r is None:
             return None
         return FolderMark(
-            r.source_validity, r.target_folder, r.next_uid, r.modseq, r[t.folder_marks.c.count]
+            r.source_validity, r.target_folder, r.next_uid, r.modseq, r._mapping["count"]
         )
 
     def save_folder_mark(self, mailbox: str, source_folder: str, mark: FolderMark) -> None:
