@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+CODE = [d for d in ("src", "tests", "bench") if (ROOT / d).is_dir()]
 
 
 def _tool(name: str) -> list[str]:
@@ -25,8 +26,8 @@ def _tool(name: str) -> list[str]:
 @pytest.mark.parametrize(
     "command",
     [
-        ["ruff", "check", "src", "tests", "bench"],
-        ["ruff", "format", "--check", "src", "tests", "bench"],
+        ["ruff", "check", *CODE],
+        ["ruff", "format", "--check", *CODE],
         ["mypy"],
         ["lint-imports"],
     ],
