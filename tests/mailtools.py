@@ -42,8 +42,17 @@ def seed(port: int, user: str, password: str, folders: dict[str, list[Item]], se
                     if not c.folder_exists(sub):
                         c.create_folder(sub)
                         c.subscribe_folder(sub)
-            for item in items:
-                c.append(imap_name, item.raw, list(item.flags), item.date)
+            for i in range(0, len(items), 50):
+                chunk = items[i : i + 50]
+                result = c.multiappend(
+                    imap_name,
+                    [
+                        {"msg": it.raw, "flags": list(it.flags)}
+                        | ({"date": it.date} if it.date else {})
+                        for it in chunk
+                    ],
+                )
+                assert not isinstance(result, tuple) or result[0] == "OK", result
     finally:
         c.logout()
 

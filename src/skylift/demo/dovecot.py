@@ -7,10 +7,12 @@ instances (source and target) live side by side and vanish with their folder.
 
 from __future__ import annotations
 
+import contextlib
 import grp
 import os
 import pwd
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -255,11 +257,12 @@ class DovecotServer:
         if self._proc is None:
             return
         self._proc.terminate()
-        try:
-            self._proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self._proc.kill()
-            self._proc.wait()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self._proc.wait(timeout=1)
+        # Dovecot runs in its own session: take its children (imap, auth, …) with it.
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self._proc.pid, signal.SIGKILL)
+        self._proc.wait()
         self._proc = None
 
     def restart(self) -> None:
