@@ -115,6 +115,9 @@ def print_run_summary(run: RunReport) -> None:
         if m.error:
             out.print(f"[red]{m.mailbox}: {m.error}[/red]")
         for f in m.folders.values():
+            if f.created:
+                verb = "would create" if run.dry_run else "created"
+                out.print(f"{m.mailbox}: {verb} folder '{f.target}'")
             if f.renamed_because:
                 out.print(f"{m.mailbox}: folder '{f.source}' -> '{f.target}' ({f.renamed_because})")
             for kind, items in (("skipped", f.skipped), ("rejected", f.rejected),

@@ -5,7 +5,7 @@ names and SASL PLAIN with an authorization identity (proxy login); aioimaplib wo
 async on an engine that runs one thread per mailbox. What imapclient lacks (MULTIAPPEND
 result parsing, throttling hints) is done here on top of it.
 
-Transport rules (see ``docs/imap.md``): ``imaps://`` is implicit TLS; ``imap://`` upgrades
+Transport rules (see ``docs/migrate.md``): ``imaps://`` is implicit TLS; ``imap://`` upgrades
 with STARTTLS when offered; a password is sent without TLS only to 127.0.0.0/8 or with
 ``--allow-plaintext``. Certificates are verified unless the user says ``--insecure-*``.
 """
