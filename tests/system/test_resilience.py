@@ -194,3 +194,11 @@ def test_verify_names_the_folder_and_message_that_differ(
     kinds = {(d["folder"], d["what"]) for d in diffs}
     assert ("Work", "count") in kinds and ("Work", "missing") in kinds
     assert ("INBOX", "flags") in kinds
+
+
+def test_usage_errors_exit_2_without_traceback() -> None:
+    for args in (["migrate"], ["migrate", "--source", "imap://x"], ["no-such-command"], []):
+        result = run_skylift(*args)
+        assert result.returncode == 2, (args, result.stderr)
+        assert "Traceback" not in result.stderr + result.stdout
+    assert run_skylift("--help").returncode == 0

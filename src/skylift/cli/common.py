@@ -2,14 +2,30 @@
 
 from __future__ import annotations
 
+import importlib
 import json
+import os
 import sys
 from typing import Any
 
-import click
 import typer
 
 from skylift.errors import EXIT_USAGE, SkyliftError
+
+
+def _click_classes() -> tuple[tuple[type[BaseException], ...], tuple[type[BaseException], ...]]:
+    """Usage-error and exit classes of the click that typer uses (vendored since 0.2x)."""
+    usage: list[type[BaseException]] = []
+    exits: list[type[BaseException]] = [typer.Exit]
+    for name in ("typer._click.exceptions", "click.exceptions"):
+        try:
+            module = importlib.import_module(name)
+        except ImportError:
+            continue
+        usage.append(module.ClickException)
+        if hasattr(module, "Exit"):
+            exits.append(module.Exit)
+    return tuple(usage), tuple(exits)
 
 
 def run_cli(app: typer.Typer, argv: list[str] | None = None) -> int:
@@ -17,8 +33,7 @@ def run_cli(app: typer.Typer, argv: list[str] | None = None) -> int:
 
     A traceback is shown only with ``SKYLIFT_DEBUG=1``.
     """
-    import os
-
+    usage_errors, exits = _click_classes()
     command = typer.main.get_command(app)
     try:
         result = command.main(args=argv, prog_name="skylift", standalone_mode=False)
@@ -27,17 +42,19 @@ def run_cli(app: typer.Typer, argv: list[str] | None = None) -> int:
             raise
         print(f"skylift: error: {exc}", file=sys.stderr)
         return exc.exit_code
-    except click.exceptions.Exit as exc:
-        return int(exc.exit_code)
-    except click.ClickException as exc:
-        exc.show()
+    except exits as exc:
+        return int(getattr(exc, "exit_code", 0) or 0)
+    except usage_errors as exc:
+        exc.show()  # type: ignore[attr-defined]
         return EXIT_USAGE
-    except click.exceptions.Abort:
-        print("skylift: aborted", file=sys.stderr)
-        return 130
     except KeyboardInterrupt:
         print("skylift: interrupted; rerun the same command to resume", file=sys.stderr)
         return 130
+    except Exception as exc:
+        if type(exc).__name__ == "Abort":
+            print("skylift: aborted", file=sys.stderr)
+            return 130
+        raise
     return int(result or 0)
 
 
