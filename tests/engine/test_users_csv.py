@@ -56,3 +56,11 @@ def test_admin_login_needs_no_user_password(tmp_path: Path) -> None:
     csv.write_text("EmailAddress,UserName,Password\na@x,a,\n")
     (pair,) = load_users(csv, source_admin="admin")
     assert pair.source.admin == "admin" and pair.source.password is None
+
+
+def test_a_migration_needs_a_target_login_for_every_row(tmp_path: Path) -> None:
+    csv = tmp_path / "users.csv"
+    csv.write_text("EmailAddress,UserName,Password\na@x,a,pw\n")
+    with pytest.raises(ConfigError, match="no TargetPassword for a@x and no --target-admin"):
+        load_users(csv, need_target=True)
+    assert load_users(csv, need_target=True, target_admin="admin")[0].target.admin == "admin"

@@ -96,7 +96,7 @@ def load_pairs(
             raise ConfigError("--waves needs --wave N")
         pairs = load_users(
             waves, source_admin=source_admin, source_admin_password=src_pw,
-            target_admin=target_admin, target_admin_password=dst_pw,
+            target_admin=target_admin, target_admin_password=dst_pw, need_target=True,
         )  # fmt: skip
         chosen = [p for p in pairs if p.extra.get("Wave", "").strip() == str(wave)]
         if "Wave" not in (pairs[0].extra if pairs else {}):
@@ -109,7 +109,7 @@ def load_pairs(
     if users is not None:
         return load_users(
             users, source_admin=source_admin, source_admin_password=src_pw,
-            target_admin=target_admin, target_admin_password=dst_pw,
+            target_admin=target_admin, target_admin_password=dst_pw, need_target=True,
         )  # fmt: skip
     if user is not None:
         pw = os.environ.get("SKYLIFT_TARGET_PASSWORD")

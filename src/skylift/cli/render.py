@@ -4,19 +4,11 @@ from __future__ import annotations
 
 import sys
 import threading
+import time
 from typing import Any
 
 from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    DownloadColumn,
-    MofNCompleteColumn,
-    Progress,
-    TaskID,
-    TextColumn,
-    TimeElapsedColumn,
-    TransferSpeedColumn,
-)
+from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from skylift.engine.report import MailboxReport, RunReport
@@ -35,37 +27,64 @@ class MigrateProgress:
         self.total = total
         self._lock = threading.Lock()
         self._tasks: dict[str, TaskID] = {}
+        self._counts: dict[str, list[int]] = {}
         self._progress: Progress | None = None
         self._overall: TaskID | None = None
         self._done = 0
+        self._messages = 0
+        self._bytes = 0
+        self._started = time.monotonic()
 
     def __enter__(self) -> MigrateProgress:
         if self.enabled:
             self._progress = Progress(
-                TextColumn("{task.description}"),
+                TextColumn("{task.description:<28}"),
                 BarColumn(),
-                MofNCompleteColumn(),
-                DownloadColumn(),
-                TransferSpeedColumn(),
+                TextColumn("{task.fields[detail]}"),
                 TimeElapsedColumn(),
                 console=err,
             )
             self._progress.start()
-            self._overall = self._progress.add_task("all mailboxes", total=self.total)
+            self._overall = self._progress.add_task(
+                "all mailboxes", total=self.total, detail=self._overall_detail()
+            )
         return self
 
     def __exit__(self, *exc: Any) -> None:
         if self._progress:
             self._progress.stop()
 
+    def _overall_detail(self) -> str:
+        rate = self._bytes / max(time.monotonic() - self._started, 0.001) / 1e6
+        return (
+            f"{self._done}/{self.total} mailboxes, {self._messages} messages, "
+            f"{self._bytes / 1e6:.1f} MB, {rate:.1f} MB/s"
+        )
+
     def mailbox_started(self, pair: MailboxPair) -> None:
         if self._progress:
             with self._lock:
-                self._tasks[pair.key] = self._progress.add_task(pair.key, total=None)
+                self._counts[pair.key] = [0, 0]
+                self._tasks[pair.key] = self._progress.add_task(
+                    pair.key, total=None, detail="connecting"
+                )
 
     def advance(self, mailbox: str, messages: int, nbytes: int) -> None:
-        if self._progress and mailbox in self._tasks:
-            self._progress.update(self._tasks[mailbox], advance=nbytes)
+        if not self._progress:
+            return
+        with self._lock:
+            self._messages += messages
+            self._bytes += nbytes
+            counts = self._counts.get(mailbox)
+            task = self._tasks.get(mailbox)
+            if counts is not None and task is not None:
+                counts[0] += messages
+                counts[1] += nbytes
+                self._progress.update(
+                    task, detail=f"{counts[0]} messages, {counts[1] / 1e6:.1f} MB"
+                )
+            if self._overall is not None:
+                self._progress.update(self._overall, detail=self._overall_detail())
 
     def mailbox_done(self, report: MailboxReport) -> None:
         with self._lock:
@@ -81,7 +100,7 @@ class MigrateProgress:
                 if task is not None:
                     self._progress.remove_task(task)
                 if self._overall is not None:
-                    self._progress.advance(self._overall)
+                    self._progress.update(self._overall, advance=1, detail=self._overall_detail())
                 self._progress.console.print(line)
             else:
                 print(line, file=sys.stderr, flush=True)

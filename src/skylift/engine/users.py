@@ -47,10 +47,12 @@ def load_users(
     source_admin_password: Secret | None = None,
     target_admin: str | None = None,
     target_admin_password: Secret | None = None,
+    need_target: bool = False,
 ) -> list[MailboxPair]:
     """Parse the users CSV at *path* into mailbox pairs, in file order.
 
-    Errors name the file and line. Duplicate EmailAddress rows are refused: two sources
+    Errors name the file and line. With *need_target*, every row must be able to log in
+    to the target (TargetPassword or an admin), so a migration fails before it starts. Duplicate EmailAddress rows are refused: two sources
     written into one mailbox is a decision an admin must make, not a default.
     """
     path = Path(path)
@@ -88,6 +90,11 @@ def load_users(
         target_pw = resolve_secret(row.get("TargetPassword", ""), where=where, base=path.parent)
         if source_pw is None and source_admin is None and "File" not in row:
             raise ConfigError(f"{where}: no Password for {source_user} and no --source-admin")
+        if need_target and target_pw is None and target_admin is None:
+            raise ConfigError(
+                f"{where}: no TargetPassword for {target_user} and no --target-admin "
+                "(the target needs a login too)"
+            )
         extra = {k: v for k, v in row.items() if k not in KNOWN_COLUMNS}
         pairs.append(
             MailboxPair(
