@@ -255,3 +255,45 @@ def test_filters_and_explicit_folder_map(
     dst = dump(target_server.imap_port, "alice@new.example", "alice-new-pw")
     assert "with space" not in dst and "with space/and more" not in dst
     assert "Archive/Work/Année-été" in dst and "Work" not in dst
+
+
+def test_subscriptions_are_kept(
+    source_server: DovecotServer, target_server: DovecotServer, users_csv: Path, tmp_path: Path
+) -> None:
+    from tests.mailtools import connect
+
+    seed(source_server.imap_port, "alice", "alice-pw",
+         {"Shown": [Item(message(1))], "Hidden": [Item(message(2))]}, sep=".")  # fmt: skip
+    c = connect(source_server.imap_port, "alice", "alice-pw")
+    c.unsubscribe_folder("Hidden")
+    c.logout()
+    assert _migrate(source_server, target_server, users_csv, tmp_path / "s.db").returncode == 0
+    c = connect(target_server.imap_port, "alice@new.example", "alice-new-pw")
+    subscribed = {name for _, _, name in c.list_sub_folders()}
+    everything = {name for _, _, name in c.list_folders()}
+    c.logout()
+    assert "Shown" in subscribed and "Hidden" not in subscribed and "Hidden" in everything
+
+
+def test_migrate_one_wave_of_a_plan(
+    source_server: DovecotServer, target_server: DovecotServer, tmp_path: Path
+) -> None:
+    for user, pw in (("alice", "alice-pw"), ("bob", "bob-pw")):
+        seed(source_server.imap_port, user, pw, {"INBOX": [Item(message(1))]}, sep=".")
+    waves = tmp_path / "waves.csv"
+    waves.write_text(
+        "EmailAddress,UserName,Password,TargetPassword,Wave\n"
+        "alice@new.example,alice,alice-pw,alice-new-pw,1\n"
+        "bob@new.example,bob,bob-pw,bob-new-pw,2\n"
+    )
+    result = run_skylift(
+        "migrate", "--source", source_server.imap_url(), "--target", target_server.imap_url(),
+        "--waves", waves, "--wave", "2", "--state", tmp_path / "s.db", "--json",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert [m["mailbox"] for m in json.loads(result.stdout)["mailboxes"]] == ["bob@new.example"]
+    missing = run_skylift(
+        "migrate", "--source", source_server.imap_url(), "--target", target_server.imap_url(),
+        "--waves", waves, "--wave", "7", "--state", tmp_path / "s.db",
+    )  # fmt: skip
+    assert missing.returncode == 2 and "no users in wave 7" in missing.stderr
