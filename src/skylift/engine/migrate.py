@@ -250,7 +250,7 @@ class MailboxMigration:
         target_existed: bool,
     ) -> None:
         sname, tname = m.source_name, m.target_name
-        index: dict[str, list[str]] | None = None
+        index: dict[str, list[tuple[str, frozenset[str]]]] | None = None
         if ledger_empty and target_existed:
             index = self._target_index(m.target, {r.size for r in todo})
         mark = None
@@ -264,12 +264,16 @@ class MailboxMigration:
             self.opts.bucket.consume(nbytes)
             known: list[CopyRecord] = []
             fresh: list[tuple[Message, str]] = []
+            fix_flags: dict[str, tuple[str, frozenset[str]]] = {}
             for msg in messages:
                 fp = msg.fingerprint
                 if index is not None and index.get(fp):
+                    target_uid, target_flags = index[fp].pop()
                     known.append(
-                        CopyRecord(msg.ref.uid, index[fp].pop(), fp, msg.ref.size, msg.ref.flags)
+                        CopyRecord(msg.ref.uid, target_uid, fp, msg.ref.size, target_flags)
                     )
+                    if target_flags != msg.ref.flags:
+                        fix_flags[msg.ref.uid] = (target_uid, msg.ref.flags)
                 else:
                     fresh.append((msg, fp))
             fr.already_there += len(known)
@@ -279,6 +283,8 @@ class MailboxMigration:
                 self.progress(self.mailbox, len(messages), nbytes)
                 continue
             self.store.record(self.mailbox, sname, validity, tname, known, "copied")
+            if fix_flags:
+                self._sync_flags(m, fr, validity, fix_flags)
             pending = [
                 CopyRecord(x.ref.uid, None, fp, x.ref.size, x.ref.flags, target_mark=mark)
                 for x, fp in fresh
@@ -302,16 +308,18 @@ class MailboxMigration:
                 self.store.drop_pending(self.mailbox, sname, refused)
             self.progress(self.mailbox, len(messages), nbytes)
 
-    def _target_index(self, folder: Folder, sizes: set[int]) -> dict[str, list[str]]:
-        """Fingerprints of target messages whose size matches a message still to copy."""
-        index: dict[str, list[str]] = defaultdict(list)
+    def _target_index(
+        self, folder: Folder, sizes: set[int]
+    ) -> dict[str, list[tuple[str, frozenset[str]]]]:
+        """Fingerprints (-> uid, flags) of target messages sized like a message to copy."""
+        index: dict[str, list[tuple[str, frozenset[str]]]] = defaultdict(list)
         try:
             refs = [r for r in self.target.list_messages(folder) if r.size in sizes]
         except FolderNotFound:
             return index
         for batch in batches(refs, self.opts.batch_bytes, self.opts.batch_count):
             for msg in self.target.fetch(folder, [r.uid for r in batch]):
-                index[msg.fingerprint].append(msg.ref.uid)
+                index[msg.fingerprint].append((msg.ref.uid, msg.ref.flags))
         return index
 
     def _settle_pending(
