@@ -103,9 +103,9 @@ class MaildirSource(MailSource):
         if _is_maildir(directory):
             found[path] = directory
         for entry in safe_entries(directory, self.root):
-            if entry.is_dir() and entry.name not in ("cur", "new", "tmp"):
-                if not entry.name.startswith("."):
-                    self._walk_fs(Path(entry.path), (*path, _decode_name(entry.name)), found)
+            is_folder = entry.is_dir() and entry.name not in ("cur", "new", "tmp")
+            if is_folder and not entry.name.startswith("."):
+                self._walk_fs(Path(entry.path), (*path, _decode_name(entry.name)), found)
 
     def _dir(self, folder: Folder) -> Path:
         directory = self._folder_dirs().get(folder.path)

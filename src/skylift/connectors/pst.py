@@ -1,0 +1,297 @@
+"""Outlook PST and OST files, read with libpff-python (``pypff``).
+
+Library: libpff-python, the Python binding of Joachim Metz's libpff — the maintained reader
+of the PST/OST format (ANSI, Unicode and the 4 KiB-page OST 2013), with wheels on PyPI; the
+format is far too large to parse ourselves. Only the IPM subtree (what Outlook shows) is
+read; mail items become RFC 5322 messages (:mod:`skylift.connectors.pst_message`), other
+items (appointments, contacts, tasks, notes) are counted in :attr:`PstSource.non_mail_items`
+for the run report. The uid of a message is its PST node id, stable for the life of the file.
+The file type is taken from the header, not the extension (an ".ost" may be a PST).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pypff
+
+from skylift.connectors.archive_paths import archive_root, file_identity, role_for_name
+from skylift.connectors.base import Capabilities, MailConnector, MailSource
+from skylift.connectors.pst_message import (
+    PR_MESSAGE_CLASS,
+    PR_MESSAGE_SIZE,
+    build_message,
+    date_of,
+    flags_of,
+    integer,
+    properties,
+    text,
+)
+from skylift.errors import ArchiveError, FolderNotFound
+from skylift.model.account import Login
+from skylift.model.mail import Folder, FolderState, Message, MessageRef
+
+log = logging.getLogger(__name__)
+
+PST_MAGIC = b"!BDN"
+PR_CONTAINER_CLASS = 0x3613
+PR_IPM_SUBTREE_ENTRYID = 0x35E0
+PR_IPM_WASTEBASKET_ENTRYID = 0x35E3
+PR_IPM_SENTMAIL_ENTRYID = 0x35E4
+PR_PST_PASSWORD = 0x67FF
+MAIL_CLASSES = ("IPM.NOTE", "IPM.SCHEDULE.MEETING", "IPM.POST", "REPORT.IPM", "IPM.OUTLOOK.RECALL")
+_SUBTREE_NAMES = ("top of personal folders", "top of outlook data file", "ipm_subtree")
+NON_MAIL_FOLDER_CLASSES = (
+    "IPF.APPOINTMENT",
+    "IPF.CONTACT",
+    "IPF.TASK",
+    "IPF.STICKYNOTE",
+    "IPF.JOURNAL",
+)
+
+
+def is_mail_class(message_class: str) -> bool:
+    """Notes, posts, meeting requests/responses and reports are mail; an unset class too."""
+    upper = message_class.upper()
+    return upper in ("", "IPM") or upper.startswith(MAIL_CLASSES)
+
+
+class PstConnector(MailConnector):
+    """``pst:///archives/jane.pst`` (or a folder of PSTs with a mapping CSV)."""
+
+    def open_source(self, login: Login) -> PstSource:
+        _root, archive = archive_root(self.endpoint, login)
+        ignore_password = self.endpoint.options.get("ignore_pst_password", "") in ("1", "yes")
+        return PstSource(archive, ignore_password=ignore_password)
+
+
+@dataclass
+class _PstFolder:
+    folder: Folder
+    node: Any
+    messages: dict[str, int] = field(default_factory=dict)  # uid -> sub-message index
+
+
+class PstSource(MailSource):
+    """One PST/OST file, opened read-only for the life of the source."""
+
+    capabilities = Capabilities(separator=None, keeps_internaldate=True, custom_flags=False)
+
+    def __init__(self, path: Path, *, ignore_password: bool = False) -> None:
+        self.path = path
+        self.non_mail_items: Counter[str] = Counter()  # in calendar/contact/task folders
+        self.problems: list[str] = []
+        is_ost = _check_header(path)
+        self._file = pypff.file()
+        self._handle = open(path, "rb")  # noqa: SIM115 - closed in close()
+        try:
+            self._file.open_file_object(self._handle)
+        except OSError as exc:
+            self._handle.close()
+            raise ArchiveError(f"{path}: not a readable PST/OST file ({exc})") from exc
+        store = properties(self._file.message_store) if self._file.message_store else {}
+        # PidTagPstPassword is a CRC of the password in a PST; an OST keeps other data there.
+        if not is_ost and integer(store, PR_PST_PASSWORD) and not ignore_password:
+            self.close()
+            raise ArchiveError(
+                f"{path}: the PST is password-protected; remove the password in Outlook "
+                "(or pass ?ignore_pst_password=yes if you are entitled to read it)"
+            )
+        self._special = {
+            _entryid_nid(store, PR_IPM_WASTEBASKET_ENTRYID): "trash",
+            _entryid_nid(store, PR_IPM_SENTMAIL_ENTRYID): "sent",
+        }
+        self._subtree_nid = _entryid_nid(store, PR_IPM_SUBTREE_ENTRYID)
+        self._folders: dict[tuple[str, ...], _PstFolder] | None = None
+        self._non_mail_in: dict[tuple[str, ...], Counter[str]] = {}
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self._file.close()
+        self._handle.close()
+
+    # -- folders -----------------------------------------------------------------------
+
+    def folders(self) -> list[Folder]:
+        return [f.folder for f in self._tree().values()]
+
+    def _tree(self) -> dict[tuple[str, ...], _PstFolder]:
+        if self._folders is None:
+            self._folders = {}
+            self.non_mail_items.clear()
+            top = self._ipm_subtree()
+            names = {_name(top.get_sub_folder(i)) for i in range(top.number_of_sub_folders)}
+            if top.number_of_sub_messages:
+                inbox_taken = any(n.upper() == "INBOX" for n in names)
+                top_path = (_name(top) or "Top",) if inbox_taken else ("INBOX",)
+                self._add(top, top_path)
+            self._walk(top, ())
+        return self._folders
+
+    def _ipm_subtree(self) -> Any:
+        """The folder Outlook shows as the mailbox: by the store's entry id, else by name."""
+        try:
+            root = self._file.get_root_folder()
+            level = [root]
+            for _depth in range(3):
+                children = [
+                    c
+                    for node in level
+                    for c in (node.get_sub_folder(i) for i in range(node.number_of_sub_folders))
+                ]
+                for child in children:
+                    if child.identifier == self._subtree_nid:
+                        return child
+                named = [c for c in children if (c.name or "").lower() in _SUBTREE_NAMES]
+                if named:  # an OST has one under "Root - Public" too: take the fuller one
+                    return max(named, key=lambda c: c.number_of_sub_folders)
+                level = children
+        except OSError as exc:
+            raise ArchiveError(f"{self.path}: corrupt PST/OST folder tree ({exc})") from exc
+        return root
+
+    def _walk(self, node: Any, prefix: tuple[str, ...]) -> None:
+        for index in range(node.number_of_sub_folders):
+            try:
+                child = node.get_sub_folder(index)
+            except OSError as exc:
+                self.problems.append(f"{self.path}: unreadable folder under {prefix}: {exc}")
+                continue
+            path = (*prefix, _name(child) or f"folder-{child.identifier}")
+            container = (text(properties(child), PR_CONTAINER_CLASS) or "").upper()
+            if container.startswith(NON_MAIL_FOLDER_CLASSES):
+                self._count_non_mail(child)
+            else:
+                self._add(child, path)
+            self._walk(child, path)
+
+    def _add(self, node: Any, path: tuple[str, ...]) -> None:
+        assert self._folders is not None
+        for depth in range(1, len(path)):  # a mail folder below a calendar, say
+            if path[:depth] not in self._folders:
+                self._folders[path[:depth]] = _PstFolder(
+                    Folder(path[:depth], selectable=False), None
+                )
+        role = self._special.get(node.identifier) or role_for_name(path[-1])
+        self._folders[path] = _PstFolder(Folder(path, role=role), node)
+
+    def _count_non_mail(self, node: Any) -> None:
+        for index in range(node.number_of_sub_messages):
+            try:
+                item = node.get_sub_message(index)
+                self.non_mail_items[text(properties(item), PR_MESSAGE_CLASS) or "?"] += 1
+            except OSError as exc:
+                self.problems.append(f"{self.path}: unreadable item in {_name(node)!r}: {exc}")
+
+    def _folder(self, folder: Folder) -> _PstFolder:
+        entry = self._tree().get(folder.path)
+        if entry is None or entry.node is None:
+            raise FolderNotFound(f"no PST folder {folder.display()!r} in {self.path}")
+        return entry
+
+    # -- messages ----------------------------------------------------------------------
+
+    def select(self, folder: Folder) -> FolderState:
+        entry = self._folder(folder)
+        for _ in self.list_messages(folder):
+            pass
+        return FolderState(validity=file_identity(self.path), count=len(entry.messages))
+
+    def list_messages(self, folder: Folder) -> Iterator[MessageRef]:
+        entry = self._folder(folder)
+        entry.messages.clear()
+        non_mail: Counter[str] = Counter()
+        for index in range(entry.node.number_of_sub_messages):
+            try:
+                item = entry.node.get_sub_message(index)
+                props = properties(item)
+            except OSError as exc:
+                self.problems.append(
+                    f"{self.path}: unreadable item {index} in {folder.display()!r}: {exc}"
+                )
+                log.warning("%s", self.problems[-1])
+                continue
+            message_class = text(props, PR_MESSAGE_CLASS) or ""
+            if not is_mail_class(message_class):
+                non_mail[message_class] += 1
+                continue
+            uid = str(item.identifier)
+            entry.messages[uid] = index
+            yield MessageRef(
+                uid=uid,
+                size=integer(props, PR_MESSAGE_SIZE) or 0,
+                flags=flags_of(props),
+                internaldate=date_of(props),
+            )
+        self._non_mail_in[folder.path] = non_mail
+
+    def non_mail_counts(self) -> Counter[str]:
+        """Items that are not mail (calendar, contacts, …) by message class, whole file."""
+        self._tree()
+        total = Counter(self.non_mail_items)
+        for folder in self.folders():
+            if folder.selectable and folder.path not in self._non_mail_in:
+                for _ in self.list_messages(folder):
+                    pass
+            total.update(self._non_mail_in.get(folder.path, Counter()))
+        return total
+
+    def fetch(self, folder: Folder, uids: Sequence[str]) -> Iterator[Message]:
+        entry = self._folder(folder)
+        if not entry.messages:
+            for _ in self.list_messages(folder):
+                pass
+        for uid in uids:
+            index = entry.messages.get(uid)
+            if index is None:
+                continue
+            try:
+                item = entry.node.get_sub_message(index)
+                props = properties(item)
+                raw = build_message(item, props)
+            except OSError as exc:
+                self.problems.append(f"{self.path}: message {uid} unreadable: {exc}")
+                log.warning("%s", self.problems[-1])
+                continue
+            ref = MessageRef(
+                uid=uid, size=len(raw), flags=flags_of(props), internaldate=date_of(props)
+            )
+            yield Message(ref, raw)
+
+
+def _check_header(path: Path) -> bool:
+    """Raise ArchiveError unless *path* starts like a PST/OST; True for an OST ("SO")."""
+    try:
+        with open(path, "rb") as handle:
+            header = handle.read(10)
+            magic = header[:4]
+    except OSError as exc:
+        raise ArchiveError(f"{path}: {exc.strerror or exc}") from exc
+    if magic != PST_MAGIC:
+        raise ArchiveError(f"{path}: not a PST/OST file (no !BDN signature at the start)")
+    if os.path.getsize(path) < 512:
+        raise ArchiveError(f"{path}: truncated PST/OST file")
+    return header[8:10] == b"SO"
+
+
+def _entryid_nid(store: dict[int, Any], tag: int) -> int | None:
+    """The node id at the end of a store entry id (MS-PST 2.2.2.8 EntryID)."""
+    entry = store.get(tag)
+    data = entry.data if entry is not None else None
+    if not data or len(data) < 24:
+        return None
+    return int.from_bytes(data[20:24], "little")
+
+
+def _name(node: Any) -> str:
+    try:
+        return str(node.name or "").strip()
+    except OSError:
+        return ""
