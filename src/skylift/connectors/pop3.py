@@ -11,8 +11,8 @@ RETR makes servers such as Dovecot mark a message seen. TLS as for every endpoin
 
 from __future__ import annotations
 
+import contextlib
 import poplib
-import socket
 import ssl
 from collections.abc import Iterator, Sequence
 
@@ -86,7 +86,7 @@ def _login(conn: poplib.POP3, login: Login, master_separator: str) -> None:
         user, password = f"{login.user}{master_separator}{login.admin}", login.admin_password
     if password is None:
         raise ConfigError(f"no password given for POP3 user {login.user!r}")
-    apop_offered = conn.timestamp.search(conn.welcome) is not None
+    apop_offered = conn.timestamp.search(conn.welcome) is not None  # type: ignore[call-overload]
     if apop_offered and not login.admin:
         try:
             conn.apop(user, password.reveal())
@@ -106,10 +106,8 @@ def _words(exc: BaseException) -> str:
 
 
 def _quietly_close(conn: poplib.POP3) -> None:
-    try:
+    with contextlib.suppress(OSError):
         conn.close()
-    except OSError:
-        pass
 
 
 class Pop3Source(MailSource):
@@ -169,7 +167,7 @@ class Pop3Source(MailSource):
     def _call(self, method, *args):  # type: ignore[no-untyped-def]
         try:
             return method(*args)
-        except (TimeoutError, socket.timeout, ConnectionError, ssl.SSLError) as exc:
+        except (TimeoutError, ConnectionError, ssl.SSLError) as exc:
             raise TransientError(f"POP3 connection lost: {exc}") from exc
 
     def close(self) -> None:
