@@ -61,6 +61,7 @@ class _Entry:
     body_start: int
     end: int
     ref: MessageRef
+    cut_off: bool = False  # the file ends inside this message (a truncated copy)
 
 
 class MboxConnector(MailConnector):
@@ -147,11 +148,16 @@ class MboxSource(MailSource):
         if folder.path not in self._entries:
             self.select(folder)
         entries = self._entries[folder.path]
-        fd = open_readonly(self._file(folder))
+        path = self._file(folder)
+        fd = open_readonly(path)
+        cut_off: list[_Entry] = []
         try:
             for uid in uids:
                 entry = entries.get(uid)
                 if entry is None:
+                    continue
+                if entry.cut_off:
+                    cut_off.append(entry)
                     continue
                 raw = os.pread(fd, entry.end - entry.body_start, entry.body_start)
                 raw = _strip_separator(raw)
@@ -160,6 +166,11 @@ class MboxSource(MailSource):
                 yield Message(entry.ref, raw)
         finally:
             os.close(fd)
+        if cut_off:  # after the rest of the batch, so only this message fails
+            raise ArchiveError(
+                f"{path}: the message at byte {cut_off[0].offset} is cut off (the file ends "
+                "in the middle of it; is this a truncated copy?)"
+            )
 
 
 def _looks_like_mbox(path: Path) -> bool:
@@ -275,6 +286,8 @@ def _scan(path: Path, unescape: bool) -> Iterator[_Entry]:
         if current is not None:
             entry = current.entry(offset)
             if entry is not None:
+                if not current.tail.endswith(b"\n"):
+                    entry = _Entry(entry.offset, entry.body_start, entry.end, entry.ref, True)
                 yield entry
     except OSError as exc:
         raise ArchiveError(f"{path}: {exc.strerror or exc}") from exc

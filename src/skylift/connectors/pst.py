@@ -111,6 +111,7 @@ class PstSource(MailSource):
         self._subtree_nid = _entryid_nid(store, PR_IPM_SUBTREE_ENTRYID)
         self._folders: dict[tuple[str, ...], _PstFolder] | None = None
         self._non_mail_in: dict[tuple[str, ...], Counter[str]] = {}
+        self._top_path: tuple[str, ...] | None = None
 
     def close(self) -> None:
         with contextlib.suppress(OSError):
@@ -118,6 +119,12 @@ class PstSource(MailSource):
         self._handle.close()
 
     # -- folders -----------------------------------------------------------------------
+
+    @property
+    def top_path(self) -> tuple[str, ...] | None:
+        """Where mail kept in the store's top folder itself goes (INBOX unless one exists)."""
+        self._tree()
+        return self._top_path
 
     def folders(self) -> list[Folder]:
         return [f.folder for f in self._tree().values()]
@@ -130,8 +137,8 @@ class PstSource(MailSource):
             names = {_name(top.get_sub_folder(i)) for i in range(top.number_of_sub_folders)}
             if top.number_of_sub_messages:
                 inbox_taken = any(n.upper() == "INBOX" for n in names)
-                top_path = (_name(top) or "Top",) if inbox_taken else ("INBOX",)
-                self._add(top, top_path)
+                self._top_path = (_name(top) or "Top",) if inbox_taken else ("INBOX",)
+                self._add(top, self._top_path)
             self._walk(top, ())
         return self._folders
 
