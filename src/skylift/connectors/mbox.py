@@ -36,7 +36,10 @@ CHUNK = 1 << 20
 HEAD_LIMIT = 64 * 1024
 _NOT_MBOX_SUFFIXES = (".msf", ".dat", ".json", ".html", ".sqlite", ".mab", ".rdf", ".js", ".txt")
 
-_ESCAPED = re.compile(rb"^>(>*From )", re.MULTILINE)
+# mboxrd quoting: one ">" more on every line that is ">"* + "From ". Searching for the
+# literal "\n>" is ten times faster than a MULTILINE "^>"; a piece's first line is checked apart.
+_ESCAPED = re.compile(rb"\n>(>*From )")
+_ESCAPED_FIRST = re.compile(rb">+From ")
 _FROM_DATE = re.compile(
     rb"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)\s+"
     rb"(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)\s+(\d{1,2})\s+"
@@ -162,7 +165,7 @@ class MboxSource(MailSource):
                 raw = os.pread(fd, entry.end - entry.body_start, entry.body_start)
                 raw = _strip_separator(raw)
                 if self.unescape:
-                    raw = _ESCAPED.sub(rb"\1", raw)
+                    raw = _unescape(raw)
                 yield Message(entry.ref, raw)
         finally:
             os.close(fd)
@@ -191,6 +194,12 @@ def _looks_like_mbox(path: Path) -> bool:
     return head in (b"", b"From ")
 
 
+def _unescape(raw: bytes) -> bytes:
+    """Undo mboxrd quoting: drop one ">" from each ">"* + "From " line."""
+    raw = _ESCAPED.sub(rb"\n\1", raw)
+    return raw[1:] if _ESCAPED_FIRST.match(raw) else raw
+
+
 def _strip_separator(raw: bytes) -> bytes:
     """Drop the empty line an mbox writer puts after each message."""
     if raw.endswith(b"\r\n\r\n"):
@@ -214,9 +223,9 @@ class _Message:
     def feed(self, piece: bytes, count_escaped: bool) -> None:
         if len(self.head) < HEAD_LIMIT:
             self.head += piece[: HEAD_LIMIT - len(self.head)]
-        if count_escaped and (b"\n>" in piece or piece.startswith(b">")):
-            self.escaped += len(_ESCAPED.findall(piece))
-        self.tail = (self.tail + piece)[-4:]
+        if count_escaped:
+            self.escaped += len(_ESCAPED.findall(piece)) + bool(_ESCAPED_FIRST.match(piece))
+        self.tail = piece[-4:] if len(piece) >= 4 else (self.tail + piece)[-4:]
 
     def entry(self, end: int) -> _Entry | None:
         """The finished message; None for one Thunderbird marked expunged (deleted)."""

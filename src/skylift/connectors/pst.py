@@ -77,6 +77,7 @@ class _PstFolder:
     folder: Folder
     node: Any
     messages: dict[str, int] = field(default_factory=dict)  # uid -> sub-message index
+    refs: list[MessageRef] | None = None  # the listing, once made (the file does not change)
 
 
 class PstSource(MailSource):
@@ -207,12 +208,16 @@ class PstSource(MailSource):
 
     def select(self, folder: Folder) -> FolderState:
         entry = self._folder(folder)
-        for _ in self.list_messages(folder):
-            pass
+        entry.refs = list(self._list(folder, entry))
         return FolderState(validity=file_identity(self.path), count=len(entry.messages))
 
     def list_messages(self, folder: Folder) -> Iterator[MessageRef]:
         entry = self._folder(folder)
+        if entry.refs is None:
+            entry.refs = list(self._list(folder, entry))
+        yield from entry.refs
+
+    def _list(self, folder: Folder, entry: _PstFolder) -> Iterator[MessageRef]:
         entry.messages.clear()
         non_mail: Counter[str] = Counter()
         for index in range(entry.node.number_of_sub_messages):
