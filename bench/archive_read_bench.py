@@ -96,7 +96,9 @@ def tree_bytes(path: Path) -> int:
 
 def read_in_child(scheme: str, path: Path, fetch: bool) -> dict[str, float]:
     """Run the read in a fresh interpreter so its peak RSS is the reader's alone."""
-    env = os.environ | {"PYTHONPATH": os.pathsep.join(filter(None, [_src(), os.environ.get("PYTHONPATH")]))}
+    env = os.environ | {
+        "PYTHONPATH": os.pathsep.join(filter(None, [_src(), os.environ.get("PYTHONPATH")]))
+    }
     out = subprocess.run(
         [sys.executable, __file__, "--child", scheme, str(path), "fetch" if fetch else "list"],
         check=True,
@@ -133,7 +135,16 @@ def child(scheme: str, path: str, mode: str) -> None:
                         fetched_bytes += len(message.raw)
     elapsed = time.perf_counter() - started
     rss_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print(json.dumps({"seconds": elapsed, "messages": messages, "fetched": fetched_bytes, "rss_mib": rss_kib / 1024}))
+    print(
+        json.dumps(
+            {
+                "seconds": elapsed,
+                "messages": messages,
+                "fetched": fetched_bytes,
+                "rss_mib": rss_kib / 1024,
+            }
+        )
+    )
 
 
 def report(label: str, size: int, result: dict[str, float]) -> None:
@@ -168,7 +179,9 @@ def main() -> None:
             started = time.perf_counter()
             count = write_maildir(maildir, total)
             print(f"generated Maildir: {count} messages in {time.perf_counter() - started:.1f} s")
-        print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs; page cache warm after writing")
+        print(
+            f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs; page cache warm after writing"
+        )
         for scheme, path in (("mbox", mbox), ("maildir", maildir)):
             size = tree_bytes(path)
             report(f"{scheme} assess (list)", size, read_in_child(scheme, path, fetch=False))
@@ -176,7 +189,9 @@ def main() -> None:
         psts = sorted(DATA.glob("pst/**/*.pst"), key=lambda p: p.stat().st_size)
         if psts:
             largest = psts[-1]
-            report(f"pst {largest.name}", largest.stat().st_size, read_in_child("pst", largest, True))
+            report(
+                f"pst {largest.name}", largest.stat().st_size, read_in_child("pst", largest, True)
+            )
         packed = next(DATA.glob("pst/**/*.ost.xz"), None)
         if packed is not None:
             ost = work / packed.name.removesuffix(".xz")

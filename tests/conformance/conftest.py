@@ -19,7 +19,7 @@ USER, PASSWORD = "conformance", "conformance-secret"
 def dovecot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DovecotServer]:
     """One server for the session; the mailbox is loaded once over IMAP APPEND."""
     if not Path("/usr/sbin/dovecot").exists():
-        pytest.skip("dovecot is not installed (Debian: dovecot-imapd dovecot-pop3d)")
+        pytest.fail("dovecot is not installed: apt-get install dovecot-imapd dovecot-pop3d")
     server = DovecotServer(root=tmp_path_factory.mktemp("dovecot"), users={USER: PASSWORD})
     with server:
         load_into_imap("127.0.0.1", server.imap_port, USER, PASSWORD)
