@@ -3,6 +3,7 @@
 import pytest
 from imapclient import IMAPClient
 
+from skylift.connectors.pop3 import Pop3Source
 from skylift.demo.dovecot import DovecotServer, free_port
 from skylift.errors import AuthError, ConnectError
 from skylift.model.mail import Folder
@@ -56,3 +57,15 @@ def test_rerun_lists_old_uids_unchanged_plus_new_mail(
             second = {ref.uid for ref in source.list_messages(INBOX)}
             assert source.select(INBOX).count == 5  # nothing was deleted by the first run
     assert first < second and len(second - first) == 1
+
+
+def test_stls_is_used_and_the_certificate_checked(tmp_path_factory: pytest.TempPathFactory) -> None:
+    server = DovecotServer(root=tmp_path_factory.mktemp("pop3-tls"), users={"t": "pw"}, tls=True)
+    with server:
+        load_into_imap("127.0.0.1", server.imap_port, "t", "pw", inbox_only=True)
+        with open_url(server.pop3_url(), "t", "pw", ca_file=str(server.cert_file)) as source:
+            assert isinstance(source, Pop3Source)
+            assert source.conn.sock.version() is not None  # the session runs inside TLS
+            assert source.select(INBOX).count == 4
+        with pytest.raises(ConnectError, match=r"TLS|certificate"):
+            open_url(server.pop3_url(), "t", "pw")  # self-signed, no CA given
