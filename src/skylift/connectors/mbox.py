@@ -220,12 +220,19 @@ class _Message:
         self.escaped = 0
         self.tail = b""
 
-    def feed(self, piece: bytes, count_escaped: bool) -> None:
+    def feed(self, buf: bytes, start: int, end: int, count_escaped: bool) -> None:
+        """Take in buf[start:end], which begins at a line start (no copy of the block)."""
+        if start >= end:
+            return
         if len(self.head) < HEAD_LIMIT:
-            self.head += piece[: HEAD_LIMIT - len(self.head)]
+            self.head += buf[start : min(end, start + HEAD_LIMIT - len(self.head))]
         if count_escaped:
-            self.escaped += len(_ESCAPED.findall(piece)) + bool(_ESCAPED_FIRST.match(piece))
-        self.tail = piece[-4:] if len(piece) >= 4 else (self.tail + piece)[-4:]
+            self.escaped += len(_ESCAPED.findall(buf, start, end))
+            self.escaped += bool(_ESCAPED_FIRST.match(buf, start, end))
+        if end - start >= 4:
+            self.tail = buf[end - 4 : end]
+        else:
+            self.tail = (self.tail + buf[start:end])[-4:]
 
     def entry(self, end: int) -> _Entry | None:
         """The finished message; None for one Thunderbird marked expunged (deleted)."""
@@ -274,20 +281,19 @@ def _scan(path: Path, unescape: bool) -> Iterator[_Entry]:
                     carry = buf
                     continue
                 cut = last_nl + 1
-            piece = buf[:cut]
-            for start in _separators(piece, prev_blank):
+            for start in _separators(buf, cut, prev_blank):
                 if current is not None:
-                    current.feed(piece[_piece_pos(current, offset) : start], unescape)
+                    current.feed(buf, _piece_pos(current, offset), start, unescape)
                     entry = current.entry(offset + start)
                     if entry is not None:
                         yield entry
-                line_end = piece.find(b"\n", start)
-                line_end = len(piece) if line_end < 0 else line_end + 1
-                current = _Message(offset + start, piece[start:line_end], offset + line_end)
+                line_end = buf.find(b"\n", start, cut)
+                line_end = cut if line_end < 0 else line_end + 1
+                current = _Message(offset + start, buf[start:line_end], offset + line_end)
             if current is None:  # pragma: no cover - the file starts with "From "
                 raise ArchiveError(f"{path}: not an mbox file")
-            current.feed(piece[_piece_pos(current, offset) :], unescape)
-            prev_blank = _last_line_blank(piece)
+            current.feed(buf, _piece_pos(current, offset), cut, unescape)
+            prev_blank = _last_line_blank(buf, cut)
             offset += cut
             carry = buf[cut:]
             if not chunk:
@@ -309,23 +315,23 @@ def _piece_pos(current: _Message, offset: int) -> int:
     return max(current.body_start - offset, 0)
 
 
-def _separators(piece: bytes, prev_blank: bool) -> Iterator[int]:
-    """Offsets in *piece* of From_ lines that follow an empty line (or start the file)."""
-    if prev_blank and piece.startswith(b"From "):
+def _separators(buf: bytes, cut: int, prev_blank: bool) -> Iterator[int]:
+    """Offsets in buf[:cut] of From_ lines that follow an empty line (or start the file)."""
+    if prev_blank and buf.startswith(b"From ", 0, cut):
         yield 0
-    pos = piece.find(b"\nFrom ")
+    pos = buf.find(b"\nFrom ", 0, cut)
     while pos >= 0:
-        line_start = piece.rfind(b"\n", 0, pos) + 1
-        if piece[line_start : pos + 1] in (b"\n", b"\r\n"):
-            yield pos + 1
-        pos = piece.find(b"\nFrom ", pos + 1)
+        line_start = buf.rfind(b"\n", 0, pos) + 1
+        if pos - line_start == 0 or (pos - line_start == 1 and buf[line_start] == 13):
+            yield pos + 1  # the line before is empty ("\n" or "\r\n")
+        pos = buf.find(b"\nFrom ", pos + 1, cut)
 
 
-def _last_line_blank(piece: bytes) -> bool:
-    if not piece.endswith(b"\n"):
+def _last_line_blank(buf: bytes, cut: int) -> bool:
+    if cut == 0 or buf[cut - 1] != 10:
         return False
-    start = piece.rfind(b"\n", 0, len(piece) - 1) + 1
-    return piece[start:] in (b"\n", b"\r\n")
+    start = buf.rfind(b"\n", 0, cut - 1) + 1
+    return cut - start == 1 or (cut - start == 2 and buf[start] == 13)
 
 
 def _from_line_date(line: bytes) -> datetime | None:
