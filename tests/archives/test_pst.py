@@ -9,7 +9,9 @@ import subprocess
 from collections import Counter
 from pathlib import Path
 
+import icalendar
 import pytest
+import vobject
 
 from skylift.connectors.pst import PstSource
 from skylift.errors import ArchiveError
@@ -97,7 +99,8 @@ def test_sent_items_without_transport_headers_get_synthesized_headers() -> None:
         message = next(source.fetch(sent, [refs[0].uid]))
     parsed = email.message_from_bytes(message.raw, policy=email.policy.default)
     assert "saqib.razzaq@xp.local" in str(parsed["From"])
-    assert parsed["To"] and parsed["Subject"] and parsed["Date"]
+    assert parsed["To"] and parsed["Date"]
+    assert str(parsed["Subject"]) in {"message 2", "check sent date of this message"}  # no \x01
 
 
 def test_rebuilt_bytes_are_identical_between_runs() -> None:
@@ -168,3 +171,34 @@ def test_truncated_pst_is_a_clear_error(tmp_path: Path) -> None:
                 uids = [r.uid for r in source.list_messages(folder)]
                 list(source.fetch(folder, uids))
         raise ArchiveError(f"{truncated}: read without noticing: {source.problems}")
+
+
+def test_calendar_and_contacts_are_exported_as_ics_and_vcf(tmp_path: Path, ost_2013: Path) -> None:
+    with PstSource(PST / "aspose/test.pst") as source:
+        written = source.export_non_mail(tmp_path / "test")
+    assert written == {"ics": 1, "vcf": 1}
+    (ics,) = (tmp_path / "test").rglob("*.ics")
+    event = icalendar.Calendar.from_ical(ics.read_bytes()).walk("VEVENT")[0]
+    assert str(event["summary"]) == "Weekly meeting"
+    assert str(event["location"]) == "Room 5"
+    assert event.decoded("dtstart").isoformat() == "2011-06-22T05:30:00+00:00"
+    (vcf,) = (tmp_path / "test").rglob("*.vcf")
+    card = vobject.readOne(vcf.read_text())
+    assert card.email.value == "saqib.razzaq@xp.local"
+    assert sorted(t.value for t in card.contents["tel"]) == [
+        "1110001234",
+        "1112223333",
+        "3334443333",
+    ]
+
+    with PstSource(ost_2013) as source:
+        assert source.export_non_mail(tmp_path / "ost") == {"ics": 169}  # readpst: 169 .ics
+    weekly = next((tmp_path / "ost").rglob("*repeats every monday*.ics"))
+    rule = icalendar.Calendar.from_ical(weekly.read_bytes()).walk("VEVENT")[0]["rrule"]
+    assert rule["FREQ"] == ["WEEKLY"] and rule["COUNT"] == [10] and rule["BYDAY"] == ["MO"]
+
+
+def test_distribution_lists_are_counted_not_exported(tmp_path: Path) -> None:
+    with PstSource(PST / "java-libpst/dist-list.pst") as source:
+        written = source.export_non_mail(tmp_path)
+    assert written == {"ics": 1, "vcf": 1, "skipped:IPM.DistList": 1}

@@ -4,8 +4,9 @@ Library: libpff-python, the Python binding of Joachim Metz's libpff — the main
 of the PST/OST format (ANSI, Unicode and the 4 KiB-page OST 2013), with wheels on PyPI; the
 format is far too large to parse ourselves. Only the IPM subtree (what Outlook shows) is
 read; mail items become RFC 5322 messages (:mod:`skylift.connectors.pst_message`), other
-items (appointments, contacts, tasks, notes) are counted in :attr:`PstSource.non_mail_items`
-for the run report. The uid of a message is its PST node id, stable for the life of the file.
+items (appointments, contacts, tasks, notes) are counted for the run report
+(:meth:`PstSource.non_mail_counts`) and written beside it as .ics/.vcf
+(:meth:`PstSource.export_non_mail`). The uid of a message is its PST node id, stable for the life of the file.
 The file type is taken from the header, not the extension (an ".ost" may be a PST).
 """
 
@@ -24,6 +25,7 @@ import pypff
 
 from skylift.connectors.archive_paths import archive_root, file_identity, role_for_name
 from skylift.connectors.base import Capabilities, MailConnector, MailSource
+from skylift.connectors.pst_items import appointment_ics, contact_vcf, named_tags, safe_file_name
 from skylift.connectors.pst_message import (
     PR_MESSAGE_CLASS,
     PR_MESSAGE_SIZE,
@@ -32,6 +34,7 @@ from skylift.connectors.pst_message import (
     flags_of,
     integer,
     properties,
+    subject,
     text,
 )
 from skylift.errors import ArchiveError, FolderNotFound
@@ -87,7 +90,7 @@ class PstSource(MailSource):
 
     def __init__(self, path: Path, *, ignore_password: bool = False) -> None:
         self.path = path
-        self.non_mail_items: Counter[str] = Counter()  # in calendar/contact/task folders
+        self._non_mail_folders: list[tuple[tuple[str, ...], Any]] = []
         self.problems: list[str] = []
         is_ost = _check_header(path)
         self._file = pypff.file()
@@ -111,7 +114,6 @@ class PstSource(MailSource):
         }
         self._subtree_nid = _entryid_nid(store, PR_IPM_SUBTREE_ENTRYID)
         self._folders: dict[tuple[str, ...], _PstFolder] | None = None
-        self._non_mail_in: dict[tuple[str, ...], Counter[str]] = {}
         self._top_path: tuple[str, ...] | None = None
 
     def close(self) -> None:
@@ -133,7 +135,7 @@ class PstSource(MailSource):
     def _tree(self) -> dict[tuple[str, ...], _PstFolder]:
         if self._folders is None:
             self._folders = {}
-            self.non_mail_items.clear()
+            self._non_mail_folders = []
             top = self._ipm_subtree()
             names = {_name(top.get_sub_folder(i)) for i in range(top.number_of_sub_folders)}
             if top.number_of_sub_messages:
@@ -175,7 +177,7 @@ class PstSource(MailSource):
             path = (*prefix, _name(child) or f"folder-{child.identifier}")
             container = (text(properties(child), PR_CONTAINER_CLASS) or "").upper()
             if container.startswith(NON_MAIL_FOLDER_CLASSES):
-                self._count_non_mail(child)
+                self._non_mail_folders.append((path, child))
             else:
                 self._add(child, path)
             self._walk(child, path)
@@ -189,14 +191,6 @@ class PstSource(MailSource):
                 )
         role = self._special.get(node.identifier) or role_for_name(path[-1])
         self._folders[path] = _PstFolder(Folder(path, role=role), node)
-
-    def _count_non_mail(self, node: Any) -> None:
-        for index in range(node.number_of_sub_messages):
-            try:
-                item = node.get_sub_message(index)
-                self.non_mail_items[text(properties(item), PR_MESSAGE_CLASS) or "?"] += 1
-            except OSError as exc:
-                self.problems.append(f"{self.path}: unreadable item in {_name(node)!r}: {exc}")
 
     def _folder(self, folder: Folder) -> _PstFolder:
         entry = self._tree().get(folder.path)
@@ -219,7 +213,6 @@ class PstSource(MailSource):
 
     def _list(self, folder: Folder, entry: _PstFolder) -> Iterator[MessageRef]:
         entry.messages.clear()
-        non_mail: Counter[str] = Counter()
         for index in range(entry.node.number_of_sub_messages):
             try:
                 item = entry.node.get_sub_message(index)
@@ -232,7 +225,6 @@ class PstSource(MailSource):
                 continue
             message_class = text(props, PR_MESSAGE_CLASS) or ""
             if not is_mail_class(message_class):
-                non_mail[message_class] += 1
                 continue
             uid = str(item.identifier)
             entry.messages[uid] = index
@@ -242,18 +234,51 @@ class PstSource(MailSource):
                 flags=flags_of(props),
                 internaldate=date_of(props),
             )
-        self._non_mail_in[folder.path] = non_mail
+
+    def non_mail_items(self) -> Iterator[tuple[tuple[str, ...], Any, dict[int, Any]]]:
+        """(folder path, item, properties) of every item that is not mail."""
+        self._tree()
+        nodes = [*self._non_mail_folders, *((p, f.node) for p, f in self._tree().items() if f.node)]
+        for path, node in nodes:
+            for index in range(node.number_of_sub_messages):
+                try:
+                    item = node.get_sub_message(index)
+                    props = properties(item)
+                except OSError as exc:
+                    self.problems.append(f"{self.path}: unreadable item in {path}: {exc}")
+                    continue
+                if not is_mail_class(text(props, PR_MESSAGE_CLASS) or ""):
+                    yield path, item, props
 
     def non_mail_counts(self) -> Counter[str]:
         """Items that are not mail (calendar, contacts, …) by message class, whole file."""
-        self._tree()
-        total = Counter(self.non_mail_items)
-        for folder in self.folders():
-            if folder.selectable and folder.path not in self._non_mail_in:
-                for _ in self.list_messages(folder):
-                    pass
-            total.update(self._non_mail_in.get(folder.path, Counter()))
-        return total
+        return Counter(
+            text(props, PR_MESSAGE_CLASS) or "?" for _, _, props in self.non_mail_items()
+        )
+
+    def export_non_mail(self, directory: Path) -> Counter[str]:
+        """Write appointments as .ics and contacts as .vcf under *directory* (never the PST's).
+
+        Returns how many of each were written, and "skipped:<class>" for the other items.
+        """
+        tags = named_tags(self._file)
+        written: Counter[str] = Counter()
+        for path, item, props in self.non_mail_items():
+            message_class = (text(props, PR_MESSAGE_CLASS) or "").upper()
+            uid = str(item.identifier)
+            if message_class.startswith("IPM.APPOINTMENT"):
+                kind, data = "ics", appointment_ics(uid, props, tags)
+            elif message_class.startswith("IPM.CONTACT"):
+                kind, data = "vcf", contact_vcf(props, tags)
+            else:
+                written[f"skipped:{text(props, PR_MESSAGE_CLASS)}"] += 1
+                continue
+            folder = directory.joinpath(*(safe_file_name(p, "folder") for p in path))
+            folder.mkdir(parents=True, exist_ok=True)
+            name = safe_file_name(subject(props) or "", "item")
+            (folder / f"{uid}-{name}.{kind}").write_bytes(data)
+            written[kind] += 1
+        return written
 
     def fetch(self, folder: Folder, uids: Sequence[str]) -> Iterator[Message]:
         entry = self._folder(folder)

@@ -83,6 +83,14 @@ def text(props: Properties, tag: int) -> str | None:
     return value or None
 
 
+def subject(props: Properties) -> str | None:
+    """PR_SUBJECT without its stored prefix marker (0x01 and a length character)."""
+    value = text(props, PR_SUBJECT)
+    if value and value[0] == "\x01":
+        value = value[2:]
+    return value or None
+
+
 def integer(props: Properties, tag: int) -> int | None:
     entry = props.get(tag)
     if entry is None or entry.value_type not in (0x02, 0x03, 0x14):
@@ -187,9 +195,9 @@ def _synthesized_headers(item: Any, props: Properties) -> list[str]:
     for kind, name in _RECIPIENT_HEADERS.items():
         if by_type.get(kind):
             out.append(f"{name}: " + ",\r\n ".join(by_type[kind]) + "\r\n")
-    subject = text(props, PR_SUBJECT)
-    if subject:
-        out.append(f"Subject: {_encode_words(subject)}\r\n")
+    title = subject(props)
+    if title:
+        out.append(f"Subject: {_encode_words(title)}\r\n")
     for tag, name in (
         (PR_INTERNET_MESSAGE_ID, "Message-ID"),
         (PR_IN_REPLY_TO, "In-Reply-To"),
