@@ -167,6 +167,15 @@ class MailSourceContract:
         with case.open_source() as source, pytest.raises(FolderNotFound):
             source.select(Folder(("No such folder",)))
 
+    def test_capabilities_tell_the_truth(self, case: ConformanceCase) -> None:
+        """The engine plans by the declared capabilities, so they must match behaviour."""
+        with case.open_source() as source:
+            capabilities = source.capabilities
+            if not capabilities.folders:
+                assert [_key(f.path) for f in source.folders()] == [("INBOX",)]
+            if not capabilities.keeps_internaldate:
+                assert case.date_from_header, "no delivery time kept, yet dates are not headers"
+
     def test_reading_changes_nothing(self, case: ConformanceCase) -> None:
         if case.snapshot is None:
             pytest.skip("no snapshot given for this source")
