@@ -32,6 +32,11 @@ def test_paths_that_leave_the_root_are_refused(user: str) -> None:
         open_archive("mbox", DATA / "pst", user=user)
 
 
+def test_a_folder_where_a_pst_is_expected_says_what_to_do() -> None:
+    with pytest.raises(ArchiveError, match="File column"):
+        open_archive("pst", DATA / "pst")
+
+
 def test_missing_archive_is_an_error_for_that_user_only() -> None:
     with pytest.raises(ArchiveError, match="no such file"):
         open_archive("pst", DATA / "pst", user="nobody.pst")

@@ -71,6 +71,11 @@ class PstConnector(MailConnector):
 
     def open_source(self, login: Login) -> PstSource:
         _root, archive = archive_root(self.endpoint, login)
+        if archive.is_dir():
+            raise ArchiveError(
+                f"{archive} is a folder: name a .pst/.ost file, or give a users CSV whose File "
+                "column names each user's file inside it"
+            )
         ignore_password = self.endpoint.options.get("ignore_pst_password", "") in ("1", "yes")
         return PstSource(archive, ignore_password=ignore_password)
 
