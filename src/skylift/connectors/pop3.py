@@ -136,7 +136,13 @@ class Pop3Source(MailSource):
 
     def list_messages(self, folder: Folder) -> Iterator[MessageRef]:
         self._check(folder)
-        _, uid_lines, _ = self._call(self.conn.uidl)
+        try:
+            _, uid_lines, _ = self._call(self.conn.uidl)
+        except poplib.error_proto as exc:
+            raise ConnectError(
+                f"the POP3 server refused UIDL ({_words(exc)}); skylift needs UIDL to know "
+                "which messages a previous run copied"
+            ) from exc
         _, size_lines, _ = self._call(self.conn.list)
         sizes = dict(line.split()[:2] for line in size_lines)
         self._numbers = {}
@@ -165,10 +171,15 @@ class Pop3Source(MailSource):
             yield Message(MessageRef(uid=uid, size=len(raw), internaldate=date_header(raw)), raw)
 
     def _call(self, method, *args):  # type: ignore[no-untyped-def]
+        """Run one POP3 command; a lost connection or a locked mailbox is worth a retry."""
         try:
             return method(*args)
         except (TimeoutError, ConnectionError, ssl.SSLError) as exc:
             raise TransientError(f"POP3 connection lost: {exc}") from exc
+        except poplib.error_proto as exc:
+            if "[IN-USE]" in _words(exc) or "[SYS/TEMP]" in _words(exc):
+                raise TransientError(f"POP3 server busy: {_words(exc)}") from exc
+            raise
 
     def close(self) -> None:
         """QUIT ends the session; with no DELE sent, the server deletes nothing."""
