@@ -128,8 +128,6 @@ LOGICAL_MAILBOX: dict[tuple[str, ...], list[LogicalMessage]] = {
     ],
 }
 
-ROLES = {("Sent",): "sent"}
-
 
 def _lf(raw: bytes) -> bytes:
     return raw.replace(b"\r\n", b"\n")
