@@ -15,7 +15,7 @@ from imapclient import IMAPClient
 
 from skylift.demo.dovecot import DovecotServer
 
-from ..conformance.mailbox import LOGICAL_MAILBOX, write_mbox_tree
+from ..conformance.mailbox import LOGICAL_MAILBOX, load_into_imap, write_mbox_tree
 from .conftest import DATA
 
 USERS = {"jane": "jane-pw", "bob": "bob-pw", "carl": "carl-pw"}
@@ -29,25 +29,36 @@ def target(tmp_path: Path) -> Iterator[DovecotServer]:
         yield server
 
 
+Summary = dict  # type: ignore[type-arg]
+
+
 def migrate(
     scheme: str, root: Path, users_csv: Path, server: DovecotServer, state: Path
-) -> tuple[int, dict]:  # type: ignore[type-arg]
+) -> tuple[int, Summary]:
+    return migrate_url(f"{scheme}://{root}", users_csv, server, state)
+
+
+def migrate_url(
+    source: str, users_csv: Path, server: DovecotServer, state: Path
+) -> tuple[int, Summary]:
+    """Run ``skylift migrate --json`` as a user would (loopback: no TLS needed)."""
+    src = str(Path(__file__).resolve().parents[2] / "src")
     result = subprocess.run(
         [
             sys.executable, "-m", "skylift", "migrate",
-            "--source", f"{scheme}://{root}", "--target", server.imap_url(),
+            "--source", source, "--target", server.imap_url(),
             "--users", str(users_csv), "--state", str(state), "--json",
         ],
         capture_output=True,
         text=True,
-        env=os.environ | {"PYTHONPATH": os.pathsep.join([str(Path(__file__).parents[2] / "src"), os.environ.get("PYTHONPATH", "")])},
+        env=os.environ | {"PYTHONPATH": os.pathsep.join([src, os.environ.get("PYTHONPATH", "")])},
         timeout=120,
     )  # fmt: skip
     assert "Traceback" not in result.stderr, result.stderr
     return result.returncode, json.loads(result.stdout)
 
 
-def by_mailbox(summary: dict) -> dict[str, dict]:  # type: ignore[type-arg]
+def by_mailbox(summary: Summary) -> dict[str, Summary]:
     return {m["mailbox"]: m for m in summary["mailboxes"]}
 
 
@@ -84,3 +95,30 @@ def test_mbox_and_pst_archives_migrate_once_and_a_bad_file_fails_alone(
         client.login("bob", USERS["bob"])
         assert client.select_folder("Inbox", readonly=True)[b"EXISTS"] == 6
         assert client.select_folder("Sent Items", readonly=True)[b"EXISTS"] == 5
+
+
+def test_pop3_migrates_once_and_a_rerun_copies_only_new_mail(
+    tmp_path: Path, target: DovecotServer
+) -> None:
+    """POP3 and target are two users of one Dovecot; the POP3 side keeps all its mail."""
+    target.add_user("old-pop", "pop-pw")
+    load_into_imap("127.0.0.1", target.imap_port, "old-pop", "pop-pw", inbox_only=True)
+    users = tmp_path / "users.csv"
+    users.write_text("EmailAddress,UserName,Password,TargetPassword\njane,old-pop,pop-pw,jane-pw\n")
+    state = tmp_path / "state.db"
+    source_url = target.pop3_url()
+
+    def run() -> int:
+        code, summary = migrate_url(source_url, users, target, state)
+        assert code == 0, summary
+        return int(by_mailbox(summary)["jane"]["copied"])
+
+    assert run() == len(LOGICAL_MAILBOX[("INBOX",)])
+    assert run() == 0
+    with IMAPClient("127.0.0.1", port=target.imap_port, ssl=False) as client:
+        client.login("old-pop", "pop-pw")
+        client.append(
+            "INBOX", b"Subject: late\r\nDate: Mon, 6 Jan 2020 10:00:00 +0000\r\n\r\nx\r\n"
+        )
+        assert client.select_folder("INBOX", readonly=True)[b"EXISTS"] == 5  # nothing deleted
+    assert run() == 1
