@@ -7,7 +7,7 @@ mboxrd unescaping nor Thunderbird's status headers. This scanner reads 1 MiB blo
 ``os.pread`` (memory flat in file size), takes as a message separator only a ``From`` line
 at the start of the file or after an empty line (so old Thunderbird's unquoted ``From``
 lines in bodies do not split a message), and unescapes one ``>`` of ``>From`` lines
-(mboxrd; ``?mbox_format=mboxo`` keeps them). Message uids are byte offsets of the From_ line.
+(mboxrd; the endpoint option ``mbox_format=mboxo`` keeps them). Message uids are byte offsets of the From_ line.
 """
 
 from __future__ import annotations

@@ -111,7 +111,7 @@ class PstSource(MailSource):
             self.close()
             raise ArchiveError(
                 f"{path}: the PST is password-protected; remove the password in Outlook "
-                "(or pass ?ignore_pst_password=yes if you are entitled to read it)"
+                "(the endpoint option ignore_pst_password=yes reads it if you are entitled to)"
             )
         self._special = {
             _entryid_nid(store, PR_IPM_WASTEBASKET_ENTRYID): "trash",
