@@ -13,6 +13,13 @@ from skylift.errors import ConfigError
 MAIL_CONNECTORS: dict[str, str] = {
     "imap": "skylift.connectors.imap:ImapConnector",
     "imaps": "skylift.connectors.imap:ImapConnector",
+    "pop3": "skylift.connectors.pop3:Pop3Connector",
+    "pop3s": "skylift.connectors.pop3:Pop3Connector",
+    "mbox": "skylift.connectors.mbox:MboxConnector",
+    "maildir": "skylift.connectors.maildir:MaildirConnector",
+    "eml": "skylift.connectors.eml:EmlConnector",
+    "pst": "skylift.connectors.pst:PstConnector",
+    "ost": "skylift.connectors.pst:PstConnector",
 }
 
 

@@ -1,0 +1,25 @@
+"""IMAP against Dovecot joins the conformance suite once the IMAP connector exists."""
+
+import importlib.util
+
+import pytest
+
+from skylift.demo.dovecot import DovecotServer
+
+from .conftest import PASSWORD, USER, flags_untouched
+from .contract import ConformanceCase, MailSourceContract
+from .sources import open_url
+
+pytestmark = pytest.mark.skipif(
+    importlib.util.find_spec("skylift.connectors.imap") is None,
+    reason="skylift.connectors.imap is not on this branch yet (the lead writes it on main)",
+)
+
+
+class TestImap(MailSourceContract):
+    @pytest.fixture
+    def case(self, dovecot: DovecotServer) -> ConformanceCase:
+        return ConformanceCase(
+            open_source=lambda: open_url(dovecot.imap_url(), USER, PASSWORD, allow_plaintext=True),
+            snapshot=lambda: flags_untouched(dovecot),
+        )
