@@ -82,7 +82,7 @@ def test_mbox_and_pst_archives_migrate_once_and_a_bad_file_fails_alone(
     assert by_mailbox(summary)["jane"]["copied"] == sum(len(m) for m in LOGICAL_MAILBOX.values())
 
     code, summary = migrate("pst", archives, pst_csv, target, state)
-    assert code != 0  # carl's file is broken …
+    assert code == 1  # carl's file is broken (an item failure, not a connection one) …
     runs = by_mailbox(summary)
     assert "not a PST/OST file" in runs["carl"]["error"]
     assert runs["bob"]["copied"] == 14  # … and bob's mail still moved
@@ -122,3 +122,25 @@ def test_pop3_migrates_once_and_a_rerun_copies_only_new_mail(
         )
         assert client.select_folder("INBOX", readonly=True)[b"EXISTS"] == 5  # nothing deleted
     assert run() == 1
+
+
+def test_pst_calendar_and_contact_items_are_exported_beside_the_report(
+    tmp_path: Path, target: DovecotServer
+) -> None:
+    from tests.mailtools import run_skylift
+
+    archives = tmp_path / "archives"
+    archives.mkdir()
+    shutil.copy(DATA / "pst/aspose/test.pst", archives / "bob.pst")
+    users = tmp_path / "pst.csv"
+    users.write_text("File,EmailAddress,TargetPassword\nbob.pst,bob,bob-pw\n")
+    report = tmp_path / "report"
+    result = run_skylift(
+        "migrate", "--source", f"pst://{archives}", "--target", target.imap_url(),
+        "--users", users, "--state", tmp_path / "s.db", "--report-dir", report,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    summary = json.loads((report / "migrate.json").read_text())
+    assert summary["mailboxes"][0]["non_mail"] == {"ics": 1, "vcf": 1}
+    assert len(list((report / "non-mail" / "bob").rglob("*.ics"))) == 1
+    assert len(list((report / "non-mail" / "bob").rglob("*.vcf"))) == 1

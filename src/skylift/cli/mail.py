@@ -7,6 +7,7 @@ mailbox could not connect or log in.
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from pathlib import Path
@@ -151,8 +152,14 @@ def migrate(
     wave: Annotated[str | None, typer.Option(help="Wave number to migrate")] = None,
     timeout: Annotated[float, typer.Option(help="Seconds per server answer")] = 120.0,
     retries: Annotated[int, typer.Option(min=0, help="Reconnects per mailbox")] = 5,
+    report_dir: Annotated[
+        Path | None,
+        typer.Option(help="Write migrate.json and exported calendar/contact items here"),
+    ] = None,
 ) -> int:
     """Copy mailboxes: folders, messages (byte for byte), flags and dates. Reruns resume."""
+    if report_dir is not None:
+        report_dir.mkdir(parents=True, exist_ok=True)
     try:
         rules = FolderRules(include or [], exclude or [], parse_map_folder(map_folder or []))
         options = MigrateOptions(
@@ -160,6 +167,7 @@ def migrate(
             max_size=parse_size(max_size) if max_size else None,
             dry_run=dry_run,
             bucket=TokenBucket(parse_rate(bwlimit) if bwlimit else None),
+            export_dir=report_dir / "non-mail" if report_dir else None,
         )
     except (ValueError, __import__("re").error) as exc:
         raise ConfigError(str(exc)) from None
@@ -184,7 +192,9 @@ def migrate(
         print_json(run.as_dict())
     else:
         print_run_summary(run)
-    if any(m.status == "failed" for m in run.mailboxes):
+    if report_dir is not None:
+        (report_dir / "migrate.json").write_text(json.dumps(run.as_dict(), indent=2, default=str))
+    if any(m.error_code == EXIT_CONNECT for m in run.mailboxes):
         return EXIT_CONNECT
     return EXIT_OK if run.ok else EXIT_ITEMS_FAILED
 

@@ -133,6 +133,9 @@ def print_run_summary(run: RunReport) -> None:
     for m in run.mailboxes:
         if m.error:
             out.print(f"[red]{m.mailbox}: {m.error}[/red]")
+        if m.non_mail:
+            items = ", ".join(f"{n} {kind}" for kind, n in sorted(m.non_mail.items()))
+            out.print(f"{m.mailbox}: items that are not mail, exported beside the report: {items}")
         for f in m.folders.values():
             if f.created:
                 verb = "would create" if run.dry_run else "created"

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import ssl
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from urllib.parse import unquote, urlsplit
+from pathlib import Path
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 from skylift.errors import ConfigError
 from skylift.model.account import Login
@@ -69,6 +70,7 @@ class Endpoint:
             host=parts.hostname or "",
             port=port,
             path=unquote(parts.path),
+            options=dict(parse_qsl(parts.query)),
             **kwargs,  # type: ignore[arg-type]
         )
 
@@ -129,6 +131,13 @@ class MailSource(ABC):
     def quota(self) -> tuple[int, int] | None:
         """Return (used bytes, limit bytes) of the mailbox when the server tells."""
         return None
+
+    def export_non_mail(self, directory: Path) -> Mapping[str, int]:
+        """Write items that are not mail (appointments .ics, contacts .vcf) under *directory*.
+
+        Returns counts per kind; sources that hold only mail return nothing.
+        """
+        return {}
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release the connection or file."""

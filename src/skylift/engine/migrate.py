@@ -26,6 +26,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from skylift.connectors.base import MailSource, MailTarget
 from skylift.engine.folders import FolderMapping, FolderRules, map_folders
@@ -47,6 +48,7 @@ class MigrateOptions:
     dry_run: bool = False
     batch_bytes: int = 8 * 1024 * 1024
     batch_count: int = 200
+    export_dir: Path | None = None  # where non-mail items (PST calendars, contacts) go
     bucket: TokenBucket = field(default_factory=lambda: TokenBucket(None))
 
 
@@ -118,6 +120,10 @@ class MailboxMigration:
         return mappings, target_folders
 
     def run(self) -> None:
+        if self.opts.export_dir is not None and not self.opts.dry_run:
+            safe = "".join(c if c.isalnum() or c in "@.-_" else "_" for c in self.mailbox)
+            counts = self.source.export_non_mail(self.opts.export_dir / safe)
+            self.report.non_mail = dict(counts)
         mappings, target_folders = self.plan_folders()
         existing = {f.path: f for f in target_folders}
         for mapping in mappings:

@@ -21,7 +21,7 @@ from skylift.engine.migrate import MailboxMigration, MigrateOptions, ProgressFn
 from skylift.engine.report import MailboxReport, RunReport
 from skylift.engine.throttle import backoff_seconds
 from skylift.engine.verify import VerifyReport, verify_mailbox
-from skylift.errors import AuthError, ConnectError, SkyliftError, TransientError
+from skylift.errors import EXIT_CONNECT, EXIT_ITEMS_FAILED, SkyliftError, TransientError
 from skylift.model.account import MailboxPair
 from skylift.state.store import StateStore
 
@@ -67,19 +67,15 @@ def _with_retries(
             last = exc
             if attempt <= settings.retries:
                 time.sleep(backoff_seconds(attempt, exc.retry_after, settings.retry_cap_seconds))
-        except AuthError as exc:
-            report.error = str(exc)
+        except SkyliftError as exc:  # login refused, bad archive, …: no retry helps
+            report.error, report.error_code = str(exc), exc.exit_code
             return
-        except ConnectError as exc:
-            report.error = str(exc)
-            return
-        except SkyliftError as exc:
-            report.error = str(exc)
-            return
-        except Exception as exc:
+        except Exception as exc:  # one mailbox's bug must not stop the run
             report.error = f"unexpected error ({type(exc).__name__}): {exc}"
+            report.error_code = EXIT_ITEMS_FAILED
             return
     report.error = f"gave up after {settings.retries + 1} attempts: {last}"
+    report.error_code = EXIT_CONNECT
 
 
 def migrate_all(
