@@ -134,7 +134,9 @@ def test_wrong_password_is_one_line_exit_3_and_the_other_mailboxes_go_on(
 
 def test_bad_input_gives_one_line_errors_and_exit_codes(tmp_path: Path) -> None:
     users = tmp_path / "u.csv"
-    users.write_text("EmailAddress,UserName,Password\nalice@new.example,alice,pw\n")
+    users.write_text(
+        "EmailAddress,UserName,Password,TargetPassword\nalice@new.example,alice,pw,pw\n"
+    )
     cases = [
         (["--source", "not a url", "--target", "imap://127.0.0.1:1", "--users", users], 2, "not a URL"),
         (["--source", "ftp://x", "--target", "imap://127.0.0.1:1", "--users", users], 2, "unknown mail URL scheme"),

@@ -17,6 +17,7 @@ import typer
 
 from skylift.cli.common import print_json
 from skylift.cli.render import MigrateProgress, print_run_summary, print_verify
+from skylift.connectors import MAIL_CONNECTORS
 from skylift.connectors.base import Endpoint
 from skylift.engine.folders import FolderRules, parse_map_folder
 from skylift.engine.migrate import MigrateOptions
@@ -63,13 +64,17 @@ def endpoint(
 ) -> Endpoint:
     if ca is not None and not ca.is_file():
         raise ConfigError(f"CA file not found: {ca}")
-    return Endpoint.parse(
+    parsed = Endpoint.parse(
         url,
         ca_file=str(ca) if ca else None,
         insecure=insecure,
         allow_plaintext=allow_plaintext,
         timeout=timeout,
     )
+    if parsed.scheme not in MAIL_CONNECTORS:
+        known = ", ".join(sorted(MAIL_CONNECTORS))
+        raise ConfigError(f"unknown mail URL scheme {parsed.scheme!r} (known: {known})")
+    return parsed
 
 
 def admin_password(side: str, admin: str | None) -> Secret | None:

@@ -134,8 +134,8 @@ def print_run_summary(run: RunReport) -> None:
         if m.error:
             out.print(f"[red]{m.mailbox}: {m.error}[/red]")
         if m.non_mail:
-            items = ", ".join(f"{n} {kind}" for kind, n in sorted(m.non_mail.items()))
-            out.print(f"{m.mailbox}: items that are not mail, exported beside the report: {items}")
+            counts = ", ".join(f"{n} {kind}" for kind, n in sorted(m.non_mail.items()))
+            out.print(f"{m.mailbox}: items that are not mail, exported beside the report: {counts}")
         for f in m.folders.values():
             if f.created:
                 verb = "would create" if run.dry_run else "created"

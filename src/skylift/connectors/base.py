@@ -70,8 +70,7 @@ class Endpoint:
             host=parts.hostname or "",
             port=port,
             path=unquote(parts.path),
-            options=dict(parse_qsl(parts.query)),
-            **kwargs,  # type: ignore[arg-type]
+            **({"options": dict(parse_qsl(parts.query))} | kwargs),  # type: ignore[arg-type]
         )
 
     def is_loopback(self) -> bool:
