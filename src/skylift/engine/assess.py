@@ -1,0 +1,479 @@
+"""Inventory x target profile -> findings, and how many hours each mailbox will take.
+
+Every finding names the user, the folder and the item, what limit it crosses (with the
+limit's public source) and what to do about it. Time estimates take the slowest of the
+known bounds -- the link (``--bandwidth``), a measured download (``--probe``) and the
+target's documented ingest throttle -- and say which one bound the result.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from skylift.engine.inventory import FolderInventory, MailboxInventory
+from skylift.engine.profiles import Limit, TargetProfile
+from skylift.errors import ConfigError
+
+ITEM_FINDINGS_PER_USER = 100
+DEFAULT_BYTES_PER_SECOND = 340 * 1024  # imapsync FAQ.Massive: typical single-sync rate
+DEFAULT_CONCURRENCY = 10
+
+LOGIN_REMEDY = (
+    "check UserName/Password in the users CSV (or use --source-admin); "
+    "the mailbox cannot be migrated until the login works"
+)
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One thing the target will refuse or that needs a decision before the move."""
+
+    kind: str
+    severity: str
+    user: str
+    folder: str | None
+    item: str | None
+    detail: str
+    remedy: str
+    limit: str | None = None
+    source: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _finding(
+    kind: str,
+    user: str,
+    detail: str,
+    limit: Limit | None = None,
+    *,
+    folder: str | None = None,
+    item: str | None = None,
+    remedy: str = "",
+    severity: str | None = None,
+) -> Finding:
+    return Finding(
+        kind=kind,
+        severity=severity or (limit.severity if limit else "blocker"),
+        user=user,
+        folder=folder,
+        item=item,
+        detail=detail,
+        remedy=remedy or (limit.remedy if limit else ""),
+        limit=limit.name if limit else None,
+        source=limit.cite() if limit else None,
+    )
+
+
+def human_bytes(size: float) -> str:
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if abs(size) < 1024 or unit == "TB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.1f} TB"
+
+
+def check_mailbox(
+    inventory: MailboxInventory, profile: TargetProfile, *, connections: int = 1
+) -> list[Finding]:
+    """Return every finding for one mailbox, in a stable order."""
+    user = inventory.user
+    if not inventory.ok:
+        kind = {"login": "login-failed", "connect": "connect-failed"}.get(
+            inventory.error_kind or "", "read-failed"
+        )
+        remedy = LOGIN_REMEDY if kind == "login-failed" else "check the server and rerun assess"
+        return [_finding(kind, user, inventory.error or kind, remedy=remedy, severity="blocker")]
+    findings: list[Finding] = []
+    own = inventory.own_folders()
+    for folder in inventory.folders:
+        if folder.namespace == "shared":
+            findings.append(_public_folder(user, folder, profile))
+        elif folder.namespace == "other":
+            findings.append(
+                _finding(
+                    "shared-folder",
+                    user,
+                    f"sees {folder.owner or 'another user'}'s folder {folder.name}",
+                    folder=folder.name,
+                    severity="info",
+                    remedy="migrate both users in the same wave and grant the permission "
+                    "again on the target",
+                )
+            )
+        if folder.error:
+            findings.append(
+                _finding(
+                    "folder-unreadable",
+                    user,
+                    folder.error,
+                    folder=folder.name,
+                    severity="warning",
+                    remedy="check the folder on the source",
+                )
+            )
+    findings += _check_names(user, own, profile)
+    findings += _check_items(user, own, profile)
+    findings += _check_counts(inventory, own, profile)
+    limit = profile.get("connections_per_mailbox")
+    if limit is not None and connections > limit.value:
+        findings.append(
+            _finding(
+                "too-many-connections",
+                user,
+                f"{connections} connections per mailbox, the target allows {limit.value}",
+                limit,
+                remedy=f"use at most {limit.value} connections per mailbox",
+            )
+        )
+    return findings
+
+
+def _public_folder(user: str, folder: FolderInventory, profile: TargetProfile) -> Finding:
+    limit = profile.get("public_folders")
+    supported = limit is None or bool(limit.value)
+    return _finding(
+        "public-folder",
+        user,
+        f"public folder {folder.name} ({folder.count} items, {human_bytes(folder.total_bytes)})"
+        + ("" if supported else f"; {profile.title} has no public folders"),
+        limit,
+        folder=folder.name,
+        severity="info" if supported else "blocker",
+        remedy="migrate it once, not per user"
+        if supported
+        else (limit.remedy if limit else "use a shared mailbox or a document library"),
+    )
+
+
+def _check_names(
+    user: str, folders: list[FolderInventory], profile: TargetProfile
+) -> list[Finding]:
+    found: list[Finding] = []
+    depth = profile.get("max_folder_depth")
+    name_len = profile.get("max_folder_name_chars")
+    path_len = profile.get("max_folder_path_chars")
+    forbidden = profile.get("forbidden_chars")
+    reserved = profile.get("reserved_names")
+    reserved_set = {str(n).lower() for n in (reserved.value if reserved else [])}
+    subfolders = profile.get("max_subfolders_per_folder")
+    children: Counter[tuple[str, ...]] = Counter(f.path[:-1] for f in folders)
+    for folder in folders:
+        name = folder.name
+        if depth and len(folder.path) > depth.value:
+            found.append(
+                _finding(
+                    "folder-too-deep",
+                    user,
+                    f"{len(folder.path)} levels deep, the target allows {depth.value}",
+                    depth,
+                    folder=name,
+                )
+            )
+        if name_len:
+            for part in folder.path:
+                if len(part) > name_len.value:
+                    found.append(
+                        _finding(
+                            "folder-name-too-long",
+                            user,
+                            f"name part {part[:40]!r} has {len(part)} characters "
+                            f"(max {name_len.value})",
+                            name_len,
+                            folder=name,
+                        )
+                    )
+        if path_len and len("/".join(folder.path)) > path_len.value:
+            found.append(
+                _finding(
+                    "folder-path-too-long",
+                    user,
+                    f"path has {len('/'.join(folder.path))} characters (max {path_len.value})",
+                    path_len,
+                    folder=name,
+                )
+            )
+        if forbidden:
+            bad = sorted({c for part in folder.path for c in part if c in forbidden.value})
+            if bad:
+                found.append(
+                    _finding(
+                        "folder-name-forbidden-char",
+                        user,
+                        f"name contains {', '.join(repr(c) for c in bad)}",
+                        forbidden,
+                        folder=name,
+                    )
+                )
+        if len(folder.path) == 1 and folder.path[0].lower() in reserved_set:
+            found.append(
+                _finding(
+                    "folder-name-reserved",
+                    user,
+                    f"{folder.path[0]!r} is a reserved name on the target",
+                    reserved,
+                    folder=name,
+                )
+            )
+        if subfolders and children[folder.path] > subfolders.value:
+            found.append(
+                _finding(
+                    "too-many-subfolders",
+                    user,
+                    f"{children[folder.path]} subfolders (max {subfolders.value})",
+                    subfolders,
+                    folder=name,
+                )
+            )
+    case = profile.get("case_insensitive_names")
+    if case and case.value:
+        groups: dict[tuple[str, ...], list[str]] = {}
+        for folder in folders:
+            key = tuple(part.casefold() for part in folder.path)
+            groups.setdefault(key, []).append(folder.name)
+        for names in groups.values():
+            if len(names) > 1:
+                found.append(
+                    _finding(
+                        "folder-name-collision",
+                        user,
+                        "names differ only in letter case: " + ", ".join(sorted(names)),
+                        case,
+                        folder=sorted(names)[1],
+                    )
+                )
+    return found
+
+
+def _check_items(
+    user: str, folders: list[FolderInventory], profile: TargetProfile
+) -> list[Finding]:
+    limit = profile.get("max_item_bytes")
+    if limit is None:
+        return []
+    found: list[Finding] = []
+    over = 0
+    raisable = limit.configurable_to
+    for folder in folders:
+        for item in folder.large_items:
+            if item.size <= limit.value:
+                continue
+            over += 1
+            if over > ITEM_FINDINGS_PER_USER:
+                continue
+            date = item.date.date().isoformat() if item.date else "no date"
+            remedy = limit.remedy
+            if raisable and item.size > raisable:
+                remedy = (
+                    f"larger than the target's maximum of {human_bytes(raisable)}: save the "
+                    "attachment elsewhere and shrink or delete the message"
+                )
+            found.append(
+                _finding(
+                    "item-too-large",
+                    user,
+                    f"{human_bytes(item.size)} > {human_bytes(limit.value)}",
+                    limit,
+                    folder=folder.name,
+                    item=f"uid {item.uid} ({human_bytes(item.size)}, {date})",
+                    remedy=remedy,
+                )
+            )
+        over += folder.large_items_more
+    if over > ITEM_FINDINGS_PER_USER:
+        found.append(
+            _finding(
+                "item-too-large",
+                user,
+                f"{over - ITEM_FINDINGS_PER_USER} more items over {human_bytes(limit.value)} "
+                "not listed one by one",
+                limit,
+            )
+        )
+    return found
+
+
+def _check_counts(
+    inventory: MailboxInventory, folders: list[FolderInventory], profile: TargetProfile
+) -> list[Finding]:
+    user = inventory.user
+    found: list[Finding] = []
+    per_folder = profile.get("max_items_per_folder")
+    if per_folder:
+        for folder in folders:
+            if folder.count > per_folder.value:
+                found.append(
+                    _finding(
+                        "folder-too-many-items",
+                        user,
+                        f"{folder.count} items (max {per_folder.value})",
+                        per_folder,
+                        folder=folder.name,
+                    )
+                )
+    per_mailbox = profile.get("max_items_per_mailbox")
+    if per_mailbox and inventory.count > per_mailbox.value:
+        found.append(
+            _finding(
+                "mailbox-too-many-items",
+                user,
+                f"{inventory.count} items (max {per_mailbox.value}); "
+                f"{inventory.count - per_mailbox.value} would be left behind",
+                per_mailbox,
+            )
+        )
+    max_folders = profile.get("max_folders_per_mailbox")
+    if max_folders and len(folders) > max_folders.value:
+        found.append(
+            _finding(
+                "too-many-folders",
+                user,
+                f"{len(folders)} folders (max {max_folders.value})",
+                max_folders,
+            )
+        )
+    quota = profile.get("mailbox_quota_bytes")
+    if quota and inventory.total_bytes > quota.value:
+        found.append(
+            _finding(
+                "over-target-quota",
+                user,
+                f"{human_bytes(inventory.total_bytes)} of mail, the target mailbox holds "
+                f"{human_bytes(quota.value)}",
+                quota,
+            )
+        )
+    used, limit_bytes = inventory.quota_used, inventory.quota_limit
+    if limit_bytes and used is not None and used >= 0.9 * limit_bytes:
+        found.append(
+            _finding(
+                "source-quota-nearly-full",
+                user,
+                f"source quota {human_bytes(used)} of "
+                f"{human_bytes(limit_bytes)} used",
+                severity="info",
+                remedy="new mail may bounce on the source before cut-over; raise its quota",
+            )
+        )
+    return found
+
+
+# --- Time estimates ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RateBounds:
+    """What is known about speed: the link, a measured download, the target's throttle.
+
+    *bandwidth* is bytes/s for the whole link, shared by *concurrency* mailboxes at once;
+    *probe* is bytes/s measured for one mailbox stream from the source.
+    """
+
+    bandwidth: float | None = None
+    probe: float | None = None
+    concurrency: int = DEFAULT_CONCURRENCY
+    throttle_bytes_per_day: int | None = None
+    throttle_bytes_per_hour: int | None = None
+    throttle_items_per_hour: int | None = None
+
+    @classmethod
+    def build(
+        cls,
+        profile: TargetProfile,
+        *,
+        bandwidth: float | None = None,
+        probe: float | None = None,
+        concurrency: int | None = None,
+    ) -> RateBounds:
+        return cls(
+            bandwidth=bandwidth,
+            probe=probe,
+            concurrency=max(
+                1,
+                concurrency or profile.value("concurrent_mailboxes") or DEFAULT_CONCURRENCY,
+            ),
+            throttle_bytes_per_day=profile.value("ingest_bytes_per_day"),
+            throttle_bytes_per_hour=profile.value("ingest_bytes_per_hour"),
+            throttle_items_per_hour=profile.value("ingest_items_per_hour"),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """Hours one mailbox needs, the bound that decided it, and every bound's hours."""
+
+    hours: float
+    bound: str
+    bounds: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "hours": round(self.hours, 3),
+            "bound": self.bound,
+            "bounds": {k: round(v, 3) for k, v in self.bounds.items()},
+        }
+
+
+def estimate_mailbox(total_bytes: int, items: int, rates: RateBounds) -> Estimate:
+    """Hours to move *total_bytes* in *items* messages; the slowest bound wins."""
+    bounds: dict[str, float] = {}
+    if rates.bandwidth:
+        bounds["bandwidth"] = total_bytes / (rates.bandwidth / rates.concurrency) / 3600
+    if rates.probe:
+        bounds["probe"] = total_bytes / rates.probe / 3600
+    if rates.throttle_bytes_per_day:
+        bounds["target-daily-limit"] = total_bytes / rates.throttle_bytes_per_day * 24
+    if rates.throttle_bytes_per_hour:
+        bounds["target-hourly-bytes"] = total_bytes / rates.throttle_bytes_per_hour
+    if rates.throttle_items_per_hour:
+        bounds["target-items-per-hour"] = items / rates.throttle_items_per_hour
+    if not bounds:
+        bounds["default-rate"] = total_bytes / DEFAULT_BYTES_PER_SECOND / 3600
+    bound = max(sorted(bounds), key=lambda name: bounds[name])
+    return Estimate(hours=bounds[bound], bound=bound, bounds=bounds)
+
+
+def estimate_total(
+    user_hours: list[float], total_bytes: int, rates: RateBounds
+) -> tuple[float, str]:
+    """Hours for everyone with *concurrency* mailboxes at a time, and what bound it."""
+    candidates = {
+        "mailboxes-in-parallel": sum(user_hours) / rates.concurrency,
+        "largest-mailbox": max(user_hours, default=0.0),
+    }
+    if rates.bandwidth:
+        candidates["bandwidth"] = total_bytes / rates.bandwidth / 3600
+    bound = max(sorted(candidates), key=lambda name: candidates[name])
+    return candidates[bound], bound
+
+
+_RATE = re.compile(
+    r"^\s*([0-9]+(?:\.[0-9]+)?)\s*([kmgt]?)(i?)(bit|bps|b/s|b|byte|bytes)?(/s|ps)?\s*$",
+    re.IGNORECASE,
+)
+
+
+def parse_bandwidth(text: str) -> float:
+    """Parse "100Mbit", "1Gbps", "50MB/s", "20MiB/s" into bytes per second.
+
+    Bits are written "bit"/"bps"/lower-case "b"; bytes "B"/"byte". Bare numbers are bits/s.
+    """
+    match = _RATE.match(text)
+    if not match:
+        raise ConfigError(f"bandwidth {text!r} not understood (examples: 100Mbit, 1Gbps, 50MB/s)")
+    number, prefix, binary, unit, _per = match.groups()
+    base = 1024 if binary else 1000
+    scale = base ** "kmgt".index(prefix.lower()) * base if prefix else 1
+    unit = unit or "bit"
+    is_bytes = unit.lower() in {"byte", "bytes"} or unit in {"B", "B/s"}
+    value = float(number) * scale
+    if value <= 0:
+        raise ConfigError(f"bandwidth {text!r} must be more than zero")
+    return value if is_bytes else value / 8
