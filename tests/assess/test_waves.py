@@ -45,7 +45,8 @@ def test_every_wave_fits_the_window():
 
 
 def test_fixed_number_of_waves_spreads_big_mailboxes():
-    people = users(6, hours=1.0) + [
+    people = [
+        *users(6, hours=1.0),
         PlanUser("big1@example.com", 8.0),
         PlanUser("big2@example.com", 8.0),
         PlanUser("big3@example.com", 8.0),
