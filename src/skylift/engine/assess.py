@@ -21,6 +21,24 @@ ITEM_FINDINGS_PER_USER = 100
 DEFAULT_BYTES_PER_SECOND = 340 * 1024  # imapsync FAQ.Massive: typical single-sync rate
 DEFAULT_CONCURRENCY = 10
 
+# Remedies when the profile gives none for a limit.
+DEFAULT_REMEDIES = {
+    "item-too-large": "save the attachment elsewhere and shrink the message, or raise the "
+    "target's size limit; otherwise the item is skipped",
+    "folder-too-deep": "move the folder closer to the top",
+    "folder-name-too-long": "shorten the folder name",
+    "folder-path-too-long": "shorten the folder path or move the folder up",
+    "folder-name-forbidden-char": "rename the folder without the forbidden characters",
+    "folder-name-reserved": "rename the folder or map it to another name",
+    "folder-name-collision": "rename one folder so the names differ by more than letter case",
+    "too-many-subfolders": "group the subfolders under a few new parents",
+    "folder-too-many-items": "split the folder (for example by year)",
+    "mailbox-too-many-items": "archive the oldest items before the migration",
+    "too-many-folders": "merge or archive rarely used folders",
+    "over-target-quota": "give the target mailbox a larger quota or archive old mail first",
+    "public-folder": "move it into a shared mailbox or a document library",
+}
+
 LOGIN_REMEDY = (
     "check UserName/Password in the users CSV (or use --source-admin); "
     "the mailbox cannot be migrated until the login works"
@@ -63,7 +81,7 @@ def _finding(
         folder=folder,
         item=item,
         detail=detail,
-        remedy=remedy or (limit.remedy if limit else ""),
+        remedy=remedy or (limit.remedy if limit else "") or DEFAULT_REMEDIES.get(kind, ""),
         limit=limit.name if limit else None,
         source=limit.cite() if limit else None,
     )
@@ -91,6 +109,8 @@ def check_mailbox(
     findings: list[Finding] = []
     own = inventory.own_folders()
     for folder in inventory.folders:
+        if not folder.selectable:
+            continue  # a namespace root such as "shared" or "Public"
         if folder.namespace == "shared":
             findings.append(_public_folder(user, folder, profile))
         elif folder.namespace == "other":
@@ -353,8 +373,7 @@ def _check_counts(
             _finding(
                 "source-quota-nearly-full",
                 user,
-                f"source quota {human_bytes(used)} of "
-                f"{human_bytes(limit_bytes)} used",
+                f"source quota {human_bytes(used)} of {human_bytes(limit_bytes)} used",
                 severity="info",
                 remedy="new mail may bounce on the source before cut-over; raise its quota",
             )
