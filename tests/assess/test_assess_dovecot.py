@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import shutil
 import subprocess
 import sys
 from datetime import UTC, datetime
@@ -261,3 +262,45 @@ def test_bad_input_is_one_line_and_exit_2(seeded, args, message):
     assert result.returncode == 2
     assert result.stderr.startswith("skylift: error:") and message in result.stderr
     assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--no-first-run",
+    "--hide-scrollbars",
+]
+CHART_COLOURS = {  # must match skylift.engine.report_html.CHART_COLOURS
+    "sizes": (0x25, 0x63, 0xEB),
+    "groups": (0x16, 0xA3, 0x4A),
+    "blockers": (0xDC, 0x26, 0x26),
+    "hours": (0x93, 0x33, 0xEA),
+    "items": (0x08, 0x91, 0xB2),
+}
+
+
+def test_html_report_renders_with_visible_charts(seeded, tmp_path):
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        pytest.skip("chromium is not installed (Debian: apt-get install chromium)")
+    image = pytest.importorskip("PIL.Image", reason="Pillow is needed to read the screenshot")
+    page = seeded["root"] / "report" / "assessment.html"
+    html = page.read_text()
+    assert "http://" not in html.replace('xmlns="http://www.w3.org/2000/svg"', "")
+    assert "https://" not in html.split("<h2>Target limits used</h2>")[0]  # nothing fetched
+    shot = seeded["root"] / "report.png"
+    subprocess.run(
+        [chromium, *CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'profile'}",
+         f"--screenshot={shot}", "--window-size=1200,1400", page.as_uri()],
+        capture_output=True,
+        timeout=90,
+        check=False,
+    )  # fmt: skip
+    assert shot.exists(), "chromium wrote no screenshot"
+    colours = image.open(shot).convert("RGB").getcolors(maxcolors=1 << 24)
+    found = {colour: n for n, colour in colours}
+    counts = {name: found.get(colour, 0) for name, colour in CHART_COLOURS.items()}
+    # Every chart drew bars of its own colour: at least a few hundred pixels each.
+    assert all(n > 300 for n in counts.values()), counts

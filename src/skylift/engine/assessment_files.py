@@ -61,6 +61,7 @@ class UserSummary:
     histogram: list[int]
     severities: dict[str, int]
     kinds: dict[str, int]
+    blocker_kinds: dict[str, int]
 
 
 @dataclass
@@ -125,9 +126,12 @@ class AssessmentWriter:
         self._spool.write(json.dumps(record, default=str) + "\n")
         severities: dict[str, int] = {}
         kinds: dict[str, int] = {}
+        blocker_kinds: dict[str, int] = {}
         for finding in findings:
             severities[finding.severity] = severities.get(finding.severity, 0) + 1
             kinds[finding.kind] = kinds.get(finding.kind, 0) + 1
+            if finding.severity == "blocker":
+                blocker_kinds[finding.kind] = blocker_kinds.get(finding.kind, 0) + 1
             if len(self.findings_sample) < FINDINGS_KEPT_FOR_REPORT:
                 self.findings_sample.append(finding)
         summary = UserSummary(
@@ -144,6 +148,7 @@ class AssessmentWriter:
             histogram=record["histogram"],
             severities=severities,
             kinds=kinds,
+            blocker_kinds=blocker_kinds,
         )
         self.summaries.append(summary)
         self._csv.writerow(
@@ -176,11 +181,14 @@ class AssessmentWriter:
         total_bytes = sum(s.bytes for s in ok)
         hours, bound = estimate_total([s.hours for s in ok], total_bytes, self.rates)
         kinds: dict[str, int] = {}
+        blockers: dict[str, int] = {}
         severities: dict[str, int] = {}
         histogram = [0] * len(SIZE_BUCKET_LABELS)
         for s in self.summaries:
             for kind, n in s.kinds.items():
                 kinds[kind] = kinds.get(kind, 0) + n
+            for kind, n in s.blocker_kinds.items():
+                blockers[kind] = blockers.get(kind, 0) + n
             for sev, n in s.severities.items():
                 severities[sev] = severities.get(sev, 0) + n
             for i, n in enumerate(s.histogram):
@@ -195,6 +203,7 @@ class AssessmentWriter:
             "hours_bound": bound,
             "findings_by_kind": dict(sorted(kinds.items())),
             "findings_by_severity": dict(sorted(severities.items())),
+            "blockers_by_kind": dict(sorted(blockers.items())),
             "item_size_histogram": dict(zip(SIZE_BUCKET_LABELS, histogram, strict=True)),
         }
 

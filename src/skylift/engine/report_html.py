@@ -34,21 +34,22 @@ MAILBOX_CLASSES = (
     (">50 GB", None),
 )
 TOP_USERS = 20
+SEVERITY_ORDER = {"blocker": 0, "warning": 1, "info": 2}
 
 
 def bar_chart(rows: Sequence[tuple[str, float, str]], colour: str, empty: str) -> Markup:
     """Horizontal bars: (label, value, value text) per row, scaled to the largest value."""
     if not rows or max(v for _, v, _ in rows) <= 0:
         return Markup(
-            f'<svg xmlns="http://www.w3.org/2000/svg" width="640" height="40" role="img">'
+            f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 640 40" width="100%" role="img">'
             f'<text x="10" y="25" font-size="14" fill="#555">{escape(empty)}</text></svg>'
         )
     label_w, bar_w, row_h = 170, 360, 24
     top = max(v for _, v, _ in rows)
     height = row_h * len(rows) + 10
     parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{label_w + bar_w + 110}" '
-        f'height="{height}" role="img" font-family="sans-serif" font-size="12">'
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {label_w + bar_w + 110} {height}" '
+        f'width="100%" role="img" font-family="sans-serif" font-size="12">'
     ]
     for i, (label, value, text) in enumerate(rows):
         y = 5 + i * row_h
@@ -96,7 +97,7 @@ def charts(
         name = _group_of(s, column)
         per_group[name] = per_group.get(name, 0) + s.bytes
     totals = head["totals"]
-    kinds = totals["findings_by_kind"]
+    kinds = totals.get("blockers_by_kind") or {}
     slowest = sorted(ok, key=lambda s: (-s.hours, s.key))[:TOP_USERS]
     histogram = totals["item_size_histogram"]
     return {
@@ -116,7 +117,7 @@ def charts(
         "blockers": bar_chart(
             [(k, n, str(n)) for k, n in sorted(kinds.items(), key=lambda kv: (-kv[1], kv[0]))],
             CHART_COLOURS["blockers"],
-            "Nothing found: no blockers.",
+            "No blockers.",
         ),
         "hours": bar_chart(
             [(s.key, s.hours, f"{s.hours:.1f} h ({s.bound})") for s in slowest],
@@ -151,7 +152,7 @@ def write_html(
             totals=head["totals"],
             profile=head["profile"],
             users=summaries,
-            findings=findings,
+            findings=sorted(findings, key=lambda f: (SEVERITY_ORDER.get(f.severity, 9), f.user)),
             charts=charts(head, summaries, group_by),
         ),
         encoding="utf-8",
