@@ -304,3 +304,25 @@ def test_html_report_renders_with_visible_charts(seeded, tmp_path):
     counts = {name: found.get(colour, 0) for name, colour in CHART_COLOURS.items()}
     # Every chart drew bars of its own colour: at least a few hundred pixels each.
     assert all(n > 300 for n in counts.values()), counts
+
+
+def test_plan_uses_rates_measured_by_a_pilot(seeded):
+    from skylift.state.store import StateStore
+
+    root = seeded["root"]
+    store = StateStore(root / "pilot.db")
+    run_id = store.start_run("migrate")
+    store.record_mailbox_run(run_id, "alice@example.com", 10, 2_000_000, 1.0, "ok")
+    store.close()
+    result = run(
+        "plan",
+        "--assessment", "report/assessment.json",
+        "--window", "30h",
+        "--state", "pilot.db",
+        "--out", "waves-pilot.csv",
+        "--json",
+        cwd=root,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    plan = json.loads(result.stdout)
+    assert plan["rate_sources"] == {"measured": 1, "not-assessed": 1, "pilot-median": 2}

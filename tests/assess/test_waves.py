@@ -110,3 +110,24 @@ def test_same_input_same_plan():
     first = plan_waves(people, window_hours=20.0, lanes=3)
     second = plan_waves(list(reversed(people)), window_hours=20.0, lanes=3)
     assert first.wave_of() == second.wave_of()
+
+
+def test_measured_pilot_rates_replace_the_estimate():
+    from skylift.engine.waves_io import plan_users
+
+    assessment = {
+        "users": [
+            {"user": "a@x", "login": "a", "status": "ok", "bytes": 3_600_000,
+             "estimate": {"hours": 9.0, "bound": "bandwidth"}, "extra": {}},
+            {"user": "b@x", "login": "b", "status": "ok", "bytes": 7_200_000,
+             "estimate": {"hours": 9.0, "bound": "bandwidth"}, "extra": {}},
+        ]
+    }  # fmt: skip
+    estimated = plan_users(assessment)
+    assert [u.rate_source for u in estimated] == ["assessment:bandwidth"] * 2
+    piloted = plan_users(assessment, measured={"a@x": 1000.0})
+    assert [(u.key, u.rate_source) for u in piloted] == [
+        ("a@x", "measured"),
+        ("b@x", "pilot-median"),
+    ]
+    assert piloted[0].hours == pytest.approx(1.0) and piloted[1].hours == pytest.approx(2.0)

@@ -21,6 +21,7 @@ from skylift.engine.waves_io import plan_to_dict, plan_users, read_measured_rate
 from skylift.errors import ConfigError
 from skylift.model.account import Secret
 from skylift.runners.assess import run_assessment
+from skylift.state.store import StateStore
 
 
 def assess(
@@ -133,6 +134,9 @@ def plan(
     ),
     first: list[str] = typer.Option([], "--first", help="User, group value or column for wave 1"),
     parallel: int | None = typer.Option(None, "--parallel", help="Mailboxes migrated at once"),
+    state: str | None = typer.Option(
+        None, "--state", help="State store of a pilot migration: its measured rates win"
+    ),
     measured_rates: Path | None = typer.Option(
         None, "--measured-rates", help="CSV user,bytes_per_second from a pilot"
     ),
@@ -148,7 +152,15 @@ def plan(
     data = read_assessment(assessment)
     hours = parse_window(window)
     firsts = [part for item in first for part in item.split(",")]
-    measured = read_measured_rates(measured_rates) if measured_rates else None
+    measured = read_measured_rates(measured_rates) if measured_rates else {}
+    if state:
+        if "://" not in state and not Path(state).is_file():
+            raise ConfigError(f"state store {state} not found")
+        store = StateStore(state)
+        try:
+            measured.update(store.measured_rates())
+        finally:
+            store.close()
     people = plan_users(data, group_by=group_by, first=firsts, measured=measured)
     lanes = parallel or int((data.get("rates") or {}).get("concurrency") or 10)
     result = plan_waves(people, window_hours=hours, waves=waves, max_hours=max_hours, lanes=lanes)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import os
+import statistics
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -30,7 +31,8 @@ def plan_users(
 
     *first* entries match a user key or login, a value of the *group_by* column, or a
     column whose cell is truthy (``--first VIP`` with a VIP column of yes/1/x).
-    *measured* maps user key -> bytes/s from a pilot; it replaces the estimate.
+    *measured* maps user key -> bytes/s from a pilot; it replaces the estimate, and users
+    not in the pilot get the pilot's median rate.
     """
     users = assessment.get("users", [])
     wanted = {f.strip() for f in first if f.strip()}
@@ -40,6 +42,7 @@ def plan_users(
     keys = {u["user"] for u in users}
     matched: set[str] = set()
     result: list[PlanUser] = []
+    pilot_rate = statistics.median(measured.values()) if measured else None
     for user in users:
         key = user["user"]
         extra = user.get("extra") or {}
@@ -58,6 +61,9 @@ def plan_users(
         if rate:
             hours = int(user.get("bytes", 0)) / rate / 3600
             source = "measured"
+        elif pilot_rate:
+            hours = int(user.get("bytes", 0)) / pilot_rate / 3600
+            source = "pilot-median"
         if user.get("status") != "ok":
             source = "not-assessed"
         shares = tuple(
