@@ -241,6 +241,17 @@ def test_plan_keeps_sharing_users_together_and_writes_waves_csv(seeded):
     assert (root / "waves.csv").stat().st_mode & 0o077 == 0
 
 
+def test_unreachable_source_exits_3_after_writing_the_report(seeded):
+    result = run(
+        "assess", "--source", "imap://127.0.0.1:1", "--users", "users.csv",
+        "--out", "unreachable", cwd=seeded["root"],
+    )  # fmt: skip
+    assert result.returncode == 3
+    assert result.stderr.startswith("skylift: error: no mailbox could be read")
+    with open(seeded["root"] / "unreachable" / "assessment.csv", newline="") as handle:
+        assert {r["status"] for r in csv.DictReader(handle)} == {"connect-failed"}
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [

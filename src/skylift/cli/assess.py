@@ -18,7 +18,7 @@ from skylift.engine.profiles import load_profile
 from skylift.engine.users import load_users
 from skylift.engine.waves import parse_window, plan_waves
 from skylift.engine.waves_io import plan_to_dict, plan_users, read_measured_rates, write_waves_csv
-from skylift.errors import ConfigError
+from skylift.errors import ConfigError, ConnectError
 from skylift.model.account import Secret
 from skylift.runners.assess import run_assessment
 from skylift.state.store import StateStore
@@ -101,6 +101,11 @@ def assess(
             progress=progress,
         )
     totals = head["totals"]
+    if totals["users"] and not totals["users_ok"]:
+        raise ConnectError(
+            f"no mailbox could be read from {endpoint.display()}; "
+            f"see {out / 'assessment.csv'} for each user's error"
+        )
     if as_json:
         print_json(
             {

@@ -67,6 +67,9 @@ def inventory_user(
         return MailboxInventory(pair.key, pair.source.user, error=str(exc), error_kind="connect")
     except SkyliftError as exc:
         return MailboxInventory(pair.key, pair.source.user, error=str(exc), error_kind="read")
+    except Exception as exc:  # an odd server reply must not stop the other 9,999 users
+        detail = f"{type(exc).__name__}: {exc}"
+        return MailboxInventory(pair.key, pair.source.user, error=detail, error_kind="read")
 
 
 def probe_source(
@@ -99,7 +102,7 @@ def probe_source(
                     seconds = time.monotonic() - started
                     if got:
                         return ProbeResult(got, seconds, pair.key)
-        except SkyliftError:
+        except Exception:  # a probe is best effort: try the next mailbox
             continue
     return None
 
