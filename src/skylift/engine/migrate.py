@@ -65,7 +65,9 @@ def message_id_of(raw: bytes) -> str | None:
         return None
 
 
-def batches(refs: Iterable[MessageRef], max_bytes: int, max_count: int) -> Iterator[list[MessageRef]]:
+def batches(
+    refs: Iterable[MessageRef], max_bytes: int, max_count: int
+) -> Iterator[list[MessageRef]]:
     """Group refs so one fetch never holds more than *max_bytes* (one big message alone)."""
     batch: list[MessageRef] = []
     size = 0

@@ -34,7 +34,9 @@ def resolve_secret(cell: str, *, where: str, base: Path | None = None) -> Secret
         try:
             return Secret(path.read_text().rstrip("\r\n"))
         except OSError as exc:
-            raise ConfigError(f"{where}: cannot read password file {path}: {exc.strerror}") from None
+            raise ConfigError(
+                f"{where}: cannot read password file {path}: {exc.strerror}"
+            ) from None
     return Secret(cell)
 
 

@@ -135,9 +135,7 @@ def _verify_folder(
             )
         if t.flags != ref.flags:
             report.differences.append(
-                Difference(
-                    name, "flags", f"{sorted(ref.flags)} vs {sorted(t.flags)}", ref.uid
-                )
+                Difference(name, "flags", f"{sorted(ref.flags)} vs {sorted(t.flags)}", ref.uid)
             )
         if _date_key(t.internaldate) != _date_key(ref.internaldate):
             report.differences.append(
