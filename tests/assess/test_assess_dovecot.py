@@ -178,9 +178,13 @@ def test_shared_and_public_namespaces(seeded):
     assert bob["shares_with"] == ["alice"]
     assert seeded["users"]["alice@example.com"]["shares_with"] == ["bob"]  # from the ACL
     assert bob["items"] == 1  # alice's shared folder is not bob's data
-    [public] = findings(seeded["users"]["dave@example.com"], "public-folder")
-    assert public["folder"] == "Public.Announcements"
+    # A public folder is one finding for the organization, not one per user who sees it.
+    assert not findings(seeded["users"]["dave@example.com"], "public-folder")
+    [public] = seeded["report"]["organization_findings"]
+    assert public["kind"] == "public-folder" and public["folder"] == "Public.Announcements"
+    assert "visible to 3 users" in public["detail"]
     assert public["severity"] == "blocker" and public["remedy"] == "use a shared mailbox"
+    assert seeded["report"]["totals"]["blockers_by_kind"]["public-folder"] == 1
 
 
 def test_wrong_password_is_a_finding_not_a_crash(seeded):

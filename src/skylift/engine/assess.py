@@ -96,9 +96,17 @@ def human_bytes(size: float) -> str:
 
 
 def check_mailbox(
-    inventory: MailboxInventory, profile: TargetProfile, *, connections: int = 1
+    inventory: MailboxInventory,
+    profile: TargetProfile,
+    *,
+    connections: int = 1,
+    include_public: bool = True,
 ) -> list[Finding]:
-    """Return every finding for one mailbox, in a stable order."""
+    """Return every finding for one mailbox, in a stable order.
+
+    With *include_public* False, public folders are left to the caller, which reports each
+    once for the organization instead of once per user who can see it.
+    """
     user = inventory.user
     if not inventory.ok:
         kind = {"login": "login-failed", "connect": "connect-failed"}.get(
@@ -112,7 +120,8 @@ def check_mailbox(
         if not folder.selectable:
             continue  # a namespace root such as "shared" or "Public"
         if folder.namespace == "shared":
-            findings.append(_public_folder(user, folder, profile))
+            if include_public:
+                findings.append(public_folder_finding(user, folder, profile))
         elif folder.namespace == "other":
             findings.append(
                 _finding(
@@ -153,13 +162,17 @@ def check_mailbox(
     return findings
 
 
-def _public_folder(user: str, folder: FolderInventory, profile: TargetProfile) -> Finding:
+def public_folder_finding(
+    user: str, folder: FolderInventory, profile: TargetProfile, seen_by: int = 1
+) -> Finding:
+    """A public folder: a blocker where the target has none, else migrate it once."""
     limit = profile.get("public_folders")
     supported = limit is None or bool(limit.value)
     return _finding(
         "public-folder",
         user,
-        f"public folder {folder.name} ({folder.count} items, {human_bytes(folder.total_bytes)})"
+        f"public folder {folder.name} ({folder.count} items, {human_bytes(folder.total_bytes)}"
+        + (f", visible to {seen_by} users)" if seen_by > 1 else ")")
         + ("" if supported else f"; {profile.title} has no public folders"),
         limit,
         folder=folder.name,

@@ -15,13 +15,21 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
-from skylift.engine.assess import Estimate, Finding, RateBounds, estimate_total
-from skylift.engine.inventory import SIZE_BUCKET_LABELS, MailboxInventory
+from skylift.engine.assess import (
+    Estimate,
+    Finding,
+    RateBounds,
+    estimate_total,
+    public_folder_finding,
+)
+from skylift.engine.inventory import SIZE_BUCKET_LABELS, FolderInventory, MailboxInventory
 from skylift.engine.profiles import TargetProfile
 from skylift.errors import ConfigError
 
 SCHEMA = "skylift.assessment/1"
-FINDINGS_KEPT_FOR_REPORT = 500
+# Findings kept in memory for the HTML page, per severity (assessment.json has them all).
+FINDINGS_KEPT_FOR_REPORT = {"blocker": 500, "warning": 200, "info": 100}
+ORGANIZATION = "(organization)"
 CSV_COLUMNS = [
     "user",
     "login",
@@ -75,6 +83,9 @@ class AssessmentWriter:
     extra_columns: list[str] = field(default_factory=list)
     summaries: list[UserSummary] = field(default_factory=list)
     findings_sample: list[Finding] = field(default_factory=list)
+    public_folders: dict[str, tuple[FolderInventory, int]] = field(default_factory=dict)
+    organization_findings: list[Finding] = field(default_factory=list)
+    _kept: dict[str, int] = field(default_factory=dict)
     _offsets: dict[int, int] = field(default_factory=dict)
     _spool: IO[str] | None = None
     _csv_file: IO[str] | None = None
@@ -132,8 +143,11 @@ class AssessmentWriter:
             kinds[finding.kind] = kinds.get(finding.kind, 0) + 1
             if finding.severity == "blocker":
                 blocker_kinds[finding.kind] = blocker_kinds.get(finding.kind, 0) + 1
-            if len(self.findings_sample) < FINDINGS_KEPT_FOR_REPORT:
-                self.findings_sample.append(finding)
+            self._keep(finding)
+        for folder in inventory.folders:
+            if folder.namespace == "shared" and folder.selectable:
+                seen = self.public_folders.get(folder.name)
+                self.public_folders[folder.name] = (folder, (seen[1] if seen else 0) + 1)
         summary = UserSummary(
             index=index,
             key=inventory.user,
@@ -176,6 +190,12 @@ class AssessmentWriter:
         )
         return summary
 
+    def _keep(self, finding: Finding) -> None:
+        kept = self._kept.get(finding.severity, 0)
+        if kept < FINDINGS_KEPT_FOR_REPORT.get(finding.severity, 0):
+            self._kept[finding.severity] = kept + 1
+            self.findings_sample.append(finding)
+
     def totals(self) -> dict[str, Any]:
         ok = [s for s in self.summaries if s.status == "ok"]
         total_bytes = sum(s.bytes for s in ok)
@@ -184,6 +204,11 @@ class AssessmentWriter:
         blockers: dict[str, int] = {}
         severities: dict[str, int] = {}
         histogram = [0] * len(SIZE_BUCKET_LABELS)
+        for finding in self.organization_findings:
+            kinds[finding.kind] = kinds.get(finding.kind, 0) + 1
+            severities[finding.severity] = severities.get(finding.severity, 0) + 1
+            if finding.severity == "blocker":
+                blockers[finding.kind] = blockers.get(finding.kind, 0) + 1
         for s in self.summaries:
             for kind, n in s.kinds.items():
                 kinds[kind] = kinds.get(kind, 0) + n
@@ -212,6 +237,11 @@ class AssessmentWriter:
         assert self._spool is not None and self._csv_file is not None
         self._csv_file.close()
         self.summaries.sort(key=lambda s: s.index)
+        self.organization_findings = [
+            public_folder_finding(ORGANIZATION, folder, self.profile, seen_by)
+            for _, (folder, seen_by) in sorted(self.public_folders.items())
+        ]
+        self.findings_sample[:0] = self.organization_findings
         head: dict[str, Any] = {
             "schema": SCHEMA,
             "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -219,6 +249,7 @@ class AssessmentWriter:
             "profile": self.profile.to_dict(),
             "rates": self.rates.to_dict(),
             "totals": self.totals(),
+            "organization_findings": [f.to_dict() for f in self.organization_findings],
         }
         path = self.out_dir / "assessment.json"
         with open(path, "w", encoding="utf-8") as out:

@@ -147,7 +147,7 @@ def run_assessment(
 
     def finished(future: Future[tuple[int, MailboxInventory]]) -> None:
         index, inventory = future.result()
-        findings = check_mailbox(inventory, profile, connections=connections)
+        findings = check_mailbox(inventory, profile, connections=connections, include_public=False)
         estimate = estimate_mailbox(inventory.total_bytes, inventory.count, rates)
         summary = writer.add(index, inventory, findings, estimate, dict(pairs[index].extra))
         if progress is not None:
