@@ -14,6 +14,7 @@ import pytest
 
 from skylift.demo.dovecot import DOVECOT, DovecotServer
 
+MASTER = ("skylift-admin", "master-secret-1")
 PASSWORDS = {"alice": "alice-pw", "bob": "bob-pw", "carol": "carol-pw", "dave": "dave-pw"}
 
 
@@ -41,6 +42,8 @@ class AssessDovecot(DovecotServer):
         return base + (
             "plugin {\n"
             "  acl = vfile\n"
+            # A master login sees the mailbox as its owner does (else ACLs hide everything).
+            "  acl_user = %u\n"
             f"  acl_shared_dict = file:{self.mail_root}/shared-mailboxes.db\n"
             f"  quota_rule2 = *:storage={self.quota_storage}\n"
             "}\n"
@@ -88,6 +91,7 @@ def dovecot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AssessDovecot]
         separator=".",
         quota_messages=100000,
         quota_storage="1M",
+        master_user=MASTER,
     )
     server.start()
     try:

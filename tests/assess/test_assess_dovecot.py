@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from skylift.engine import profiles
-from tests.assess.conftest import AssessDovecot, imap, message
+from tests.assess.conftest import MASTER, AssessDovecot, imap, message
 
 KB = 1024
 TEST_PROFILE = """
@@ -47,13 +47,15 @@ remedy = "use a shared mailbox"
 """
 
 
-def run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+def run(
+    *args: str, cwd: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "skylift", *args],
         capture_output=True,
         text=True,
         cwd=cwd,
-        env=os.environ | {"PYTHONPATH": os.pathsep.join(sys.path)},
+        env=os.environ | {"PYTHONPATH": os.pathsep.join(sys.path)} | (env or {}),
         timeout=120,
     )
 
@@ -243,6 +245,22 @@ def test_plan_keeps_sharing_users_together_and_writes_waves_csv(seeded):
     assert wave["alice@example.com"] == wave["bob@example.com"]
     assert wave["carol@example.com"] == "1"  # --first VIP
     assert (root / "waves.csv").stat().st_mode & 0o077 == 0
+
+
+def test_admin_login_reads_mailboxes_without_user_passwords(seeded, dovecot):
+    root = seeded["root"]
+    (root / "admin-users.csv").write_text(
+        "EmailAddress,UserName,Password\nalice@example.com,alice,\nbob@example.com,bob,\n"
+    )
+    result = run(
+        "assess", "--source", dovecot.imap_url(), "--users", "admin-users.csv",
+        "--source-admin", MASTER[0], "--out", "admin-report", "--json",
+        cwd=root, env={"SKYLIFT_SOURCE_ADMIN_PASSWORD": MASTER[1]},
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    totals = json.loads(result.stdout)["totals"]
+    assert totals["users_ok"] == 2 and totals["items"] == 7
+    assert MASTER[1] not in (root / "admin-report" / "assessment.json").read_text()
 
 
 def test_unreachable_source_exits_3_after_writing_the_report(seeded):

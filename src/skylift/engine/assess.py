@@ -141,8 +141,9 @@ def check_mailbox(
                     user,
                     folder.error,
                     folder=folder.name,
-                    severity="warning",
-                    remedy="check the folder on the source",
+                    severity="blocker" if folder.path == ("INBOX",) else "warning",
+                    remedy="check the folder on the source; an admin/master login needs read "
+                    "rights on the user's folders (Dovecot with ACLs: plugin { acl_user = %u })",
                 )
             )
     findings += _check_names(user, own, profile)
