@@ -4,13 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from skylift.engine.assess import (
-    RateBounds,
-    check_mailbox,
-    estimate_mailbox,
-    estimate_total,
-    parse_bandwidth,
-)
+from skylift.engine.assess import check_mailbox
+from skylift.engine.estimate import RateBounds, estimate_mailbox, estimate_total, parse_bandwidth
 from skylift.engine.inventory import FolderInventory
 from skylift.engine.profiles import builtin_profiles, load_profile
 from skylift.errors import ConfigError

@@ -12,8 +12,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from skylift.cli.common import print_json
 from skylift.connectors.base import Endpoint
-from skylift.engine.assess import human_bytes, parse_bandwidth
+from skylift.engine.assess import human_bytes
 from skylift.engine.assessment_files import UserSummary, read_assessment
+from skylift.engine.estimate import parse_bandwidth
 from skylift.engine.profiles import load_profile
 from skylift.engine.users import load_users
 from skylift.engine.waves import parse_window, plan_waves

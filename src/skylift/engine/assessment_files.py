@@ -15,13 +15,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
-from skylift.engine.assess import (
-    Estimate,
-    Finding,
-    RateBounds,
-    estimate_total,
-    public_folder_finding,
-)
+from skylift.engine.assess import Finding, public_folder_finding
+from skylift.engine.estimate import Estimate, RateBounds, estimate_total
 from skylift.engine.inventory import SIZE_BUCKET_LABELS, FolderInventory, MailboxInventory
 from skylift.engine.profiles import TargetProfile
 from skylift.errors import ConfigError

@@ -16,8 +16,9 @@ from typing import Any
 
 from skylift.connectors import mail_connector
 from skylift.connectors.base import Endpoint, MailConnector
-from skylift.engine.assess import RateBounds, check_mailbox, estimate_mailbox
+from skylift.engine.assess import check_mailbox
 from skylift.engine.assessment_files import AssessmentWriter, UserSummary
+from skylift.engine.estimate import RateBounds, estimate_mailbox
 from skylift.engine.inventory import MailboxInventory, take_inventory
 from skylift.engine.profiles import TargetProfile
 from skylift.engine.report_html import write_html
