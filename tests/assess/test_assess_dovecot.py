@@ -12,8 +12,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import imapclient
 import pytest
 
+from skylift.demo.dovecot import DovecotServer
 from skylift.engine import profiles
 from tests.assess.conftest import MASTER, AssessDovecot, imap, message
 
@@ -359,3 +361,43 @@ def test_plan_uses_rates_measured_by_a_pilot(seeded):
     assert result.returncode == 0, result.stderr
     plan = json.loads(result.stdout)
     assert plan["rate_sources"] == {"measured": 1, "not-assessed": 1, "pilot-median": 2}
+
+
+def test_assess_plan_migrate_one_wave(seeded, dovecot, tmp_path):
+    """The documented flow: the waves.csv from plan drives ``migrate --waves --wave``."""
+    root = seeded["root"]
+    (root / "users-full.csv").write_text(
+        "EmailAddress,UserName,Password,Department,VIP,TargetPassword\n"
+        "alice@example.com,alice,alice-pw,Sales,,new-a\n"
+        "bob@example.com,bob,bob-pw,Sales,,new-b\n"
+        "carol@example.com,carol,wrong-password,Ops,yes,new-c\n"
+        "dave@example.com,dave,dave-pw,Ops,,new-d\n"
+    )
+    planned = run(
+        "plan", "--assessment", "report/assessment.json", "--window", "30h", "--waves", "2",
+        "--first", "alice@example.com", "--users", "users-full.csv", "--out", "waves-full.csv",
+        cwd=root,
+    )  # fmt: skip
+    assert planned.returncode == 0, planned.stderr
+    with open(root / "waves-full.csv", newline="") as handle:
+        wave = {r["EmailAddress"]: r["Wave"] for r in csv.DictReader(handle)}
+    assert wave["alice@example.com"] == wave["bob@example.com"] == "1"
+    assert "1" not in (wave["carol@example.com"], wave["dave@example.com"])
+    target = DovecotServer(
+        tmp_path / "target",
+        users={"alice@example.com": "new-a", "bob@example.com": "new-b"},
+        separator="/",
+    ).start()
+    try:
+        moved = run(
+            "migrate", "--source", dovecot.imap_url(), "--target", target.imap_url(),
+            "--waves", "waves-full.csv", "--wave", "1", "--state", str(tmp_path / "s.db"),
+            "--json", cwd=root,
+        )  # fmt: skip
+        assert moved.returncode in (0, 1), moved.stderr
+        client = imapclient.IMAPClient("127.0.0.1", port=target.imap_port, ssl=False)
+        client.login("alice@example.com", "new-a")
+        assert client.select_folder("INBOX", readonly=True)[b"EXISTS"] == 4
+        client.logout()
+    finally:
+        target.cleanup()

@@ -132,7 +132,8 @@ def test_total_time_bound_by_parallel_mailboxes_or_largest():
         ("1Gbps", 125_000_000),
         ("50MB/s", 50_000_000),
         ("20MiB/s", 20 * MB),
-        ("8000", 1000),
+        ("8000", 8000),
+        ("10M", 10_000_000),
     ],
 )
 def test_bandwidth_units(text, bytes_per_second):

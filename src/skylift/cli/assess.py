@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
@@ -11,7 +10,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from skylift.cli.common import print_json
-from skylift.connectors.base import Endpoint
+from skylift.cli.mail import admin_password
+from skylift.cli.mail import endpoint as source_endpoint
 from skylift.engine.assess import human_bytes
 from skylift.engine.assessment_files import UserSummary, read_assessment
 from skylift.engine.estimate import parse_bandwidth
@@ -20,7 +20,6 @@ from skylift.engine.users import load_users
 from skylift.engine.waves import parse_window, plan_waves
 from skylift.engine.waves_io import plan_to_dict, plan_users, read_measured_rates, write_waves_csv
 from skylift.errors import ConfigError, ConnectError
-from skylift.model.account import Secret
 from skylift.runners.assess import run_assessment
 from skylift.state.store import StateStore
 
@@ -43,32 +42,28 @@ def assess(
         1, "--connections", min=1, help="Connections per mailbox the migration will use"
     ),
     group_by: str | None = typer.Option(None, "--group-by", help="Column for 'data per' chart"),
-    source_admin: str | None = typer.Option(None, "--source-admin", help="Admin/master login"),
-    source_admin_password_env: str = typer.Option(
-        "SKYLIFT_SOURCE_ADMIN_PASSWORD",
-        "--source-admin-password-env",
-        help="Environment variable holding the admin password",
+    source_admin: str | None = typer.Option(
+        None, "--source-admin", help="Proxy login; password in $SKYLIFT_SOURCE_ADMIN_PASSWORD"
     ),
-    ca_file: str | None = typer.Option(None, "--ca-file", help="CA bundle for the source"),
-    insecure: bool = typer.Option(False, "--insecure", help="Do not verify the certificate"),
+    source_ca: Path | None = typer.Option(None, "--source-ca", help="CA file for the source"),
+    insecure_source: bool = typer.Option(
+        False, "--insecure-source", help="Skip TLS checks (source)"
+    ),
     allow_plaintext: bool = typer.Option(
-        False, "--allow-plaintext", help="Allow imap:// without TLS to a non-local host"
+        False, "--allow-plaintext", help="Allow passwords without TLS"
     ),
+    timeout: float = typer.Option(120.0, "--timeout", help="Seconds per server answer"),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON"),
 ) -> None:
     """Inventory every mailbox read-only and check it against the target's limits."""
     profile = load_profile(target_profile)
     rate = parse_bandwidth(bandwidth) if bandwidth else None
-    admin_password = None
-    if source_admin:
-        value = os.environ.get(source_admin_password_env)
-        if not value:
-            raise ConfigError(f"--source-admin needs the password in ${source_admin_password_env}")
-        admin_password = Secret(value)
-    pairs = load_users(users, source_admin=source_admin, source_admin_password=admin_password)
-    endpoint = Endpoint.parse(
-        source, ca_file=ca_file, insecure=insecure, allow_plaintext=allow_plaintext
+    pairs = load_users(
+        users,
+        source_admin=source_admin,
+        source_admin_password=admin_password("source", source_admin),
     )
+    endpoint = source_endpoint(source, source_ca, insecure_source, allow_plaintext, timeout)
     meta = {
         "source": {"url": endpoint.display(), "users_csv": str(users.resolve())},
     }

@@ -115,7 +115,8 @@ _RATE = re.compile(
 def parse_bandwidth(text: str) -> float:
     """Parse "100Mbit", "1Gbps", "50MB/s", "20MiB/s" into bytes per second.
 
-    Bits are written "bit"/"bps"/lower-case "b"; bytes "B"/"byte". Bare numbers are bits/s.
+    Bits are written "bit"/"bps"/lower-case "b"; bytes "B"/"byte" or nothing ("10M" is
+    10 MB/s, as for ``migrate --bwlimit``).
     """
     match = _RATE.match(text)
     if not match:
@@ -123,8 +124,7 @@ def parse_bandwidth(text: str) -> float:
     number, prefix, binary, unit, _per = match.groups()
     base = 1024 if binary else 1000
     scale = base ** "kmgt".index(prefix.lower()) * base if prefix else 1
-    unit = unit or "bit"
-    is_bytes = unit.lower() in {"byte", "bytes"} or unit in {"B", "B/s"}
+    is_bytes = not unit or unit.lower() in {"byte", "bytes"} or unit in {"B", "B/s"}
     value = float(number) * scale
     if value <= 0:
         raise ConfigError(f"bandwidth {text!r} must be more than zero")
