@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from skylift.engine.assess import check_mailbox
+from skylift.engine.assess import check_mailbox, throttle_finding
 from skylift.engine.estimate import RateBounds, estimate_mailbox, estimate_total, parse_bandwidth
 from skylift.engine.inventory import FolderInventory
 from skylift.engine.profiles import builtin_profiles, load_profile
@@ -117,6 +117,17 @@ def test_slowest_bound_wins_and_is_named():
     assert estimate_mailbox(1000 * MB, 10, probed).bound == "probe"
     m365 = RateBounds.build(load_profile("microsoft365"))
     assert estimate_mailbox(10 * MB, 36_000, m365).bound == "target-items-per-hour"
+
+
+def test_a_mailbox_held_back_by_the_daily_limit_gets_a_prestage_warning():
+    gmail = load_profile("google-workspace")
+    est = estimate_mailbox(2000 * MB, 10_000, RateBounds.build(gmail))
+    finding = throttle_finding("gus@example.com", est, gmail)
+    assert finding is not None and finding.kind == "ingest-throttled"
+    assert "4.0 days" in finding.detail and "pre-stage" in finding.remedy
+    assert "support.google.com" in finding.source
+    small = estimate_mailbox(100 * MB, 10, RateBounds.build(gmail))
+    assert throttle_finding("gus@example.com", small, gmail) is None
 
 
 def test_total_time_bound_by_parallel_mailboxes_or_largest():

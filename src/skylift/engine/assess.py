@@ -10,6 +10,7 @@ from collections import Counter
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from skylift.engine.estimate import Estimate
 from skylift.engine.inventory import FolderInventory, MailboxInventory
 from skylift.engine.profiles import Limit, TargetProfile
 
@@ -155,6 +156,31 @@ def check_mailbox(
             )
         )
     return findings
+
+
+THROTTLE_LIMITS = {
+    "target-daily-limit": "ingest_bytes_per_day",
+    "target-hourly-bytes": "ingest_bytes_per_hour",
+    "target-items-per-hour": "ingest_items_per_hour",
+}
+THROTTLE_WARN_HOURS = 24.0
+
+
+def throttle_finding(user: str, estimate: Estimate, profile: TargetProfile) -> Finding | None:
+    """A mailbox the target's ingest throttle holds back for more than a day."""
+    limit = profile.get(THROTTLE_LIMITS.get(estimate.bound, ""))
+    if limit is None or estimate.hours <= THROTTLE_WARN_HOURS:
+        return None
+    return _finding(
+        "ingest-throttled",
+        user,
+        f"the target's {limit.name} ({limit.value:,}) makes this mailbox take "
+        f"{estimate.hours:.1f} h ({estimate.hours / 24:.1f} days)",
+        limit,
+        severity="warning",
+        remedy=f"pre-stage it: start copying at least {estimate.hours:.0f} h before the "
+        "cut-over and run a delta pass in the window",
+    )
 
 
 def public_folder_finding(

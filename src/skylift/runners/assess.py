@@ -16,7 +16,7 @@ from typing import Any
 
 from skylift.connectors import mail_connector
 from skylift.connectors.base import Endpoint, MailConnector
-from skylift.engine.assess import check_mailbox
+from skylift.engine.assess import check_mailbox, throttle_finding
 from skylift.engine.assessment_files import AssessmentWriter, UserSummary
 from skylift.engine.estimate import RateBounds, estimate_mailbox
 from skylift.engine.inventory import MailboxInventory, take_inventory
@@ -150,6 +150,9 @@ def run_assessment(
         index, inventory = future.result()
         findings = check_mailbox(inventory, profile, connections=connections, include_public=False)
         estimate = estimate_mailbox(inventory.total_bytes, inventory.count, rates)
+        throttled = throttle_finding(inventory.user, estimate, profile)
+        if throttled is not None:
+            findings.append(throttled)
         summary = writer.add(index, inventory, findings, estimate, dict(pairs[index].extra))
         if progress is not None:
             progress(len(writer.summaries), total, summary)
