@@ -1,7 +1,199 @@
-"""Commands of this area register here (placeholder until the area lands)."""
+"""``skylift assess`` (inventory + blockers + hours) and ``skylift plan`` (waves.csv)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
 
 import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from skylift.cli.common import print_json
+from skylift.cli.mail import admin_password
+from skylift.cli.mail import endpoint as source_endpoint
+from skylift.engine.assess import human_bytes
+from skylift.engine.assessment_files import UserSummary, read_assessment
+from skylift.engine.estimate import parse_bandwidth
+from skylift.engine.profiles import load_profile
+from skylift.engine.users import load_users
+from skylift.engine.waves import parse_window, plan_waves
+from skylift.engine.waves_io import plan_to_dict, plan_users, read_measured_rates, write_waves_csv
+from skylift.errors import ConfigError, ConnectError
+from skylift.runners.assess import run_assessment
+from skylift.state.store import StateStore
+
+
+def assess(
+    source: str = typer.Option(
+        ..., "--source", help="Source server URL, e.g. imaps://mail.example.com"
+    ),
+    users: Path = typer.Option(..., "--users", help="Users CSV (EmailAddress,UserName,Password)"),
+    target_profile: str = typer.Option(
+        "microsoft365",
+        "--target-profile",
+        help="microsoft365, google-workspace, generic-imap, or a path to your own .toml",
+    ),
+    bandwidth: str | None = typer.Option(None, "--bandwidth", help="Link speed, e.g. 100Mbit"),
+    probe: bool = typer.Option(False, "--probe", help="Time a real download of a few MB"),
+    out: Path = typer.Option(Path("report"), "--out", help="Folder for assessment.json/.csv/.html"),
+    parallel: int = typer.Option(4, "--parallel", min=1, max=64, help="Mailboxes read at once"),
+    connections: int = typer.Option(
+        1, "--connections", min=1, help="Connections per mailbox the migration will use"
+    ),
+    group_by: str | None = typer.Option(None, "--group-by", help="Column for 'data per' chart"),
+    source_admin: str | None = typer.Option(
+        None, "--source-admin", help="Proxy login; password in $SKYLIFT_SOURCE_ADMIN_PASSWORD"
+    ),
+    source_ca: Path | None = typer.Option(None, "--source-ca", help="CA file for the source"),
+    insecure_source: bool = typer.Option(
+        False, "--insecure-source", help="Skip TLS checks (source)"
+    ),
+    allow_plaintext: bool = typer.Option(
+        False, "--allow-plaintext", help="Allow passwords without TLS"
+    ),
+    timeout: float = typer.Option(120.0, "--timeout", help="Seconds per server answer"),
+    as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON"),
+) -> None:
+    """Inventory every mailbox read-only and check it against the target's limits."""
+    profile = load_profile(target_profile)
+    rate = parse_bandwidth(bandwidth) if bandwidth else None
+    pairs = load_users(
+        users,
+        source_admin=source_admin,
+        source_admin_password=admin_password("source", source_admin),
+    )
+    endpoint = source_endpoint(source, source_ca, insecure_source, allow_plaintext, timeout)
+    meta = {
+        "source": {"url": endpoint.display(), "users_csv": str(users.resolve())},
+    }
+    show = not as_json and sys.stderr.isatty()
+    with Progress(
+        TextColumn("assess"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        TextColumn("{task.description}"),
+        console=Console(stderr=True),
+        disable=not show,
+        transient=True,
+    ) as bar:
+        task = bar.add_task("", total=len(pairs))
+
+        def progress(done: int, total: int, summary: UserSummary) -> None:
+            bar.update(task, completed=done, description=summary.key)
+
+        head = run_assessment(
+            endpoint,
+            pairs,
+            profile,
+            out,
+            bandwidth=rate,
+            probe=probe,
+            parallel=parallel,
+            connections=connections,
+            group_by=group_by,
+            meta=meta,
+            progress=progress,
+        )
+    totals = head["totals"]
+    if totals["users"] and not totals["users_ok"]:
+        raise ConnectError(
+            f"no mailbox could be read from {endpoint.display()}; "
+            f"see {out / 'assessment.csv'} for each user's error"
+        )
+    if as_json:
+        print_json(
+            {
+                "out": str(out),
+                "profile": profile.name,
+                "probe": head.get("probe"),
+                "rates": head["rates"],
+                "totals": totals,
+            }
+        )
+        return
+    sev = totals["findings_by_severity"]
+    print(
+        f"{totals['users']} mailboxes ({totals['users_failed']} unreadable), "
+        f"{human_bytes(totals['bytes'])} in {totals['items']} items; "
+        f"{sev.get('blocker', 0)} blockers, {sev.get('warning', 0)} warnings"
+    )
+    print(f"estimated {totals['hours']:.1f} h (bound by {totals['hours_bound']})")
+    for kind, count in totals["findings_by_kind"].items():
+        print(f"  {kind}: {count}")
+    print(f"report: {out / 'assessment.html'}")
+
+
+def plan(
+    assessment: Path = typer.Option(..., "--assessment", help="assessment.json from assess"),
+    window: str = typer.Option(..., "--window", help="e.g. 'Sat 20:00-Mon 06:00' or '30h'"),
+    waves: int | None = typer.Option(None, "--waves", help="Exactly this many waves"),
+    max_hours: float | None = typer.Option(None, "--max-hours", help="Longest wave in hours"),
+    group_by: str | None = typer.Option(
+        None, "--group-by", help="Keep this column's groups together"
+    ),
+    first: list[str] = typer.Option([], "--first", help="User, group value or column for wave 1"),
+    parallel: int | None = typer.Option(None, "--parallel", help="Mailboxes migrated at once"),
+    state: str | None = typer.Option(
+        None, "--state", help="State store of a pilot migration: its measured rates win"
+    ),
+    measured_rates: Path | None = typer.Option(
+        None, "--measured-rates", help="CSV user,bytes_per_second from a pilot"
+    ),
+    users: Path | None = typer.Option(
+        None, "--users", help="Users CSV (default: the assessed one)"
+    ),
+    out: Path = typer.Option(Path("waves.csv"), "--out", help="waves.csv to write"),
+    as_json: bool = typer.Option(False, "--json", help="Print the plan as JSON"),
+) -> None:
+    """Split users into waves that fit the cut-over window; write waves.csv."""
+    if waves is not None and max_hours is not None:
+        raise ConfigError("give --waves or --max-hours, not both")
+    data = read_assessment(assessment)
+    hours = parse_window(window)
+    firsts = [part for item in first for part in item.split(",")]
+    measured = read_measured_rates(measured_rates) if measured_rates else {}
+    if state:
+        if "://" not in state and not Path(state).is_file():
+            raise ConfigError(f"state store {state} not found")
+        store = StateStore(state)
+        try:
+            measured.update(store.measured_rates())
+        finally:
+            store.close()
+    people = plan_users(data, group_by=group_by, first=firsts, measured=measured)
+    lanes = parallel or int((data.get("rates") or {}).get("concurrency") or 10)
+    result = plan_waves(people, window_hours=hours, waves=waves, max_hours=max_hours, lanes=lanes)
+    users_csv = users or Path(str((data.get("source") or {}).get("users_csv") or ""))
+    if not str(users_csv) or not users_csv.is_file():
+        raise ConfigError(f"users CSV {users_csv} not found; pass --users")
+    rows = write_waves_csv(users_csv, result, out)
+    summary = plan_to_dict(result, people)
+    summary["out"] = str(out)
+    summary["rows"] = rows
+    if as_json:
+        print_json(summary)
+        return
+    print(
+        f"{len(result.waves)} waves for a {hours:.1f} h window, {lanes} mailboxes at a time "
+        f"(rates: {', '.join(f'{k} {v}' for k, v in sorted(result.rate_sources.items()))})"
+    )
+    for wave in summary["waves"]:
+        print(
+            f"  wave {wave['wave']}: {len(wave['users'])} users, {human_bytes(wave['bytes'])}, "
+            f"{wave['hours']:.1f} h"
+        )
+    for item in summary["oversize"]:
+        print(f"  oversize: {item['advice']}")
+    for number in result.overrun:
+        print(f"  warning: wave {number} does not fit the window")
+    for group in result.split_groups:
+        print(f"  note: group {group} is too big for one wave and was split")
+    print(f"wrote {out} ({rows} users)")
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to *app*."""
+    """Add ``assess`` and ``plan`` to *app*."""
+    app.command("assess")(assess)
+    app.command("plan")(plan)

@@ -89,6 +89,25 @@ class Endpoint:
         return f"{self.scheme}://{self.host}{port}{self.path}"
 
 
+@dataclass(frozen=True)
+class Namespace:
+    """One IMAP NAMESPACE entry (RFC 2342): whose folders live under *prefix*.
+
+    *kind* is "personal", "other" (other users' mailboxes, e.g. ``shared/bob/``) or "shared"
+    (public folders). *prefix* is the raw prefix with its trailing separator.
+    """
+
+    kind: str
+    prefix: str
+    separator: str | None
+
+    def path(self) -> tuple[str, ...]:
+        """The prefix as a folder path, e.g. ``("shared",)`` for ``shared/``."""
+        if not self.separator:
+            return (self.prefix,) if self.prefix else ()
+        return tuple(part for part in self.prefix.split(self.separator) if part)
+
+
 class MailSource(ABC):
     """A mailbox to read from, opened for one user; use it as a context manager.
 
@@ -137,6 +156,22 @@ class MailSource(ABC):
         Returns counts per kind; sources that hold only mail return nothing.
         """
         return {}
+
+    # --- Inventory extras for ``skylift assess`` (optional; safe defaults) -------------------
+
+    def namespaces(self) -> list[Namespace]:
+        """Return the namespaces the server declares (IMAP NAMESPACE); [] when it has none."""
+        return []
+
+    def shared_folders(self) -> list[Folder]:
+        """Return folders in other users' and public namespaces this login can see."""
+        return []
+
+    def folder_acl(self, folder: Folder) -> dict[str, str]:
+        """Return who else has which rights on *folder* (IMAP ACL); {} when unknown."""
+        return {}
+
+    # --- end of inventory extras ---------------------------------------------------------------
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release the connection or file."""

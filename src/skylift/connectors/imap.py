@@ -23,7 +23,7 @@ from typing import Any
 import imapclient
 from imapclient.exceptions import IMAPClientError, LoginError
 
-from skylift.connectors.base import Capabilities, Endpoint, MailConnector, MailTarget
+from skylift.connectors.base import Capabilities, Endpoint, MailConnector, MailTarget, Namespace
 from skylift.errors import AuthError, ConfigError, ConnectError, FolderNotFound, TransientError
 from skylift.model.account import Login
 from skylift.model.mail import AppendResult, Folder, FolderState, Message, MessageRef
@@ -433,6 +433,56 @@ class ImapMailbox(MailTarget):
     def list_from(self, folder: Folder, first_uid: int) -> Iterator[MessageRef]:
         self._ensure_selected(folder, readonly=True)
         yield from self._refs([u for u in self._uids(["UID", f"{first_uid}:*"]) if u >= first_uid])
+
+    # --- Inventory extras for ``skylift assess`` (NAMESPACE, shared folders, ACL) ------
+
+    def namespaces(self) -> list[Namespace]:
+        try:
+            found = self._call(self.client.namespace)
+        except IMAPClientError:
+            return []
+        out: list[Namespace] = []
+        for kind, entries in (
+            ("personal", found.personal),
+            ("other", found.other),
+            ("shared", found.shared),
+        ):
+            for prefix, sep in entries or ():
+                out.append(Namespace(kind, _text(prefix), _text(sep) if sep else None))
+        return out
+
+    def shared_folders(self) -> list[Folder]:
+        out: list[Folder] = []
+        for ns in self.namespaces():
+            if ns.kind == "personal" or not ns.prefix:
+                continue
+            try:
+                listed = self._call(self.client.list_folders, "", ns.prefix + "*")
+            except IMAPClientError:
+                continue
+            for flags, delim, name in listed:
+                text = _text(name)
+                sep = _text(delim) if delim else None
+                lower = {f.lower() for f in flags}
+                out.append(
+                    Folder(
+                        path=tuple(text.split(sep)) if sep else (text,),
+                        subscribed=False,
+                        selectable=b"\\noselect" not in lower and b"\\nonexistent" not in lower,
+                    )
+                )
+        return out
+
+    def folder_acl(self, folder: Folder) -> dict[str, str]:
+        if b"ACL" not in self.client.capabilities():
+            return {}
+        try:
+            entries = self._call(self.client.getacl, self.name_of(folder))
+        except IMAPClientError:
+            return {}
+        return {_text(who): _text(rights) for who, rights in entries}
+
+    # --- end of inventory extras ---------------------------------------------------------
 
 
 def _close_quietly(client: imapclient.IMAPClient) -> None:

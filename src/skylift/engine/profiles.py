@@ -1,0 +1,161 @@
+"""Target profiles: what a destination refuses or slows down, each limit with its source.
+
+A profile is a TOML data file (``profiles/<name>.toml``); an admin can pass their own with
+``--target-profile path.toml``. Every limit is a table ``{value, source, url, note}`` so a
+report can say *why* a folder is a blocker and where that rule is written down.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from skylift.errors import ConfigError
+
+PROFILE_DIR = Path(__file__).parent / "profiles"
+
+# Known limit names and the type of their value.
+LIMIT_TYPES: dict[str, type | tuple[type, ...]] = {
+    "max_item_bytes": int,
+    "max_items_per_mailbox": int,
+    "max_items_per_folder": int,
+    "max_folders_per_mailbox": int,
+    "max_subfolders_per_folder": int,
+    "max_folder_depth": int,
+    "max_folder_name_chars": int,
+    "max_folder_path_chars": int,
+    "forbidden_chars": str,
+    "reserved_names": list,
+    "case_insensitive_names": bool,
+    "mailbox_quota_bytes": int,
+    "public_folders": bool,
+    "ingest_bytes_per_day": int,
+    "ingest_bytes_per_hour": int,
+    "ingest_items_per_hour": int,
+    "connections_per_mailbox": int,
+    "concurrent_mailboxes": int,
+}
+
+
+@dataclass(frozen=True)
+class Limit:
+    """One rule of a target with where it is documented.
+
+    *configurable_to* is how far an admin can raise it (Microsoft's 35 MB -> 150 MB);
+    *severity* says whether crossing it blocks the item ("blocker") or needs a look.
+    """
+
+    name: str
+    value: Any
+    source: str = ""
+    url: str = ""
+    note: str = ""
+    configurable_to: Any = None
+    severity: str = "blocker"
+    remedy: str = ""
+
+    def cite(self) -> str:
+        return f"{self.source} <{self.url}>" if self.url else self.source
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"value": self.value, "source": self.source, "url": self.url}
+        for key in ("note", "configurable_to", "remedy"):
+            if getattr(self, key):
+                data[key] = getattr(self, key)
+        data["severity"] = self.severity
+        return data
+
+
+@dataclass(frozen=True)
+class TargetProfile:
+    """A named set of limits for one kind of target."""
+
+    name: str
+    title: str
+    limits: dict[str, Limit] = field(default_factory=dict)
+    origin: str = ""
+
+    def get(self, name: str) -> Limit | None:
+        return self.limits.get(name)
+
+    def value(self, name: str) -> Any:
+        limit = self.limits.get(name)
+        return None if limit is None else limit.value
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "title": self.title,
+            "limits": {name: limit.to_dict() for name, limit in self.limits.items()},
+        }
+
+
+def builtin_profiles() -> list[str]:
+    """Names of the profiles shipped with skylift."""
+    return sorted(p.stem for p in PROFILE_DIR.glob("*.toml"))
+
+
+def load_profile(name_or_path: str) -> TargetProfile:
+    """Load a built-in profile by name, or a user's profile file by path.
+
+    A bad file is a ConfigError naming the file and the offending key.
+    """
+    path = Path(name_or_path)
+    if name_or_path.endswith(".toml") or path.exists():
+        if not path.is_file():
+            raise ConfigError(f"target profile file not found: {name_or_path}")
+        return parse_profile(path, builtin=False)
+    builtin = PROFILE_DIR / f"{name_or_path}.toml"
+    if not builtin.is_file():
+        known = ", ".join(builtin_profiles())
+        raise ConfigError(
+            f"unknown target profile {name_or_path!r} (built-in: {known}; or a path to a .toml)"
+        )
+    return parse_profile(builtin, builtin=True)
+
+
+def parse_profile(path: Path, *, builtin: bool) -> TargetProfile:
+    """Parse and check one profile file."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read target profile {path}: {exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"target profile {path.name} is not valid TOML: {exc}") from None
+    name = str(data.get("name") or path.stem)
+    raw_limits = data.get("limits", {})
+    if not isinstance(raw_limits, dict):
+        raise ConfigError(f"{path.name}: [limits] must be a table")
+    limits: dict[str, Limit] = {}
+    for key, raw in raw_limits.items():
+        if key not in LIMIT_TYPES:
+            known = ", ".join(sorted(LIMIT_TYPES))
+            raise ConfigError(f"{path.name}: unknown limit {key!r} (known: {known})")
+        if not isinstance(raw, dict) or "value" not in raw:
+            raise ConfigError(f"{path.name}: limits.{key} needs a table with 'value'")
+        value = raw["value"]
+        expected = LIMIT_TYPES[key]
+        if expected is int and (isinstance(value, bool) or not isinstance(value, int)):
+            raise ConfigError(f"{path.name}: limits.{key}.value must be a whole number")
+        if not isinstance(value, expected):
+            raise ConfigError(f"{path.name}: limits.{key}.value has the wrong type")
+        if builtin and not raw.get("source"):
+            raise ConfigError(f"{path.name}: limits.{key} has no source")
+        severity = str(raw.get("severity", "blocker"))
+        if severity not in {"blocker", "warning", "info"}:
+            raise ConfigError(f"{path.name}: limits.{key}.severity must be blocker/warning/info")
+        limits[key] = Limit(
+            name=key,
+            value=value,
+            source=str(raw.get("source") or f"your profile {path.name}"),
+            url=str(raw.get("url", "")),
+            note=str(raw.get("note", "")),
+            configurable_to=raw.get("configurable_to"),
+            severity=severity,
+            remedy=str(raw.get("remedy", "")),
+        )
+    return TargetProfile(
+        name=name, title=str(data.get("title", name)), limits=limits, origin=str(path)
+    )
