@@ -11,6 +11,7 @@ APT_PACKAGES=(
   dovecot-imapd dovecot-pop3d   # IMAP/POP3 source and target servers (tests, demo, bench)
   slapd ldap-utils              # OpenLDAP for directory sync tests
   pst-utils                     # readpst: cross-check of the PST reader
+  chromium                      # renders the assessment page in a test (screenshot)
 )
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
