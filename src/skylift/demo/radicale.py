@@ -1,0 +1,168 @@
+"""Start a private Radicale CalDAV/CardDAV server on 127.0.0.1 from a config in a temp folder.
+
+Used by the test fixtures and ``skylift demo``: calendar migration is tested against a real
+server, never a mock. Each instance has its own storage folder, htpasswd users and a rights
+file that gives every user their own collections and one optional *admin* read/write access
+to everybody's (the proxy login a migration uses when it has no user passwords).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+RIGHTS = """\
+[admin]
+user: {admin}
+collection: .*
+permissions: RrWw
+
+[root]
+user: .+
+collection:
+permissions: R
+
+[principal]
+user: .+
+collection: {{user}}
+permissions: RW
+
+[collections]
+user: .+
+collection: {{user}}/[^/]+
+permissions: rw
+"""
+
+NO_ADMIN = "(?!)"  # a user pattern that never matches
+
+
+def free_port() -> int:
+    """Return a TCP port on 127.0.0.1 that is free right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class RadicaleServer:
+    """A Radicale instance with plain htpasswd users and filesystem storage under *root*.
+
+    *max_resource_size* makes the server refuse larger objects, as a hosted target does.
+    """
+
+    root: Path
+    users: dict[str, str] = field(default_factory=dict)
+    admin: tuple[str, str] | None = None
+    max_resource_size: int | None = None
+    port: int = 0
+    _proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def storage(self) -> Path:
+        return self.root / "collections"
+
+    def url(self, scheme: str = "caldav+http") -> str:
+        return f"{scheme}://127.0.0.1:{self.port}/"
+
+    @property
+    def http_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/"
+
+    def add_user(self, name: str, password: str) -> None:
+        """Add a user and create their principal collection (takes effect at once)."""
+        self.users[name] = password
+        self._write_users()
+
+    def _write_users(self) -> None:
+        accounts = dict(self.users)
+        if self.admin:
+            accounts[self.admin[0]] = self.admin[1]
+        lines = [f"{user}:{password}" for user, password in accounts.items()]
+        (self.root / "users").write_text("\n".join(lines) + "\n")
+        for user in self.users:
+            # An empty folder is a principal collection; Radicale would create it only on the
+            # user's own first login, and the admin must reach it before that.
+            (self.storage / "collection-root" / user).mkdir(parents=True, exist_ok=True)
+
+    def _config(self) -> str:
+        lines = [
+            "[server]",
+            f"hosts = 127.0.0.1:{self.port}",
+        ]
+        if self.max_resource_size:
+            lines.append(f"max_resource_size = {self.max_resource_size}")
+        lines += [
+            "[auth]",
+            "type = htpasswd",
+            f"htpasswd_filename = {self.root / 'users'}",
+            "htpasswd_encryption = plain",
+            "delay = 0",
+            "[rights]",
+            "type = from_file",
+            f"file = {self.root / 'rights'}",
+            "[storage]",
+            f"filesystem_folder = {self.storage}",
+            "[web]",
+            "type = none",
+            "[logging]",
+            "level = warning",
+        ]
+        return "\n".join(lines) + "\n"
+
+    def start(self, timeout: float = 20.0) -> RadicaleServer:
+        """Write users, rights and config, then run Radicale as a child process."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.storage.mkdir(exist_ok=True)
+        self.port = self.port or free_port()
+        self._write_users()
+        admin_pattern = self.admin[0].replace(".", r"\.") if self.admin else NO_ADMIN
+        (self.root / "rights").write_text(RIGHTS.format(admin=admin_pattern))
+        conf = self.root / "radicale.conf"
+        conf.write_text(self._config())
+        self._proc = subprocess.Popen(
+            [sys.executable, "-m", "radicale", "--config", str(conf)],
+            stdout=subprocess.DEVNULL,
+            stderr=open(self.root / "radicale.log", "wb"),  # noqa: SIM115
+            start_new_session=True,
+            env=os.environ | {"PYTHONUNBUFFERED": "1"},
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self._proc.poll() is not None:
+                raise RuntimeError(f"radicale exited: {self.log_tail()}")
+            if _listening(self.port):
+                return self
+            time.sleep(0.05)
+        self.stop()
+        raise RuntimeError(f"radicale did not start within {timeout}s: {self.log_tail()}")
+
+    def log_tail(self) -> str:
+        path = self.root / "radicale.log"
+        return path.read_text(errors="replace")[-2000:].strip() if path.exists() else ""
+
+    def stop(self) -> None:
+        if self._proc is not None and self._proc.poll() is None:
+            self._proc.terminate()
+            try:
+                self._proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+                self._proc.wait()
+        self._proc = None
+
+    def __enter__(self) -> RadicaleServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as s:
+        s.settimeout(0.2)
+        return s.connect_ex(("127.0.0.1", port)) == 0
