@@ -46,6 +46,11 @@ def _propfind_body(*props: tuple[str, str]) -> bytes:
     return etree.tostring(root, xml_declaration=True, encoding="utf-8")
 
 
+def canonical_href(href: str) -> str:
+    """One spelling per path, whatever the server's percent-encoding: the ledger's key."""
+    return quote(unquote(urlsplit(href).path), safe="/")
+
+
 def same_href(a: str, b: str) -> bool:
     """Compare two hrefs the way servers mean them (percent-encoding and trailing slash)."""
     return unquote(urlsplit(a).path).rstrip("/") == unquote(urlsplit(b).path).rstrip("/")
@@ -218,7 +223,7 @@ class DavAccount:
                     color=_prop_text(response, (ICAL, "calendar-color")),
                     description=_prop_text(response, description_prop),
                     components=components,
-                    href=href if href.endswith("/") else href + "/",
+                    href=canonical_href(href.rstrip("/") + "/"),
                     sync_token=_prop_text(response, (D, "sync-token")) or None,
                     ctag=_prop_text(response, (CS, "getctag")) or None,
                 )
@@ -230,7 +235,7 @@ class DavAccount:
 
         An existing collection of that name is returned as it is.
         """
-        href = self.home.rstrip("/") + "/" + quote(spec.name, safe="") + "/"
+        href = canonical_href(self.home.rstrip("/") + "/" + quote(spec.name, safe="") + "/")
         for existing in self.collections():
             if same_href(existing.href, href):
                 return existing
@@ -287,7 +292,8 @@ class DavAccount:
                 types is not None and types.find(_q(D, "collection")) is not None
             ):
                 continue
-            refs.append(ItemRef(href=href, etag=_prop_text(response, (D, "getetag")) or None))
+            etag = _prop_text(response, (D, "getetag")) or None
+            refs.append(ItemRef(href=canonical_href(href), etag=etag))
         return refs
 
     def fetch(self, collection: Collection, hrefs: Sequence[str]) -> Iterator[Item]:
@@ -313,10 +319,14 @@ class DavAccount:
                     continue
                 yield Item(
                     kind=self.kind,
-                    href=href,
+                    href=canonical_href(href),
                     raw=element.text.encode("utf-8"),
                     etag=_prop_text(part, (D, "getetag")) or None,
                 )
+
+    def item_href(self, collection: Collection, name: str) -> str:
+        """Where an object called *name* lives in *collection* (canonical spelling)."""
+        return canonical_href(collection.href.rstrip("/") + "/" + quote(name, safe=""))
 
     def put(
         self, collection: Collection, name: str, raw: bytes, etag: str | None = None,
@@ -327,7 +337,7 @@ class DavAccount:
         A 412 answer (someone else wrote first) comes back as ``conflict``; a refusal with
         the server's words as ``error``; the run goes on either way.
         """
-        href = href or collection.href.rstrip("/") + "/" + quote(name, safe="@")
+        href = href or self.item_href(collection, name)
         headers = {"Content-Type": f"{self.kind.content_type}; charset=utf-8"}
         headers["If-Match" if etag else "If-None-Match"] = etag or "*"
         response = self._request("PUT", href, raw, headers)

@@ -96,3 +96,19 @@ class PutResult:
 def content_hash(raw: bytes) -> str:
     """A short, stable fingerprint of an object's bytes for the ledger."""
     return hashlib.sha256(raw).hexdigest()[:32]
+
+
+@dataclass(frozen=True)
+class ItemRecord:
+    """What the ledger remembers of one copied object (never its content).
+
+    *content_hash* is the hash of the bytes written to the target; *source_etag* and
+    *target_etag* are each side's ETag right after the copy.
+    """
+
+    uid: str
+    source_href: str
+    source_etag: str | None
+    target_href: str
+    target_etag: str | None
+    content_hash: str
