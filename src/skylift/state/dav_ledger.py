@@ -12,11 +12,11 @@ from pathlib import Path
 
 from sqlalchemy import (
     Column,
+    ColumnElement,
     MetaData,
     String,
     Table,
     and_,
-    create_engine,
     delete,
     insert,
     select,
@@ -24,6 +24,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Engine
 
 from skylift.model.dav import DavKind, ItemRecord
+from skylift.state.store import open_engine
 
 metadata = MetaData()
 
@@ -54,10 +55,10 @@ dav_items = Table(
 
 
 class DavLedger:
-    """Read and write the ledger in the SQLite file at *path* (created when missing)."""
+    """Read and write the ledger at *location*: a state file path or a database URL."""
 
-    def __init__(self, path: str | Path) -> None:
-        self.engine: Engine = create_engine(f"sqlite:///{path}")
+    def __init__(self, location: str | Path) -> None:
+        self.engine: Engine = open_engine(location)
         metadata.create_all(self.engine)
 
     def markers(self, account: str, kind: DavKind, collection: str) -> tuple[str | None, ...]:
@@ -140,14 +141,18 @@ class DavLedger:
         self.engine.dispose()
 
     @staticmethod
-    def _collection_key(table: Table, account: str, kind: DavKind, collection: str):  # type: ignore[no-untyped-def]
+    def _collection_key(
+        table: Table, account: str, kind: DavKind, collection: str
+    ) -> ColumnElement[bool]:
         return and_(
             table.c.account == account,
             table.c.kind == str(kind),
             table.c.collection == collection,
         )
 
-    def _item_key(self, account: str, kind: DavKind, collection: str, uid: str):  # type: ignore[no-untyped-def]
+    def _item_key(
+        self, account: str, kind: DavKind, collection: str, uid: str
+    ) -> ColumnElement[bool]:
         return and_(
             self._collection_key(dav_items, account, kind, collection), dav_items.c.uid == uid
         )
