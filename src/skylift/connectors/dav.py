@@ -342,7 +342,8 @@ class DavAccount:
         headers["If-Match" if etag else "If-None-Match"] = etag or "*"
         response = self._request("PUT", href, raw, headers)
         if response.status_code == 412:
-            return PutResult(href=href, conflict=True, error="changed on the target meanwhile")
+            # Another writer was first, or (Radicale) the object broke a size precondition.
+            return PutResult(href=href, conflict=True, error=f"HTTP 412 {_reason(response)}")
         if response.status_code not in (200, 201, 204):
             return PutResult(href=href, error=f"HTTP {response.status_code} {_reason(response)}")
         new_etag = response.headers.get("ETag")

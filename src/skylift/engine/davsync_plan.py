@@ -14,6 +14,8 @@ from enum import StrEnum
 
 from skylift.model.dav import ItemRecord, ItemRef
 
+KEPT_DELETED = "deleted at the source; kept (use --delete)"
+
 
 class Action(StrEnum):
     CREATE = "create"
@@ -97,7 +99,7 @@ def plan_listing(
             steps.append(
                 Step(
                     Action.SKIP,
-                    "deleted at the source; kept (use --delete)",
+                    KEPT_DELETED,
                     record.uid,
                     record.source_href,
                     record.target_href,

@@ -16,7 +16,14 @@ from skylift.connectors.dav import DavAccount, DavConnector
 from skylift.connectors.ics_files import IcsFileSource
 from skylift.connectors.vcf_files import VcfFileSource
 from skylift.engine.davsync_objects import MalformedObject, prepare
-from skylift.engine.davsync_plan import Action, Step, duplicate_uid_step, plan_listing, plan_object
+from skylift.engine.davsync_plan import (
+    KEPT_DELETED,
+    Action,
+    Step,
+    duplicate_uid_step,
+    plan_listing,
+    plan_object,
+)
 from skylift.errors import ConfigError
 from skylift.model.account import Login
 from skylift.model.dav import Collection, DavKind, Item, ItemRecord, ItemRef
@@ -202,7 +209,9 @@ def migrate_collection(
                 options,
             )
         )
-    if not options.dry_run and not report.failed:
+    # Markers say "nothing to do next time": not true while failures or kept deletions wait.
+    settled = not report.failed and not any(s.reason == KEPT_DELETED for s in report.outcomes)
+    if not options.dry_run and settled:
         ledger.save_markers(
             account,
             kind,
