@@ -22,13 +22,18 @@ def split_vcards(raw: bytes) -> tuple[list[bytes], list[str]]:
     errors: list[str] = []
     current: list[bytes] = []
     depth = 0
+    stray_from: tuple[int, int] | None = None
     for number, line in enumerate(raw.replace(b"\r\n", b"\n").split(b"\n"), start=1):
         upper = line.strip().upper()
         if upper.startswith(b"BEGIN:VCARD"):
             depth += 1
         if depth:
             current.append(line.rstrip(b"\r"))
+        elif upper and stray_from and stray_from[1] == number - 1:
+            stray_from = (stray_from[0], number)  # one report per run of stray lines
+            errors[-1] = f"lines {stray_from[0]}-{number}: text outside any vCard"
         elif upper:
+            stray_from = (number, number)
             errors.append(f"line {number}: text outside any vCard: {line[:60]!r}")
         if upper.startswith(b"END:VCARD") and depth:
             depth -= 1

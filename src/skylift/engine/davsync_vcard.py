@@ -15,6 +15,8 @@ import re
 from dataclasses import dataclass
 
 NEW_PROPERTY = re.compile(r"^(?:[A-Za-z0-9-]+\.)?[A-Za-z][A-Za-z0-9-]*[;:]")
+# Text properties where a 2.1 comma is a plain character (in 3.0 it must be escaped).
+COMMA_IS_TEXT = frozenset({"FN", "N", "ORG", "TITLE", "ROLE", "NOTE", "LABEL", "ADR"})
 PARAM_SPLIT = re.compile(r';(?=(?:[^"]*"[^"]*")*[^"]*$)')
 
 
@@ -109,6 +111,8 @@ def convert_21_to_30(text: str) -> str:
                 continue
             else:
                 params.append((key, val))
+        if prop.name in COMMA_IS_TEXT:
+            value = re.sub(r"(?<!\\),", r"\\,", value)  # 2.1 has no escapes; 3.0 splits at ","
         if types:
             params.insert(0, ("TYPE", ",".join(dict.fromkeys(types))))
         out.append(fold(ContentLine(prop.group, prop.name, params, value.strip()).render()))
