@@ -118,7 +118,7 @@ def _migrate(
         for pair in pairs:
             try:
                 with (
-                    open_source(src, kind, pair.source) as source,  # type: ignore[attr-defined]
+                    open_source(src, kind, pair.source) as source,
                     open_target(dst, kind, pair.target) as target,
                 ):
                     reports = migrate_account(source, target, ledger, pair.key, options)
@@ -174,7 +174,7 @@ def _verify(
     problems = 0
     for pair in pairs:
         with (
-            open_source(src, kind, pair.source) as source,  # type: ignore[attr-defined]
+            open_source(src, kind, pair.source) as source,
             open_target(dst, kind, pair.target) as target,
         ):
             checks: list[CollectionCheck] = verify_account(source, target, kind, window, domain_map)

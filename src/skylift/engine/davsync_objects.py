@@ -77,7 +77,7 @@ def prepare_calendar_object(raw: bytes, domain_map: dict[str, str]) -> Prepared:
     uids = {str(c.get("UID")) for c in components if c.get("UID")}
     if len(uids) > 1:
         raise MalformedObject(f"several UIDs in one object: {', '.join(sorted(uids))}")
-    kinds = {c.name for c in components}
+    kinds: set[str] = {str(c.name) for c in components}
     if len(kinds) > 1:
         raise MalformedObject(f"mixed component types in one object: {', '.join(sorted(kinds))}")
     lines = _logical_lines(text)
@@ -118,7 +118,7 @@ def rewrite_domains(line: str, domain_map: dict[str, str]) -> str:
             r"(mailto:[^@\s\";:,]+)@" + re.escape(old.lstrip("@")) + r"(?![A-Za-z0-9.-])",
             re.IGNORECASE,
         )
-        line = pattern.sub(lambda m, new=new: f"{m.group(1)}@{new.lstrip('@')}", line)
+        line = pattern.sub(r"\g<1>@" + new.lstrip("@").replace("\\", ""), line)
     return line
 
 

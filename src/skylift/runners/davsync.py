@@ -7,6 +7,7 @@ turns every per-object problem into a reported outcome so one bad object never s
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -41,9 +42,11 @@ class DavSource(Protocol):
 
     def collections(self) -> list[Collection]: ...
     def list_items(self, collection: Collection) -> list[ItemRef]: ...
-    def fetch(self, collection: Collection, hrefs: list[str]) -> object: ...
+    def fetch(self, collection: Collection, hrefs: Sequence[str]) -> Iterator[Item]: ...
     def marker(self, collection: Collection) -> str | None: ...
     def close(self) -> None: ...
+    def __enter__(self) -> DavSource: ...
+    def __exit__(self, *exc: object) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -194,7 +197,7 @@ def migrate_collection(
         report.outcomes.append(step)
     seen: dict[str, str] = {}
     fetched = source.fetch(spec, plan.fetch)
-    for item in fetched:  # type: ignore[attr-defined]
+    for item in fetched:
         report.outcomes.append(
             _copy(
                 item,
