@@ -8,6 +8,7 @@ Same users CSV, credentials, proxy login, TLS rules, ``--json`` and exit codes a
 from __future__ import annotations
 
 import sys
+import time
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Annotated
@@ -29,6 +30,7 @@ from skylift.runners.davsync import (
     open_source,
     open_target,
 )
+from skylift.runners.davsync_freebusy import FreeBusyReport, publish
 from skylift.runners.davsync_verify import CollectionCheck, verify_account
 from skylift.state.dav_ledger import DavLedger
 
@@ -255,9 +257,63 @@ def _make_verify(kind: DavKind):  # type: ignore[no-untyped-def]
     return command
 
 
+def freebusy_publish(
+    source: Annotated[str, typer.Option("--source", help="caldav+https://… to read events")],
+    target: Annotated[str, typer.Option("--target", help="caldav+https://… to write busy")],
+    users: UsersOpt = None,
+    user: UserOpt = None,
+    weeks: Annotated[int, typer.Option(min=1, help="How far ahead")] = 8,
+    label: Annotated[str, typer.Option(help="Title of the busy blocks")] = "Busy",
+    every: Annotated[
+        int, typer.Option(min=0, help="Repeat every N minutes (0: once, for cron)")
+    ] = 0,
+    dry_run: DryRunOpt = False,
+    json_out: JsonOpt = False,
+    source_admin: AdminOpt = None,
+    target_admin: AdminOpt = None,
+    allow_plaintext: PlainOpt = False,
+    source_ca: CaOpt = None,
+    target_ca: CaOpt = None,
+    insecure_source: InsecureOpt = False,
+    insecure_target: InsecureOpt = False,
+) -> int:
+    """Write each user's busy times (next N weeks) from one side into the other."""
+    src, dst = _sides(
+        source, target, allow_plaintext, source_ca, target_ca, insecure_source, insecure_target
+    )
+    if src.endpoint().scheme not in ("caldav+https", "caldav+http"):
+        raise ConfigError("--source must be caldav+https:// (or caldav+http:// locally)")
+    check_schemes(DavKind.CALENDAR, src, dst)
+    pairs = _pairs(users, user, source_admin, target_admin)
+    while True:
+        reports: list[FreeBusyReport] = []
+        for pair in pairs:
+            with (
+                open_target(src, DavKind.CALENDAR, pair.source) as reader,
+                open_target(dst, DavKind.CALENDAR, pair.target) as writer,
+            ):
+                reports.append(publish(reader, writer, pair.key, weeks, label, dry_run))
+        if json_out:
+            print_json({"dry_run": dry_run, "accounts": [r.to_json() for r in reports]})
+        else:
+            for r in reports:
+                print(
+                    f"{r.account}: {len(r.busy)} busy period(s); "
+                    f"{r.created} block(s) added, {r.deleted} removed"
+                )
+                for problem in r.failed:
+                    print(f"  failed {problem}")
+        if not every:
+            return EXIT_ITEMS_FAILED if any(r.failed for r in reports) else EXIT_OK
+        time.sleep(every * 60)
+
+
 def register(app: typer.Typer) -> None:
     """Add the calendar and contacts commands."""
     app.command("migrate-calendars")(_make_migrate(DavKind.CALENDAR))
     app.command("migrate-contacts")(_make_migrate(DavKind.ADDRESSBOOK))
     app.command("verify-calendars")(_make_verify(DavKind.CALENDAR))
     app.command("verify-contacts")(_make_verify(DavKind.ADDRESSBOOK))
+    freebusy = typer.Typer(help="Free/busy during coexistence.", no_args_is_help=True)
+    freebusy.command("publish")(freebusy_publish)
+    app.add_typer(freebusy, name="freebusy")
