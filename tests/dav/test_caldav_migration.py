@@ -217,3 +217,37 @@ def test_plaintext_to_a_remote_host_is_refused(dav_pair: DavPair) -> None:
     )
     assert result.returncode == 2
     assert "plain text" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_users_csv_moves_every_account_and_a_bad_login_does_not_stop_the_others(
+    dav_pair: DavPair,
+) -> None:
+    _seed_source(dav_pair)
+    dav_pair.source.add_user("bob@old.example", "bob-source-pw")
+    dav_pair.target.add_user("bob@new.example", "bob-target-pw")
+    users = dav_pair.workdir / "users.csv"
+    users.write_text(
+        "EmailAddress,UserName,Password,TargetUserName,TargetPassword\n"
+        "jane@new.example,jane@old.example,env:JANE_SOURCE,,env:JANE_TARGET\n"
+        "bob@new.example,bob@old.example,bob-source-pw,,not-bobs-password\n"
+    )
+    env = dav_pair.env(JANE_SOURCE="source-secret-1", JANE_TARGET="target-secret-2")
+    result = dav_pair.run(
+        "migrate-calendars",
+        "--source",
+        dav_pair.source.url(),
+        "--target",
+        dav_pair.target.url(),
+        "--users",
+        str(users),
+        "--state",
+        str(dav_pair.state),
+        env=env,
+    )
+    assert result.returncode == 3
+    assert "jane@new.example calendar work (created): 2 created" in result.stdout
+    assert result.stderr.strip().splitlines() == [
+        "skylift: error: bob@new.example: 127.0.0.1:"
+        f"{dav_pair.target.port} refused the login of bob@new.example"
+    ]
+    assert "not-bobs-password" not in result.stdout + result.stderr

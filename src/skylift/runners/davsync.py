@@ -25,7 +25,7 @@ from skylift.engine.davsync_plan import (
     plan_listing,
     plan_object,
 )
-from skylift.errors import ConfigError
+from skylift.errors import ConfigError, ConnectError, SkyliftError
 from skylift.model.account import Login
 from skylift.model.dav import Collection, DavKind, Item, ItemRecord, ItemRef
 from skylift.state.dav_ledger import DavLedger
@@ -148,10 +148,19 @@ def migrate_account(
 ) -> list[CollectionReport]:
     """Copy every collection of *source* into *target* for *account*."""
     existing = {c.name: c for c in target.collections()}
-    return [
-        migrate_collection(source, target, ledger, account, spec, existing.get(spec.name), options)
-        for spec in source.collections()
-    ]
+    reports = []
+    for spec in source.collections():
+        try:
+            report = migrate_collection(
+                source, target, ledger, account, spec, existing.get(spec.name), options
+            )
+        except ConnectError:
+            raise
+        except SkyliftError as exc:  # e.g. the target refuses to create the collection
+            report = CollectionReport(spec.name, options.kind)
+            report.outcomes.append(Step(Action.FAIL, str(exc), source_href=spec.href))
+        reports.append(report)
+    return reports
 
 
 def migrate_collection(
