@@ -277,6 +277,43 @@ class DavAccount:
         return _prop_text(responses[0], (D, "sync-token")) or _prop_text(
             responses[0], (CS, "getctag")) or None  # fmt: skip
 
+    def changes_since(
+        self, collection: Collection, sync_token: str
+    ) -> tuple[list[ItemRef], list[str], str] | None:
+        """Objects changed and hrefs removed since *sync_token* (RFC 6578 sync-collection).
+
+        Returns (changed, removed, new token), or None when the server cannot answer from
+        that token (no support, token expired): the caller then lists everything.
+        """
+        root = etree.Element(_q(D, "sync-collection"), nsmap=NSMAP)
+        etree.SubElement(root, _q(D, "sync-token")).text = sync_token
+        etree.SubElement(root, _q(D, "sync-level")).text = "1"
+        etree.SubElement(etree.SubElement(root, _q(D, "prop")), _q(D, "getetag"))
+        body = etree.tostring(root, xml_declaration=True, encoding="utf-8")
+        response = self._request("REPORT", collection.href, body, {"Depth": "0"})
+        if response.status_code != 207:
+            return None
+        try:
+            tree = etree.fromstring(response.content)
+        except etree.XMLSyntaxError:
+            return None
+        changed: list[ItemRef] = []
+        removed: list[str] = []
+        for part in tree.iter(_q(D, "response")):
+            href = _text(part, (D, "href"))
+            if not href or same_href(href, collection.href):
+                continue
+            if "404" in _text(part, (D, "status")):
+                removed.append(canonical_href(href))
+            else:
+                changed.append(
+                    ItemRef(canonical_href(href), _prop_text(part, (D, "getetag")) or None)
+                )
+        token = tree.find(_q(D, "sync-token"))
+        if token is None or not token.text:
+            return None
+        return changed, removed, token.text.strip()
+
     # -- items ---------------------------------------------------------------------------
 
     def list_items(self, collection: Collection) -> list[ItemRef]:

@@ -199,7 +199,8 @@ def migrate_collection(
         ref.href: ref.etag
         for ref in (target.list_items(target_collection) if target_collection.href else [])
     }
-    plan = plan_listing(source.list_items(spec), records, listing, options.propagate_deletes)
+    source_listing = _source_listing(source, spec, records, old_source_marker)
+    plan = plan_listing(source_listing, records, listing, options.propagate_deletes)
     for step in plan.steps:
         if step.action is Action.DELETE and not options.dry_run:
             step = _delete(target, ledger, account, kind, spec.name, step)
@@ -233,6 +234,23 @@ def migrate_collection(
             target.marker(target_collection),
         )
     return report
+
+
+def _source_listing(
+    source: DavSource, spec: Collection, records: list[ItemRecord], old_marker: str | None
+) -> list[ItemRef]:
+    """The source's objects with ETags: from sync-collection changes when the server can
+    answer from the last settled run's token, else a full listing."""
+    if old_marker and spec.sync_token and isinstance(source, DavAccount):
+        delta = source.changes_since(spec, old_marker)
+        if delta is not None:
+            changed, removed, _ = delta
+            known = {r.source_href: ItemRef(r.source_href, r.source_etag) for r in records}
+            known.update({ref.href: ref for ref in changed})
+            for href in removed:
+                known.pop(href, None)
+            return list(known.values())
+    return source.list_items(spec)
 
 
 def _delete(
