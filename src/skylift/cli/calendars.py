@@ -74,6 +74,8 @@ def parse_domain_map(values: list[str]) -> dict[str, str]:
 def _pairs(
     users: Path | None, user: str | None, source_admin: str | None, target_admin: str | None
 ) -> list[MailboxPair]:
+    if users is None and user is None:
+        raise ConfigError("say whose data to move: --users users.csv or --user ADDRESS")
     pairs = load_pairs(users, user, None, None, source_admin, target_admin)
     fixed = []
     for pair in pairs:
