@@ -144,7 +144,8 @@ def test_an_object_the_target_refuses_is_reported_and_the_run_goes_on(dav_pair: 
     result = dav_pair.migrate(DavKind.CALENDAR)
     assert result.returncode == 1
     assert "work (created): 1 created, 0 updated, 0 deleted, 0 skipped, 1 failed" in result.stdout
-    assert "failed big-one@old.example: the target refused it: HTTP 412" in result.stdout
+    assert "failed big-one@old.example: 312426 bytes" in result.stdout
+    assert "bytes, the target takes at most 200000" in result.stdout
     assert set(_objects(dav_pair, "target", "work")) == {"task-1@old.example"}
 
 

@@ -10,7 +10,7 @@ from skylift.connectors.ics_files import split_calendar
 from skylift.connectors.vcf_files import split_vcards
 from skylift.engine.davsync_objects import MalformedObject, prepare, resource_name
 from skylift.engine.davsync_plan import Action, plan_listing, plan_object
-from skylift.engine.davsync_vcard import prepare_vcard
+from skylift.engine.davsync_vcard import logical_lines, prepare_vcard
 from skylift.engine.davsync_verify import compare_cards, compare_events
 from skylift.model.dav import DavKind, Item, ItemRecord, ItemRef
 
@@ -135,3 +135,18 @@ def test_resource_names_are_safe_for_any_uid() -> None:
     assert resource_name("abc@old.example", DavKind.CALENDAR) == "abc@old.example.ics"
     odd = resource_name("a/b c?", DavKind.ADDRESSBOOK)
     assert "/" not in odd and odd.endswith(".vcf")
+
+
+def test_vcard_40_becomes_30_only_for_a_target_that_takes_no_40() -> None:
+    (card,) = split_vcards((DATA / "vcf/thunderbird/v4-uri-jpeg.vcf").read_bytes())[0]
+    assert b"VERSION:4.0" in prepare_vcard(card, V3)[0]  # kept where 4.0 is taken
+    raw, _ = prepare_vcard(card, frozenset({"3.0"}))
+    text = "".join(logical_lines(raw.decode()))
+    assert "VERSION:3.0" in text and "data:image" not in text
+    assert "PHOTO;TYPE=JPEG;ENCODING=b:/9j/4AAQSkZJRg" in text
+
+
+def test_a_bare_carriage_return_in_a_value_stays_inside_the_value() -> None:
+    cards, _ = split_vcards((DATA / "vcf/thunderbird/export.vcf").read_bytes())
+    raw, _ = prepare_vcard(cards[1], frozenset({"3.0"}))
+    assert "X-CUSTOM3:custom\\n3" in raw.decode()

@@ -199,6 +199,7 @@ class DavAccount:
             (D, "resourcetype"), (D, "displayname"), (ICAL, "calendar-color"),
             (C, "calendar-description"), (CR, "addressbook-description"),
             (C, "supported-calendar-component-set"), (D, "sync-token"), (CS, "getctag"),
+            (CR, "supported-address-data"), (C, "max-resource-size"), (CR, "max-resource-size"),
         )  # fmt: skip
         wanted = _q(C, "calendar") if self.kind is DavKind.CALENDAR else _q(CR, "addressbook")
         found = []
@@ -226,6 +227,15 @@ class DavAccount:
                     href=canonical_href(href.rstrip("/") + "/"),
                     sync_token=_prop_text(response, (D, "sync-token")) or None,
                     ctag=_prop_text(response, (CS, "getctag")) or None,
+                    data_versions=frozenset(
+                        t.get("version", "3.0")
+                        for t in response.iter(_q(CR, "address-data-type"))
+                        if t.get("content-type", "text/vcard").lower() == "text/vcard"
+                    ),
+                    max_resource_size=_int(
+                        _prop_text(response, (C, "max-resource-size"))
+                        or _prop_text(response, (CR, "max-resource-size"))
+                    ),
                 )
             )
         return found
@@ -428,6 +438,10 @@ class DavAccount:
 def _reason(response: httpx.Response) -> str:
     text = " ".join(response.text.split())[:200] if response.content else ""
     return (response.reason_phrase + (f": {text}" if text else "")).strip()
+
+
+def _int(text: str) -> int | None:
+    return int(text) if text.isdigit() else None
 
 
 def _text(element: etree._Element, name: tuple[str, str]) -> str:

@@ -47,7 +47,8 @@ def logical_lines(text: str) -> list[str]:
     """Unfold a card: indented continuations, and QUOTED-PRINTABLE soft line breaks."""
     out: list[str] = []
     continue_qp = False
-    for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n"):
+    # A bare CR inside a value (seen in Thunderbird exports) is a line break in the text.
+    for line in text.replace("\r\n", "\n").rstrip("\r").replace("\r", "\\n").split("\n"):
         if continue_qp and out and line.strip() and not NEW_PROPERTY.match(line):
             out[-1] = out[-1][:-1] + line
         elif line[:1] in (" ", "\t") and out:
@@ -135,6 +136,59 @@ def fold(line: str, limit: int = 75) -> str:
     return "\r\n ".join(pieces)
 
 
+# vCard 4.0 properties 3.0 lacks; kept as the X- names Apple and others read.
+RENAMED_40 = {
+    "KIND": "X-ADDRESSBOOKSERVER-KIND",
+    "MEMBER": "X-ADDRESSBOOKSERVER-MEMBER",
+    "GENDER": "X-GENDER",
+    "ANNIVERSARY": "X-ANNIVERSARY",
+    "RELATED": "X-RELATED",
+    "LANG": "X-LANG",
+    "CLIENTPIDMAP": "X-CLIENTPIDMAP",
+}
+DATA_URI = re.compile(
+    r"^data:([\w.+-]+)/([\w.+-]+)(?:;[^,]*)?;base64,(.*)$", re.IGNORECASE | re.DOTALL
+)
+
+
+def convert_40_to_30(text: str) -> str:
+    """Rewrite a vCard 4.0 as 3.0 for a server that takes only 3.0 (RFC 6350 appendix A).
+
+    Inline ``data:`` photos become ``ENCODING=b;TYPE=…``, ``PREF=n`` becomes ``TYPE=PREF``,
+    ``tel:`` URIs become numbers, and 4.0-only properties keep their value under X- names.
+    """
+    out: list[str] = []
+    for line in logical_lines(text):
+        prop = parse_line(line)
+        if prop.name == "VERSION":
+            out.append("VERSION:3.0")
+            continue
+        name = RENAMED_40.get(prop.name, prop.name)
+        value = prop.value
+        types: list[str] = []
+        params: list[tuple[str, str | None]] = []
+        for key, val in prop.params:
+            if key == "PREF":
+                types.append("PREF")
+            elif key == "TYPE" and val is not None:
+                types.extend(v.strip('"').upper() for v in val.split(","))
+            elif key in ("VALUE", "MEDIATYPE", "PID", "ALTID", "CALSCALE"):
+                continue
+            else:
+                params.append((key, val))
+        data = DATA_URI.match(value)
+        if data:
+            params.append(("ENCODING", "b"))
+            types.append(data.group(2).upper())
+            value = data.group(3)
+        elif prop.name == "TEL" and value.lower().startswith("tel:"):
+            value = value[4:]
+        if types:
+            params.insert(0, ("TYPE", ",".join(dict.fromkeys(types))))
+        out.append(fold(ContentLine(prop.group, name, params, value).render()))
+    return "\r\n".join(out) + "\r\n"
+
+
 def _escape_text(value: str, name: str) -> str:
     value = value.replace("\\", "\\\\") if name not in ("N", "ADR", "ORG") else value
     return value.replace("\r\n", "\n").replace("\n", "\\n")
@@ -187,6 +241,8 @@ def prepare_vcard(raw: bytes, target_versions: frozenset[str]) -> tuple[bytes, s
     if version not in target_versions:
         if version == "2.1":
             text = convert_21_to_30(text)
+        elif version == "4.0" and "3.0" in target_versions:
+            text = convert_40_to_30(text)
         else:
             raise ValueError(f"vCard {version} cannot be stored on this target")
     text, uid = ensure_identity(text, fallback)

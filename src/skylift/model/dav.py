@@ -38,6 +38,8 @@ class Collection:
     where it lives on this server ("" for a file source). *components* is the calendar's
     supported component set (empty for address books). *sync_token* and *ctag* are the
     server's change markers when it offers them: equal markers mean nothing changed.
+    *data_versions* are the vCard versions an address book declares it takes (empty: not
+    said) and *max_resource_size* the largest object it takes, when the server tells.
     """
 
     kind: DavKind
@@ -49,6 +51,8 @@ class Collection:
     href: str = ""
     sync_token: str | None = None
     ctag: str | None = None
+    data_versions: frozenset[str] = frozenset()
+    max_resource_size: int | None = None
 
     @property
     def change_marker(self) -> str | None:

@@ -279,9 +279,17 @@ def _copy(
     options: RunOptions,
 ) -> Step:
     try:
-        prepared = prepare(item, options.domain_map)
+        prepared = prepare(item, options.domain_map, vcard_versions(collection))
     except MalformedObject as exc:
         return Step(Action.FAIL, f"malformed, skipped: {exc}", item.uid, item.href)
+    limit = collection.max_resource_size
+    if limit and len(prepared.raw) > limit:
+        return Step(
+            Action.FAIL,
+            f"{len(prepared.raw)} bytes, the target takes at most {limit}",
+            prepared.uid,
+            item.href,
+        )
     if prepared.uid in seen:
         return duplicate_uid_step(prepared.uid, item.href, seen[prepared.uid])
     seen[prepared.uid] = item.href
@@ -331,6 +339,11 @@ def _copy(
         ),
     )
     return step
+
+
+def vcard_versions(collection: Collection) -> frozenset[str]:
+    """The vCard versions to write: what the address book declares, else 3.0 (RFC 6352)."""
+    return collection.data_versions or frozenset({"3.0"})
 
 
 def _record(record: ItemRecord, item: Item, target_etag: str | None) -> ItemRecord:

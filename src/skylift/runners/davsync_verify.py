@@ -14,7 +14,7 @@ from skylift.connectors.dav import DavAccount
 from skylift.engine.davsync_objects import MalformedObject, prepare
 from skylift.engine.davsync_verify import compare_cards, compare_events
 from skylift.model.dav import Collection, DavKind, Item
-from skylift.runners.davsync import DavSource
+from skylift.runners.davsync import DavSource, vcard_versions
 
 
 @dataclass
@@ -31,12 +31,14 @@ class CollectionCheck:
         }
 
 
-def _by_uid(items: list[Item], domain_map: dict[str, str]) -> tuple[dict[str, bytes], list[str]]:
+def _by_uid(
+    items: list[Item], domain_map: dict[str, str], versions: frozenset[str]
+) -> tuple[dict[str, bytes], list[str]]:
     found: dict[str, bytes] = {}
     errors: list[str] = []
     for item in items:
         try:
-            prepared = prepare(item, domain_map)
+            prepared = prepare(item, domain_map, versions)
         except MalformedObject as exc:
             errors.append(f"{item.href}: {exc}")
             continue
@@ -64,8 +66,9 @@ def verify_account(
             continue
         source_items = list(source.fetch(spec, [r.href for r in source.list_items(spec)]))
         target_items = list(target.fetch(other, [r.href for r in target.list_items(other)]))
-        mine, _ = _by_uid(source_items, domain_map)
-        theirs, _ = _by_uid(target_items, {})
+        versions = vcard_versions(other)
+        mine, _ = _by_uid(source_items, domain_map, versions)
+        theirs, _ = _by_uid(target_items, {}, versions | {"3.0", "4.0"})
         for uid, raw in mine.items():
             check.checked += 1
             if uid not in theirs:
