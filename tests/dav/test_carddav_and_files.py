@@ -12,6 +12,8 @@ from skylift.model.dav import DavKind
 from .conftest import DATA, SOURCE_PASSWORD, SOURCE_USER, DavPair
 
 CARDS = (
+    "ez-vcard/John_Doe_ANDROID.vcf",
+    "ez-vcard/rfc6350-example.vcf",
     "ez-vcard/John_Doe_IPHONE.vcf",
     "ez-vcard/outlook-2003.vcf",
     "ez-vcard/gmail-list.vcf",
@@ -54,8 +56,11 @@ def test_vcf_file_to_carddav_then_carddav_to_carddav(dav_pair: DavPair) -> None:
         str(dav_pair.workdir / "import.db"),
         env=dav_pair.env(SKYLIFT_TARGET_PASSWORD=SOURCE_PASSWORD),
     )
-    assert to_source.returncode == 0, to_source.stdout + to_source.stderr
-    assert "contacts (created): 7 created" in to_source.stdout
+    assert to_source.returncode == 1, to_source.stdout + to_source.stderr
+    assert "contacts (created): 13 created, 0 updated, 0 deleted, 0 skipped, 1 failed" in (
+        to_source.stdout
+    )  # the Android export holds one card whose photo is cut off
+    assert "malformed, skipped: invalid vCard: PHOTO is not valid base64" in to_source.stdout
 
     source = _cards(dav_pair, "source", "contacts")
     outlook = next(raw for raw in source.values() if b"Company\\, The" in raw).decode()
@@ -78,7 +83,7 @@ def test_vcf_file_to_carddav_then_carddav_to_carddav(dav_pair: DavPair) -> None:
         str(dav_pair.workdir / "import.db"),
         env=dav_pair.env(SKYLIFT_TARGET_PASSWORD=SOURCE_PASSWORD),
     )
-    assert "contacts: unchanged since the last run" in again.stdout
+    assert "contacts: 0 created, 0 updated, 0 deleted, 13 skipped, 1 failed" in again.stdout
 
     moved = dav_pair.migrate(DavKind.ADDRESSBOOK)
     assert moved.returncode == 0, moved.stdout + moved.stderr
@@ -103,7 +108,7 @@ def test_vcf_file_to_carddav_then_carddav_to_carddav(dav_pair: DavPair) -> None:
         "jane@new.example",
     )
     assert verify.returncode == 0, verify.stdout
-    assert "contacts: 7 checked, identical" in verify.stdout
+    assert "contacts: 13 checked, identical" in verify.stdout
 
 
 def test_ics_folder_to_caldav_reports_malformed_objects_and_keeps_the_rest(
@@ -117,6 +122,9 @@ def test_ics_folder_to_caldav_reports_malformed_objects_and_keeps_the_rest(
         "thunderbird/importLatin1.ics",
         "recurring-ical-events/issue_223_thunderbird.ics",
         "ical.js/recur_instances.ics",
+        "icalendar/pacific_fiji.ics",  # two DTSTARTs
+        "recurring-ical-events/subcomponents.ics",
+        "icalendar/issue_1549_binary_attachment.ics",  # no DTSTART
     ):
         shutil.copy(DATA / "ics" / name, folder)
     result = dav_pair.run(
@@ -137,6 +145,9 @@ def test_ics_folder_to_caldav_reports_malformed_objects_and_keeps_the_rest(
     assert "X-UNKNOWN ending at line 99 skipped" in out
     assert "recur_instances (created): 0 created" in out  # Radicale refuses RDATE;VALUE=PERIOD
     assert "the target refused it: HTTP 400" in out
+    assert "VEVENT has 2 DTSTART properties" in out
+    assert "VEVENT without DTSTART" in out
+    assert "subcomponents (created): 1 created" in out
     assert "importLatin1 (created): 4 created" in out
     assert "issue_223_thunderbird (created): 1 created" in out
 
@@ -163,3 +174,27 @@ def test_ics_folder_to_caldav_reports_malformed_objects_and_keeps_the_rest(
 
     counts = [c["counts"] for c in json.loads(rerun.stdout)["accounts"][0]["collections"]]
     assert sum(c["create"] + c["update"] for c in counts) == 0
+
+    verify = dav_pair.run(
+        "verify-calendars",
+        "--source",
+        f"ics://{folder}",
+        "--target",
+        dav_pair.target.url(),
+        "--user",
+        "jane@new.example",
+        "--start",
+        "2010-01-01",
+        "--days",
+        "5000",
+    )
+    assert verify.returncode == 1
+    problems = [line for line in verify.stdout.splitlines() if line.startswith("  ")]
+    assert problems == ["  623c13c0-6c2b-45d6-a12b-c33ad61c4868: missing on the target"]
+    for line in (
+        "jane@new.example calendar subcomponents: 1 checked, identical",
+        "jane@new.example calendar issue_223_thunderbird: 1 checked, identical",
+        "jane@new.example calendar importLatin1: 4 checked, identical",
+        "jane@new.example calendar recur_instances: 1 checked, 1 problem(s)",
+    ):
+        assert line in verify.stdout.splitlines()

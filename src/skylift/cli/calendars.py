@@ -168,12 +168,11 @@ def _verify(
     src: SideSpec,
     dst: SideSpec,
     pairs: list[MailboxPair],
-    days: int,
+    window: tuple[date, date],
     domain_map: dict[str, str],
     json_out: bool,
 ) -> int:
     check_schemes(kind, src, dst)
-    window = (date.today(), date.today() + timedelta(days=days))
     results: list[dict[str, object]] = []
     problems = 0
     for pair in pairs:
@@ -234,6 +233,9 @@ def _make_verify(kind: DavKind):  # type: ignore[no-untyped-def]
         user: UserOpt = None,
         json_out: JsonOpt = False,
         days: Annotated[int, typer.Option(min=1, help="Window of occurrences compared")] = 366,
+        start: Annotated[
+            str | None, typer.Option(help="First day of the window, YYYY-MM-DD (default today)")
+        ] = None,
         rewrite_domain: DomainOpt = None,
         source_admin: AdminOpt = None,
         target_admin: AdminOpt = None,
@@ -246,9 +248,14 @@ def _make_verify(kind: DavKind):  # type: ignore[no-untyped-def]
         src, dst = _sides(
             source, target, allow_plaintext, source_ca, target_ca, insecure_source, insecure_target
         )
+        try:
+            first = date.fromisoformat(start) if start else date.today()
+        except ValueError:
+            raise ConfigError(f"--start wants a date like 2024-01-31: {start!r}") from None
         pairs = _pairs(users, user, source_admin, target_admin)
+        window = (first, first + timedelta(days=days))
         return _verify(
-            kind, src, dst, pairs, days, parse_domain_map(rewrite_domain or []), json_out
+            kind, src, dst, pairs, window, parse_domain_map(rewrite_domain or []), json_out
         )
 
     command.__doc__ = (

@@ -80,6 +80,8 @@ def prepare_calendar_object(raw: bytes, domain_map: dict[str, str]) -> Prepared:
     kinds: set[str] = {str(c.name) for c in components}
     if len(kinds) > 1:
         raise MalformedObject(f"mixed component types in one object: {', '.join(sorted(kinds))}")
+    for component in components:
+        _check_cardinality(component)
     lines = _logical_lines(text)
     missing_uid = not uids
     uid = uids.pop() if uids else "skylift-" + hashlib.sha256(raw).hexdigest()[:32]
@@ -109,6 +111,19 @@ def prepare_calendar_object(raw: bytes, domain_map: dict[str, str]) -> Prepared:
         return Prepared(uid, _crlf(text), resource_name(uid, DavKind.CALENDAR), kinds.pop())
     body = "\r\n".join(out) + "\r\n"
     return Prepared(uid, body.encode("utf-8"), resource_name(uid, DavKind.CALENDAR), kinds.pop())
+
+
+ONCE_ONLY = ("UID", "DTSTART", "DTEND", "DUE", "DURATION", "RECURRENCE-ID", "SEQUENCE")
+
+
+def _check_cardinality(component: icalendar.cal.Component) -> None:
+    """Refuse what every CalDAV server refuses, with a reason a person can act on."""
+    for name in ONCE_ONLY:
+        value = component.get(name)
+        if isinstance(value, list) and len(value) > 1:
+            raise MalformedObject(f"{component.name} has {len(value)} {name} properties")
+    if component.name == "VEVENT" and component.get("DTSTART") is None:
+        raise MalformedObject("VEVENT without DTSTART (a calendar store requires one)")
 
 
 def rewrite_domains(line: str, domain_map: dict[str, str]) -> str:

@@ -9,6 +9,8 @@ does the 2.1 -> 3.0 step on content lines: join, decode, rename parameters, re-e
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import quopri
 import re
@@ -108,6 +110,10 @@ def convert_21_to_30(text: str) -> str:
             elif key == "ENCODING" and val.upper() in ("BASE64", "B"):
                 params.append(("ENCODING", "b"))
                 value = "".join(value.split())
+                try:
+                    base64.b64decode(value, validate=True)
+                except binascii.Error:
+                    raise ValueError(f"{prop.name} is not valid base64 (truncated?)") from None
             elif key == "ENCODING":
                 continue
             else:
