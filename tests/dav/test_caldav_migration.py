@@ -5,13 +5,15 @@ from __future__ import annotations
 import json
 import sqlite3
 from datetime import date
+from pathlib import Path
 
 from skylift.connectors.ics_files import split_calendar
+from skylift.demo.radicale import RadicaleServer
 from skylift.engine.davsync_verify import occurrences
 from skylift.model.dav import Collection, DavKind
 
 from .calendars import big_event, task, team_meeting
-from .conftest import ADMIN_PASSWORD, DATA, DavPair, seed
+from .conftest import ADMIN_PASSWORD, DATA, TARGET_PASSWORD, DavPair, seed
 
 WORK = Collection(
     DavKind.CALENDAR,
@@ -252,3 +254,27 @@ def test_users_csv_moves_every_account_and_a_bad_login_does_not_stop_the_others(
         f"{dav_pair.target.port} refused the login of bob@new.example"
     ]
     assert "not-bobs-password" not in result.stdout + result.stderr
+
+
+def test_tls_target_needs_its_ca_and_says_so_in_one_line(dav_pair: DavPair, tmp_path: Path) -> None:
+    _seed_source(dav_pair)
+    secure = RadicaleServer(tmp_path / "tls", users={"jane@new.example": TARGET_PASSWORD}, tls=True)
+    with secure:
+        args = (
+            "migrate-calendars",
+            "--source",
+            dav_pair.source.url(),
+            "--target",
+            secure.url(),
+            "--user",
+            "jane@new.example",
+            "--state",
+            str(dav_pair.state),
+        )
+        refused = dav_pair.run(*args)
+        assert refused.returncode == 3
+        assert len(refused.stderr.strip().splitlines()) == 1
+        assert "CERTIFICATE_VERIFY_FAILED" in refused.stderr or "certificate" in refused.stderr
+        trusted = dav_pair.run(*args, "--target-ca", str(secure.cert_file))
+        assert trusted.returncode == 0, trusted.stdout + trusted.stderr
+        assert "work (created): 2 created" in trusted.stdout

@@ -16,6 +16,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from skylift.demo.dovecot import make_self_signed_cert
+
 RIGHTS = """\
 [admin]
 user: {admin}
@@ -59,6 +61,7 @@ class RadicaleServer:
     users: dict[str, str] = field(default_factory=dict)
     admin: tuple[str, str] | None = None
     max_resource_size: int | None = None
+    tls: bool = False
     port: int = 0
     _proc: subprocess.Popen[bytes] | None = None
 
@@ -66,12 +69,19 @@ class RadicaleServer:
     def storage(self) -> Path:
         return self.root / "collections"
 
-    def url(self, scheme: str = "caldav+http") -> str:
+    @property
+    def cert_file(self) -> Path:
+        return self.root / "cert.pem"
+
+    def url(self, scheme: str = "caldav") -> str:
+        """``caldav+https://…`` (or +http without TLS); *scheme* may carry its own suffix."""
+        if "+" not in scheme:
+            scheme += "+https" if self.tls else "+http"
         return f"{scheme}://127.0.0.1:{self.port}/"
 
     @property
     def http_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/"
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}/"
 
     def add_user(self, name: str, password: str) -> None:
         """Add a user and create their principal collection (takes effect at once)."""
@@ -96,6 +106,12 @@ class RadicaleServer:
         ]
         if self.max_resource_size:
             lines.append(f"max_resource_size = {self.max_resource_size}")
+        if self.tls:
+            lines += [
+                "ssl = True",
+                f"certificate = {self.cert_file}",
+                f"key = {self.root / 'key.pem'}",
+            ]
         lines += [
             "[auth]",
             "type = htpasswd",
@@ -119,6 +135,8 @@ class RadicaleServer:
         self.root.mkdir(parents=True, exist_ok=True)
         self.storage.mkdir(exist_ok=True)
         self.port = self.port or free_port()
+        if self.tls and not self.cert_file.exists():
+            make_self_signed_cert(self.root)
         self._write_users()
         admin_pattern = self.admin[0].replace(".", r"\.") if self.admin else NO_ADMIN
         (self.root / "rights").write_text(RIGHTS.format(admin=admin_pattern))
