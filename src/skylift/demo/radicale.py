@@ -184,3 +184,25 @@ def _listening(port: int) -> bool:
     with socket.socket() as s:
         s.settimeout(0.2)
         return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m skylift.demo.radicale FOLDER USER:PASSWORD…``: one server until Ctrl-C."""
+    import sys as _sys
+
+    args = _sys.argv[1:] if argv is None else argv
+    if not args:
+        print("usage: python -m skylift.demo.radicale FOLDER USER:PASSWORD ...", file=_sys.stderr)
+        raise SystemExit(2)
+    users = dict(a.split(":", 1) for a in args[1:] if ":" in a)
+    with RadicaleServer(Path(args[0]), users=users) as server:
+        print(f"Radicale on {server.url()} (and {server.url('carddav')}); Ctrl-C stops it")
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            pass
+
+
+if __name__ == "__main__":
+    main()
