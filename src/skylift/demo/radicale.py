@@ -9,6 +9,7 @@ to everybody's (the proxy login a migration uses when it has no user passwords).
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -195,6 +196,11 @@ def main(argv: list[str] | None = None) -> None:
         print("usage: python -m skylift.demo.radicale FOLDER USER:PASSWORD ...", file=_sys.stderr)
         raise SystemExit(2)
     users = dict(a.split(":", 1) for a in args[1:] if ":" in a)
+
+    def stop(*_: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)  # so `kill` also stops the child server
     with RadicaleServer(Path(args[0]), users=users) as server:
         print(f"Radicale on {server.url()} (and {server.url('carddav')}); Ctrl-C stops it")
         try:
