@@ -245,6 +245,8 @@ def test_users_csv_moves_every_account_and_a_bad_login_does_not_stop_the_others(
         str(users),
         "--state",
         str(dav_pair.state),
+        "--parallel",
+        "2",
         env=env,
     )
     assert result.returncode == 3

@@ -18,7 +18,7 @@ import typer
 from skylift.cli.common import print_json
 from skylift.cli.mail import load_pairs
 from skylift.engine.davsync_plan import Action
-from skylift.errors import EXIT_CONNECT, EXIT_ITEMS_FAILED, EXIT_OK, ConfigError, ConnectError
+from skylift.errors import EXIT_CONNECT, EXIT_ITEMS_FAILED, EXIT_OK, ConfigError
 from skylift.model.account import Login, MailboxPair
 from skylift.model.dav import DavKind
 from skylift.runners.davsync import (
@@ -26,7 +26,7 @@ from skylift.runners.davsync import (
     RunOptions,
     SideSpec,
     check_schemes,
-    migrate_account,
+    migrate_accounts,
     open_source,
     open_target,
 )
@@ -112,6 +112,7 @@ def _migrate(
     state: str,
     options: RunOptions,
     json_out: bool,
+    parallel: int = 1,
 ) -> int:
     check_schemes(kind, src, dst)
     ledger = DavLedger(state)
@@ -119,25 +120,21 @@ def _migrate(
     failed_accounts = 0
     any_failed_items = False
     try:
-        for pair in pairs:
-            try:
-                with (
-                    open_source(src, kind, pair.source) as source,
-                    open_target(dst, kind, pair.target) as target,
-                ):
-                    reports = migrate_account(source, target, ledger, pair.key, options)
-            except ConnectError as exc:
+        for result in migrate_accounts(pairs, src, dst, ledger, options, parallel):
+            if result.error is not None:
                 if len(pairs) == 1:
-                    raise
+                    raise result.error
                 failed_accounts += 1
-                results.append({"account": pair.key, "error": str(exc)})
+                results.append({"account": result.key, "error": str(result.error)})
                 if not json_out:
-                    print(f"skylift: error: {pair.key}: {exc}", file=sys.stderr)
+                    print(f"skylift: error: {result.key}: {result.error}", file=sys.stderr)
                 continue
-            any_failed_items |= any(r.failed for r in reports)
-            results.append({"account": pair.key, "collections": [r.to_json() for r in reports]})
+            any_failed_items |= any(r.failed for r in result.reports)
+            results.append(
+                {"account": result.key, "collections": [r.to_json() for r in result.reports]}
+            )
             if not json_out:
-                _print_reports(pair.key, reports, options.dry_run)
+                _print_reports(result.key, result.reports, options.dry_run)
     finally:
         ledger.close()
     if json_out:
@@ -212,13 +209,14 @@ def _make_migrate(kind: DavKind):  # type: ignore[no-untyped-def]
         target_ca: CaOpt = None,
         insecure_source: InsecureOpt = False,
         insecure_target: InsecureOpt = False,
+        parallel: Annotated[int, typer.Option(min=1, help="Accounts at once")] = 4,
     ) -> int:
         src, dst = _sides(
             source, target, allow_plaintext, source_ca, target_ca, insecure_source, insecure_target
         )
         options = RunOptions(kind, dry_run, delete, parse_domain_map(rewrite_domain or []))
         pairs = _pairs(users, user, source_admin, target_admin)
-        return _migrate(kind, src, dst, pairs, state, options, json_out)
+        return _migrate(kind, src, dst, pairs, state, options, json_out, parallel)
 
     what = "calendars (events, tasks, time zones)" if kind is DavKind.CALENDAR else "address books"
     command.__doc__ = f"Copy {what} keeping every UID; reruns copy only what changed."

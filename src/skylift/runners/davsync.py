@@ -8,6 +8,7 @@ turns every per-object problem into a reported outcome so one bad object never s
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -26,7 +27,7 @@ from skylift.engine.davsync_plan import (
     plan_object,
 )
 from skylift.errors import ConfigError, ConnectError, SkyliftError
-from skylift.model.account import Login
+from skylift.model.account import Login, MailboxPair
 from skylift.model.dav import Collection, DavKind, Item, ItemRecord, ItemRef
 from skylift.state.dav_ledger import DavLedger
 
@@ -137,6 +138,44 @@ class RunOptions:
     dry_run: bool = False
     propagate_deletes: bool = False
     domain_map: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class AccountResult:
+    """One account's collection reports, or the connection/login error that stopped it."""
+
+    key: str
+    reports: list[CollectionReport] = field(default_factory=list)
+    error: ConnectError | None = None
+
+
+def migrate_accounts(
+    pairs: Sequence[MailboxPair],
+    source: SideSpec,
+    target: SideSpec,
+    ledger: DavLedger,
+    options: RunOptions,
+    parallel: int = 1,
+) -> Iterator[AccountResult]:
+    """Migrate every account, *parallel* at a time; results come back in *pairs* order.
+
+    A login or connection failure ends that account only; other errors end the run.
+    """
+
+    def one(pair: MailboxPair) -> AccountResult:
+        try:
+            with (
+                open_source(source, options.kind, pair.source) as reader,
+                open_target(target, options.kind, pair.target) as writer,
+            ):
+                return AccountResult(
+                    pair.key, migrate_account(reader, writer, ledger, pair.key, options)
+                )
+        except ConnectError as exc:
+            return AccountResult(pair.key, error=exc)
+
+    with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
+        yield from pool.map(one, pairs)
 
 
 def migrate_account(
