@@ -175,8 +175,11 @@ class DavAccount:
             raise ConnectError(f"{self.base_url} does not name a principal (not a DAV server?)")
         if self.login.admin:
             principal = self._proxied_principal(principal)
-        home_prop = (C, "calendar-home-set") if self.kind is DavKind.CALENDAR else (
-            CR, "addressbook-home-set")  # fmt: skip
+        home_prop = (
+            (C, "calendar-home-set")
+            if self.kind is DavKind.CALENDAR
+            else (CR, "addressbook-home-set")
+        )
         home = _first_href(self._propfind(principal, "0", home_prop), home_prop)
         self.home = home or principal
 
@@ -195,12 +198,20 @@ class DavAccount:
     def collections(self) -> list[Collection]:
         """Return every calendar (or address book) in the home set."""
         responses = self._propfind(
-            self.home, "1",
-            (D, "resourcetype"), (D, "displayname"), (ICAL, "calendar-color"),
-            (C, "calendar-description"), (CR, "addressbook-description"),
-            (C, "supported-calendar-component-set"), (D, "sync-token"), (CS, "getctag"),
-            (CR, "supported-address-data"), (C, "max-resource-size"), (CR, "max-resource-size"),
-        )  # fmt: skip
+            self.home,
+            "1",
+            (D, "resourcetype"),
+            (D, "displayname"),
+            (ICAL, "calendar-color"),
+            (C, "calendar-description"),
+            (CR, "addressbook-description"),
+            (C, "supported-calendar-component-set"),
+            (D, "sync-token"),
+            (CS, "getctag"),
+            (CR, "supported-address-data"),
+            (C, "max-resource-size"),
+            (CR, "max-resource-size"),
+        )
         wanted = _q(C, "calendar") if self.kind is DavKind.CALENDAR else _q(CR, "addressbook")
         found = []
         for response in responses:
@@ -214,8 +225,11 @@ class DavAccount:
             )
             if self.kind is DavKind.CALENDAR and not components:
                 components = CALENDAR_COMPONENTS
-            description_prop = (C, "calendar-description") if self.kind is DavKind.CALENDAR else (
-                CR, "addressbook-description")  # fmt: skip
+            description_prop = (
+                (C, "calendar-description")
+                if self.kind is DavKind.CALENDAR
+                else (CR, "addressbook-description")
+            )
             found.append(
                 Collection(
                     kind=self.kind,
@@ -284,8 +298,11 @@ class DavAccount:
         responses = self._propfind(collection.href, "0", (D, "sync-token"), (CS, "getctag"))
         if not responses:
             return None
-        return _prop_text(responses[0], (D, "sync-token")) or _prop_text(
-            responses[0], (CS, "getctag")) or None  # fmt: skip
+        return (
+            _prop_text(responses[0], (D, "sync-token"))
+            or _prop_text(responses[0], (CS, "getctag"))
+            or None
+        )
 
     def changes_since(
         self, collection: Collection, sync_token: str
@@ -376,9 +393,13 @@ class DavAccount:
         return canonical_href(collection.href.rstrip("/") + "/" + quote(name, safe=""))
 
     def put(
-        self, collection: Collection, name: str, raw: bytes, etag: str | None = None,
+        self,
+        collection: Collection,
+        name: str,
+        raw: bytes,
+        etag: str | None = None,
         href: str | None = None,
-    ) -> PutResult:  # fmt: skip
+    ) -> PutResult:
         """Store *raw* as *name* in *collection*: create-only without *etag*, else If-Match.
 
         A 412 answer (someone else wrote first) comes back as ``conflict``; a refusal with
@@ -406,8 +427,9 @@ class DavAccount:
             return None
         if response.status_code != 200:
             raise SkyliftError(f"GET {href}: HTTP {response.status_code} {_reason(response)}")
-        return Item(kind=self.kind, href=href, raw=response.content,
-                    etag=response.headers.get("ETag"))  # fmt: skip
+        return Item(
+            kind=self.kind, href=href, raw=response.content, etag=response.headers.get("ETag")
+        )
 
     def delete(self, href: str, etag: str | None = None) -> str | None:
         """Delete the object at *href* (only if unchanged when *etag* is given).
