@@ -17,6 +17,22 @@ import httpx
 from lxml import etree
 
 from skylift.connectors.base import Endpoint
+from skylift.connectors.dav_xml import (
+    CR,
+    CS,
+    ICAL,
+    NSMAP,
+    C,
+    D,
+    canonical_href,
+    first_href,
+    prop_text,
+    propfind_body,
+    q,
+    same_href,
+    text_of,
+    to_int,
+)
 from skylift.errors import AuthError, ConfigError, ConnectError, SkyliftError, TransientError
 from skylift.model.account import Login
 from skylift.model.dav import (
@@ -28,32 +44,7 @@ from skylift.model.dav import (
     PutResult,
 )
 
-D, C, CR = "DAV:", "urn:ietf:params:xml:ns:caldav", "urn:ietf:params:xml:ns:carddav"
-CS, ICAL = "http://calendarserver.org/ns/", "http://apple.com/ns/ical/"
-NSMAP = {"D": D, "C": C, "CR": CR, "CS": CS, "ICAL": ICAL}
 MULTIGET_BATCH = 50
-
-
-def _q(ns: str, name: str) -> str:
-    return f"{{{ns}}}{name}"
-
-
-def _propfind_body(*props: tuple[str, str]) -> bytes:
-    root = etree.Element(_q(D, "propfind"), nsmap=NSMAP)
-    prop = etree.SubElement(root, _q(D, "prop"))
-    for ns, name in props:
-        etree.SubElement(prop, _q(ns, name))
-    return etree.tostring(root, xml_declaration=True, encoding="utf-8")
-
-
-def canonical_href(href: str) -> str:
-    """One spelling per path, whatever the server's percent-encoding: the ledger's key."""
-    return quote(unquote(urlsplit(href).path), safe="/")
-
-
-def same_href(a: str, b: str) -> bool:
-    """Compare two hrefs the way servers mean them (percent-encoding and trailing slash)."""
-    return unquote(urlsplit(a).path).rstrip("/") == unquote(urlsplit(b).path).rstrip("/")
 
 
 def http_base(endpoint: Endpoint) -> str:
@@ -148,10 +139,10 @@ class DavAccount:
             root = etree.fromstring(response.content)
         except etree.XMLSyntaxError as exc:
             raise SkyliftError(f"{what}: the server sent broken XML ({exc})") from exc
-        return list(root.iter(_q(D, "response")))
+        return list(root.iter(q(D, "response")))
 
     def _propfind(self, href: str, depth: str, *props: tuple[str, str]) -> list[etree._Element]:
-        response = self._request("PROPFIND", href, _propfind_body(*props), {"Depth": depth})
+        response = self._request("PROPFIND", href, propfind_body(*props), {"Depth": depth})
         if response.status_code == 404:
             raise SkyliftError(f"{href} does not exist on {urlsplit(self.base_url).netloc}")
         return self._multistatus(response, f"PROPFIND {href}")
@@ -165,12 +156,12 @@ class DavAccount:
             well_known = "/.well-known/" + (
                 "caldav" if self.kind is DavKind.CALENDAR else "carddav"
             )
-            body = _propfind_body((D, "current-user-principal"))
+            body = propfind_body((D, "current-user-principal"))
             probe = self._request("PROPFIND", well_known, body, {"Depth": "0"})
             if probe.status_code == 207:
                 start = str(probe.url)
         responses = self._propfind(start, "0", (D, "current-user-principal"))
-        principal = _first_href(responses, (D, "current-user-principal"))
+        principal = first_href(responses, (D, "current-user-principal"))
         if not principal:
             raise ConnectError(f"{self.base_url} does not name a principal (not a DAV server?)")
         if self.login.admin:
@@ -180,7 +171,7 @@ class DavAccount:
             if self.kind is DavKind.CALENDAR
             else (CR, "addressbook-home-set")
         )
-        home = _first_href(self._propfind(principal, "0", home_prop), home_prop)
+        home = first_href(self._propfind(principal, "0", home_prop), home_prop)
         self.home = home or principal
 
     def _proxied_principal(self, admin_principal: str) -> str:
@@ -212,14 +203,14 @@ class DavAccount:
             (C, "max-resource-size"),
             (CR, "max-resource-size"),
         )
-        wanted = _q(C, "calendar") if self.kind is DavKind.CALENDAR else _q(CR, "addressbook")
+        wanted = q(C, "calendar") if self.kind is DavKind.CALENDAR else q(CR, "addressbook")
         found = []
         for response in responses:
-            href = _text(response, (D, "href"))
-            types = response.find(f".//{_q(D, 'resourcetype')}")
+            href = text_of(response, (D, "href"))
+            types = response.find(f".//{q(D, 'resourcetype')}")
             if types is None or types.find(wanted) is None or same_href(href, self.home):
                 continue
-            comps = response.find(f".//{_q(C, 'supported-calendar-component-set')}")
+            comps = response.find(f".//{q(C, 'supported-calendar-component-set')}")
             components = frozenset(
                 c.get("name", "").upper() for c in (comps if comps is not None else [])
             )
@@ -234,21 +225,21 @@ class DavAccount:
                 Collection(
                     kind=self.kind,
                     name=unquote(href.rstrip("/").rpartition("/")[2]),
-                    display_name=_prop_text(response, (D, "displayname")),
-                    color=_prop_text(response, (ICAL, "calendar-color")),
-                    description=_prop_text(response, description_prop),
+                    display_name=prop_text(response, (D, "displayname")),
+                    color=prop_text(response, (ICAL, "calendar-color")),
+                    description=prop_text(response, description_prop),
                     components=components,
                     href=canonical_href(href.rstrip("/") + "/"),
-                    sync_token=_prop_text(response, (D, "sync-token")) or None,
-                    ctag=_prop_text(response, (CS, "getctag")) or None,
+                    sync_token=prop_text(response, (D, "sync-token")) or None,
+                    ctag=prop_text(response, (CS, "getctag")) or None,
                     data_versions=frozenset(
                         t.get("version", "3.0")
-                        for t in response.iter(_q(CR, "address-data-type"))
+                        for t in response.iter(q(CR, "address-data-type"))
                         if t.get("content-type", "text/vcard").lower() == "text/vcard"
                     ),
-                    max_resource_size=_int(
-                        _prop_text(response, (C, "max-resource-size"))
-                        or _prop_text(response, (CR, "max-resource-size"))
+                    max_resource_size=to_int(
+                        prop_text(response, (C, "max-resource-size"))
+                        or prop_text(response, (CR, "max-resource-size"))
                     ),
                 )
             )
@@ -264,23 +255,23 @@ class DavAccount:
             if same_href(existing.href, href):
                 return existing
         calendar = self.kind is DavKind.CALENDAR
-        root = etree.Element(_q(C, "mkcalendar") if calendar else _q(D, "mkcol"), nsmap=NSMAP)
-        prop = etree.SubElement(etree.SubElement(root, _q(D, "set")), _q(D, "prop"))
+        root = etree.Element(q(C, "mkcalendar") if calendar else q(D, "mkcol"), nsmap=NSMAP)
+        prop = etree.SubElement(etree.SubElement(root, q(D, "set")), q(D, "prop"))
         if not calendar:
-            rtype = etree.SubElement(prop, _q(D, "resourcetype"))
-            etree.SubElement(rtype, _q(D, "collection"))
-            etree.SubElement(rtype, _q(CR, "addressbook"))
+            rtype = etree.SubElement(prop, q(D, "resourcetype"))
+            etree.SubElement(rtype, q(D, "collection"))
+            etree.SubElement(rtype, q(CR, "addressbook"))
         if spec.display_name:
-            etree.SubElement(prop, _q(D, "displayname")).text = spec.display_name
+            etree.SubElement(prop, q(D, "displayname")).text = spec.display_name
         if spec.description:
-            tag = _q(C, "calendar-description") if calendar else _q(CR, "addressbook-description")
+            tag = q(C, "calendar-description") if calendar else q(CR, "addressbook-description")
             etree.SubElement(prop, tag).text = spec.description
         if calendar and spec.color:
-            etree.SubElement(prop, _q(ICAL, "calendar-color")).text = spec.color
+            etree.SubElement(prop, q(ICAL, "calendar-color")).text = spec.color
         if calendar and spec.components:
-            comps = etree.SubElement(prop, _q(C, "supported-calendar-component-set"))
+            comps = etree.SubElement(prop, q(C, "supported-calendar-component-set"))
             for name in sorted(spec.components):
-                etree.SubElement(comps, _q(C, "comp"), name=name)
+                etree.SubElement(comps, q(C, "comp"), name=name)
         body = etree.tostring(root, xml_declaration=True, encoding="utf-8")
         response = self._request("MKCALENDAR" if calendar else "MKCOL", href, body)
         if response.status_code not in (200, 201):
@@ -299,8 +290,8 @@ class DavAccount:
         if not responses:
             return None
         return (
-            _prop_text(responses[0], (D, "sync-token"))
-            or _prop_text(responses[0], (CS, "getctag"))
+            prop_text(responses[0], (D, "sync-token"))
+            or prop_text(responses[0], (CS, "getctag"))
             or None
         )
 
@@ -312,10 +303,10 @@ class DavAccount:
         Returns (changed, removed, new token), or None when the server cannot answer from
         that token (no support, token expired): the caller then lists everything.
         """
-        root = etree.Element(_q(D, "sync-collection"), nsmap=NSMAP)
-        etree.SubElement(root, _q(D, "sync-token")).text = sync_token
-        etree.SubElement(root, _q(D, "sync-level")).text = "1"
-        etree.SubElement(etree.SubElement(root, _q(D, "prop")), _q(D, "getetag"))
+        root = etree.Element(q(D, "sync-collection"), nsmap=NSMAP)
+        etree.SubElement(root, q(D, "sync-token")).text = sync_token
+        etree.SubElement(root, q(D, "sync-level")).text = "1"
+        etree.SubElement(etree.SubElement(root, q(D, "prop")), q(D, "getetag"))
         body = etree.tostring(root, xml_declaration=True, encoding="utf-8")
         response = self._request("REPORT", collection.href, body, {"Depth": "0"})
         if response.status_code != 207:
@@ -326,17 +317,17 @@ class DavAccount:
             return None
         changed: list[ItemRef] = []
         removed: list[str] = []
-        for part in tree.iter(_q(D, "response")):
-            href = _text(part, (D, "href"))
+        for part in tree.iter(q(D, "response")):
+            href = text_of(part, (D, "href"))
             if not href or same_href(href, collection.href):
                 continue
-            if "404" in _text(part, (D, "status")):
+            if "404" in text_of(part, (D, "status")):
                 removed.append(canonical_href(href))
             else:
                 changed.append(
-                    ItemRef(canonical_href(href), _prop_text(part, (D, "getetag")) or None)
+                    ItemRef(canonical_href(href), prop_text(part, (D, "getetag")) or None)
                 )
-        token = tree.find(_q(D, "sync-token"))
+        token = tree.find(q(D, "sync-token"))
         if token is None or not token.text:
             return None
         return changed, removed, token.text.strip()
@@ -350,13 +341,13 @@ class DavAccount:
         )
         refs = []
         for response in responses:
-            href = _text(response, (D, "href"))
-            types = response.find(f".//{_q(D, 'resourcetype')}")
+            href = text_of(response, (D, "href"))
+            types = response.find(f".//{q(D, 'resourcetype')}")
             if same_href(href, collection.href) or (
-                types is not None and types.find(_q(D, "collection")) is not None
+                types is not None and types.find(q(D, "collection")) is not None
             ):
                 continue
-            etag = _prop_text(response, (D, "getetag")) or None
+            etag = prop_text(response, (D, "getetag")) or None
             refs.append(ItemRef(href=canonical_href(href), etag=etag))
         return refs
 
@@ -366,26 +357,26 @@ class DavAccount:
         data = (C, "calendar-data") if calendar else (CR, "address-data")
         for start in range(0, len(hrefs), MULTIGET_BATCH):
             root = etree.Element(
-                _q(C, "calendar-multiget") if calendar else _q(CR, "addressbook-multiget"),
+                q(C, "calendar-multiget") if calendar else q(CR, "addressbook-multiget"),
                 nsmap=NSMAP,
             )
-            prop = etree.SubElement(root, _q(D, "prop"))
-            etree.SubElement(prop, _q(D, "getetag"))
-            etree.SubElement(prop, _q(*data))
+            prop = etree.SubElement(root, q(D, "prop"))
+            etree.SubElement(prop, q(D, "getetag"))
+            etree.SubElement(prop, q(*data))
             for href in hrefs[start : start + MULTIGET_BATCH]:
-                etree.SubElement(root, _q(D, "href")).text = href
+                etree.SubElement(root, q(D, "href")).text = href
             body = etree.tostring(root, xml_declaration=True, encoding="utf-8")
             response = self._request("REPORT", collection.href, body, {"Depth": "1"})
             for part in self._multistatus(response, f"REPORT {collection.href}"):
-                href = _text(part, (D, "href"))
-                element = part.find(f".//{_q(*data)}")
+                href = text_of(part, (D, "href"))
+                element = part.find(f".//{q(*data)}")
                 if element is None or element.text is None:
                     continue
                 yield Item(
                     kind=self.kind,
                     href=canonical_href(href),
                     raw=element.text.encode("utf-8"),
-                    etag=_prop_text(part, (D, "getetag")) or None,
+                    etag=prop_text(part, (D, "getetag")) or None,
                 )
 
     def item_href(self, collection: Collection, name: str) -> str:
@@ -417,7 +408,7 @@ class DavAccount:
         new_etag = response.headers.get("ETag")
         if not new_etag:
             found = self._propfind(href, "0", (D, "getetag"))
-            new_etag = _prop_text(found[0], (D, "getetag")) if found else None
+            new_etag = prop_text(found[0], (D, "getetag")) if found else None
         return PutResult(href=href, etag=new_etag or None)
 
     def get(self, href: str) -> Item | None:
@@ -460,33 +451,3 @@ class DavAccount:
 def _reason(response: httpx.Response) -> str:
     text = " ".join(response.text.split())[:200] if response.content else ""
     return (response.reason_phrase + (f": {text}" if text else "")).strip()
-
-
-def _int(text: str) -> int | None:
-    return int(text) if text.isdigit() else None
-
-
-def _text(element: etree._Element, name: tuple[str, str]) -> str:
-    found = element.find(_q(*name))
-    return (found.text or "").strip() if found is not None else ""
-
-
-def _prop_text(response: etree._Element, name: tuple[str, str]) -> str:
-    """The text of property *name* if the server gave it with status 200."""
-    for propstat in response.iter(_q(D, "propstat")):
-        status = _text(propstat, (D, "status"))
-        if " 200 " not in status + " ":
-            continue
-        found = propstat.find(f"{_q(D, 'prop')}/{_q(*name)}")
-        if found is not None:
-            return (found.text or "").strip()
-    return ""
-
-
-def _first_href(responses: list[etree._Element], name: tuple[str, str]) -> str:
-    for response in responses:
-        for propstat in response.iter(_q(D, "propstat")):
-            found = propstat.find(f"{_q(D, 'prop')}/{_q(*name)}/{_q(D, 'href')}")
-            if found is not None and found.text:
-                return found.text.strip()
-    return ""
