@@ -1,7 +1,326 @@
-"""Commands of this area register here (placeholder until the area lands)."""
+"""``skylift migrate-calendars|migrate-contacts|verify-calendars|verify-contacts|freebusy``.
+
+Same users CSV, credentials, proxy login, TLS rules, ``--json`` and exit codes as mail:
+0 all copied (or identical), 1 some objects failed or differ, 2 usage/configuration,
+3 an account could not connect or log in.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Annotated
 
 import typer
 
+from skylift.cli.common import print_json
+from skylift.cli.mail import load_pairs
+from skylift.engine.davsync_plan import Action
+from skylift.errors import EXIT_CONNECT, EXIT_ITEMS_FAILED, EXIT_OK, ConfigError
+from skylift.model.account import Login, MailboxPair
+from skylift.model.dav import DavKind
+from skylift.runners.davsync import (
+    CollectionReport,
+    RunOptions,
+    SideSpec,
+    check_schemes,
+    migrate_accounts,
+    open_source,
+    open_target,
+)
+from skylift.runners.davsync_freebusy import FreeBusyReport, publish
+from skylift.runners.davsync_verify import CollectionCheck, verify_account
+from skylift.state.dav_ledger import DavLedger
+
+SourceOpt = Annotated[
+    str, typer.Option("--source", help="caldav+https://… carddav+https://… ics:///dir vcf:///f")
+]
+TargetOpt = Annotated[str, typer.Option("--target", help="caldav+https://… or carddav+https://…")]
+UsersOpt = Annotated[
+    Path | None, typer.Option("--users", help="CSV: EmailAddress,UserName,Password[,Target…]")
+]
+UserOpt = Annotated[str | None, typer.Option("--user", help="One account (target address)")]
+StateOpt = Annotated[str, typer.Option("--state", help="State file or database URL")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON summary on stdout")]
+DryRunOpt = Annotated[bool, typer.Option("--dry-run", help="Show the plan, change nothing")]
+DeleteOpt = Annotated[
+    bool, typer.Option("--delete", help="Delete on the target what was deleted at the source")
+]
+DomainOpt = Annotated[
+    list[str] | None,
+    typer.Option("--rewrite-domain", help="OLD=NEW: organizer/attendee addresses @OLD -> @NEW"),
+]
+AdminOpt = Annotated[str | None, typer.Option()]
+PlainOpt = Annotated[bool, typer.Option(help="Allow passwords over http:// to a remote host")]
+CaOpt = Annotated[Path | None, typer.Option()]
+InsecureOpt = Annotated[bool, typer.Option()]
+
+
+def parse_domain_map(values: list[str]) -> dict[str, str]:
+    """``old.example=new.example`` (a leading @ is allowed) -> {"old.example": "new.example"}."""
+    mapping = {}
+    for value in values:
+        old, sep, new = value.partition("=")
+        if not sep or not old.strip("@ ") or not new.strip("@ "):
+            raise ConfigError(
+                f"--rewrite-domain wants OLD=NEW, e.g. old.example=new.example: {value!r}"
+            )
+        mapping[old.strip().lstrip("@").lower()] = new.strip().lstrip("@")
+    return mapping
+
+
+def _pairs(
+    users: Path | None, user: str | None, source_admin: str | None, target_admin: str | None
+) -> list[MailboxPair]:
+    if users is None and user is None:
+        raise ConfigError("say whose data to move: --users users.csv or --user ADDRESS")
+    pairs = load_pairs(users, user, None, None, source_admin, target_admin)
+    fixed = []
+    for pair in pairs:
+        source = pair.source
+        if not source.user:  # --user: the same account name on both sides unless told
+            source = Login(pair.key, source.password, source.admin, source.admin_password)
+        fixed.append(MailboxPair(pair.key, source, pair.target, pair.extra))
+    return fixed
+
+
+def _sides(
+    source: str,
+    target: str,
+    allow_plaintext: bool,
+    source_ca: Path | None,
+    target_ca: Path | None,
+    insecure_source: bool,
+    insecure_target: bool,
+) -> tuple[SideSpec, SideSpec]:
+    for ca in (source_ca, target_ca):
+        if ca is not None and not ca.is_file():
+            raise ConfigError(f"CA file not found: {ca}")
+    return (
+        SideSpec(source, allow_plaintext, insecure_source, str(source_ca) if source_ca else None),
+        SideSpec(target, allow_plaintext, insecure_target, str(target_ca) if target_ca else None),
+    )
+
+
+def _migrate(
+    kind: DavKind,
+    src: SideSpec,
+    dst: SideSpec,
+    pairs: list[MailboxPair],
+    state: str,
+    options: RunOptions,
+    json_out: bool,
+    parallel: int = 1,
+) -> int:
+    check_schemes(kind, src, dst)
+    ledger = DavLedger(state)
+    results: list[dict[str, object]] = []
+    failed_accounts = 0
+    any_failed_items = False
+    try:
+        for result in migrate_accounts(pairs, src, dst, ledger, options, parallel):
+            if result.error is not None:
+                if len(pairs) == 1:
+                    raise result.error
+                failed_accounts += 1
+                results.append({"account": result.key, "error": str(result.error)})
+                if not json_out:
+                    print(f"skylift: error: {result.key}: {result.error}", file=sys.stderr)
+                continue
+            any_failed_items |= any(r.failed for r in result.reports)
+            results.append(
+                {"account": result.key, "collections": [r.to_json() for r in result.reports]}
+            )
+            if not json_out:
+                _print_reports(result.key, result.reports, options.dry_run)
+    finally:
+        ledger.close()
+    if json_out:
+        print_json({"kind": str(kind), "dry_run": options.dry_run, "accounts": results})
+    if failed_accounts:
+        return EXIT_CONNECT
+    return EXIT_ITEMS_FAILED if any_failed_items else EXIT_OK
+
+
+def _print_reports(account: str, reports: list[CollectionReport], dry_run: bool) -> None:
+    would = "would be " if dry_run else ""
+    for report in reports:
+        if report.unchanged:
+            print(f"{account} {report.kind} {report.name}: unchanged since the last run")
+            continue
+        counts = ", ".join(
+            f"{report.count(a)} {would}{a}d".replace("skipd", "skipped").replace("faild", "failed")
+            for a in (Action.CREATE, Action.UPDATE, Action.DELETE, Action.SKIP, Action.FAIL)
+        )
+        new = f" ({would}created)" if report.created else ""
+        print(f"{account} {report.kind} {report.name}{new}: {counts}")
+        for step in report.failed:
+            print(f"  failed {step.uid or step.source_href}: {step.reason}")
+
+
+def _verify(
+    kind: DavKind,
+    src: SideSpec,
+    dst: SideSpec,
+    pairs: list[MailboxPair],
+    window: tuple[date, date],
+    domain_map: dict[str, str],
+    json_out: bool,
+) -> int:
+    check_schemes(kind, src, dst)
+    results: list[dict[str, object]] = []
+    problems = 0
+    for pair in pairs:
+        with (
+            open_source(src, kind, pair.source) as source,
+            open_target(dst, kind, pair.target) as target,
+        ):
+            checks: list[CollectionCheck] = verify_account(source, target, kind, window, domain_map)
+        problems += sum(len(c.problems) for c in checks)
+        results.append({"account": pair.key, "collections": [c.to_json() for c in checks]})
+        if not json_out:
+            for check in checks:
+                state = "identical" if not check.problems else f"{len(check.problems)} problem(s)"
+                print(f"{pair.key} {kind} {check.name}: {check.checked} checked, {state}")
+                for uid, text in check.problems:
+                    print(f"  {uid or '-'}: {text}")
+    if json_out:
+        print_json({"kind": str(kind), "ok": problems == 0, "accounts": results})
+    return EXIT_OK if problems == 0 else EXIT_ITEMS_FAILED
+
+
+def _make_migrate(kind: DavKind):  # type: ignore[no-untyped-def]
+    def command(
+        source: SourceOpt,
+        target: TargetOpt,
+        users: UsersOpt = None,
+        user: UserOpt = None,
+        state: StateOpt = "skylift.db",
+        dry_run: DryRunOpt = False,
+        json_out: JsonOpt = False,
+        delete: DeleteOpt = False,
+        rewrite_domain: DomainOpt = None,
+        source_admin: AdminOpt = None,
+        target_admin: AdminOpt = None,
+        allow_plaintext: PlainOpt = False,
+        source_ca: CaOpt = None,
+        target_ca: CaOpt = None,
+        insecure_source: InsecureOpt = False,
+        insecure_target: InsecureOpt = False,
+        parallel: Annotated[int, typer.Option(min=1, help="Accounts at once")] = 4,
+    ) -> int:
+        src, dst = _sides(
+            source, target, allow_plaintext, source_ca, target_ca, insecure_source, insecure_target
+        )
+        options = RunOptions(kind, dry_run, delete, parse_domain_map(rewrite_domain or []))
+        pairs = _pairs(users, user, source_admin, target_admin)
+        return _migrate(kind, src, dst, pairs, state, options, json_out, parallel)
+
+    what = "calendars (events, tasks, time zones)" if kind is DavKind.CALENDAR else "address books"
+    command.__doc__ = f"Copy {what} keeping every UID; reruns copy only what changed."
+    return command
+
+
+def _make_verify(kind: DavKind):  # type: ignore[no-untyped-def]
+    def command(
+        source: SourceOpt,
+        target: TargetOpt,
+        users: UsersOpt = None,
+        user: UserOpt = None,
+        json_out: JsonOpt = False,
+        days: Annotated[int, typer.Option(min=1, help="Window of occurrences compared")] = 366,
+        start: Annotated[
+            str | None, typer.Option(help="First day of the window, YYYY-MM-DD (default today)")
+        ] = None,
+        rewrite_domain: DomainOpt = None,
+        source_admin: AdminOpt = None,
+        target_admin: AdminOpt = None,
+        allow_plaintext: PlainOpt = False,
+        source_ca: CaOpt = None,
+        target_ca: CaOpt = None,
+        insecure_source: InsecureOpt = False,
+        insecure_target: InsecureOpt = False,
+    ) -> int:
+        src, dst = _sides(
+            source, target, allow_plaintext, source_ca, target_ca, insecure_source, insecure_target
+        )
+        try:
+            first = date.fromisoformat(start) if start else date.today()
+        except ValueError:
+            raise ConfigError(f"--start wants a date like 2024-01-31: {start!r}") from None
+        pairs = _pairs(users, user, source_admin, target_admin)
+        window = (first, first + timedelta(days=days))
+        return _verify(
+            kind, src, dst, pairs, window, parse_domain_map(rewrite_domain or []), json_out
+        )
+
+    command.__doc__ = (
+        "Compare occurrences over a window (a year) by UID."
+        if kind is DavKind.CALENDAR
+        else "Compare every contact field by field, by UID."
+    )
+    return command
+
+
+def freebusy_publish(
+    source: Annotated[str, typer.Option("--source", help="caldav+https://… to read events")],
+    target: Annotated[str, typer.Option("--target", help="caldav+https://… to write busy")],
+    users: UsersOpt = None,
+    user: UserOpt = None,
+    weeks: Annotated[int, typer.Option(min=1, help="How far ahead")] = 8,
+    label: Annotated[str, typer.Option(help="Title of the busy blocks")] = "Busy",
+    every: Annotated[
+        int, typer.Option(min=0, help="Repeat every N minutes (0: once, for cron)")
+    ] = 0,
+    dry_run: DryRunOpt = False,
+    json_out: JsonOpt = False,
+    source_admin: AdminOpt = None,
+    target_admin: AdminOpt = None,
+    allow_plaintext: PlainOpt = False,
+    source_ca: CaOpt = None,
+    target_ca: CaOpt = None,
+    insecure_source: InsecureOpt = False,
+    insecure_target: InsecureOpt = False,
+) -> int:
+    """Write each user's busy times (next N weeks) from one side into the other."""
+    src, dst = _sides(
+        source, target, allow_plaintext, source_ca, target_ca, insecure_source, insecure_target
+    )
+    if src.endpoint().scheme not in ("caldav+https", "caldav+http"):
+        raise ConfigError("--source must be caldav+https:// (or caldav+http:// locally)")
+    check_schemes(DavKind.CALENDAR, src, dst)
+    pairs = _pairs(users, user, source_admin, target_admin)
+    while True:
+        reports: list[FreeBusyReport] = []
+        for pair in pairs:
+            with (
+                open_target(src, DavKind.CALENDAR, pair.source) as reader,
+                open_target(dst, DavKind.CALENDAR, pair.target) as writer,
+            ):
+                reports.append(publish(reader, writer, pair.key, weeks, label, dry_run))
+        if json_out:
+            print_json({"dry_run": dry_run, "accounts": [r.to_json() for r in reports]})
+        else:
+            for r in reports:
+                print(
+                    f"{r.account}: {len(r.busy)} busy period(s); "
+                    f"{r.created} block(s) added, {r.deleted} removed"
+                )
+                for problem in r.failed:
+                    print(f"  failed {problem}")
+        if not every:
+            return EXIT_ITEMS_FAILED if any(r.failed for r in reports) else EXIT_OK
+        time.sleep(every * 60)
+
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to *app*."""
+    """Add the calendar and contacts commands."""
+    app.command("migrate-calendars")(_make_migrate(DavKind.CALENDAR))
+    app.command("migrate-contacts")(_make_migrate(DavKind.ADDRESSBOOK))
+    app.command("verify-calendars")(_make_verify(DavKind.CALENDAR))
+    app.command("verify-contacts")(_make_verify(DavKind.ADDRESSBOOK))
+    freebusy = typer.Typer(help="Free/busy during coexistence.", no_args_is_help=True)
+    freebusy.command("publish")(freebusy_publish)
+    app.add_typer(freebusy, name="freebusy")
