@@ -63,7 +63,9 @@ class Sync:
     env: dict[str, str]
     extra: tuple[str, ...] = ()
 
-    def run(self, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    def run(
+        self, *args: str, env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
         mapping = self.workdir / "mapping.toml"
         mapping.write_text(MAPPING, encoding="utf-8")
         cmd = [
@@ -73,7 +75,25 @@ class Sync:
             "--state", str(self.workdir / "state.db"), *self.extra, *args,
         ]  # fmt: skip
         return subprocess.run(
-            cmd, capture_output=True, text=True, env=os.environ | self.env | (env or {}), timeout=240
+            cmd,
+            capture_output=True,
+            text=True,
+            env=os.environ | self.env | (env or {}),
+            timeout=240,
+        )
+
+    def run_journal(self, *args: str) -> subprocess.CompletedProcess[str]:
+        cmd = [
+            sys.executable,
+            "-m",
+            "skylift",
+            "dirsync-journal",
+            "--state",
+            str(self.workdir / "state.db"),
+            *args,
+        ]
+        return subprocess.run(
+            cmd, capture_output=True, text=True, env=os.environ | self.env, timeout=60, check=True
         )
 
     def json(self, *args: str) -> dict:  # type: ignore[type-arg]
@@ -84,7 +104,11 @@ class Sync:
 
 @pytest.fixture
 def scim_sync(source: Slapd, scim: ScimServer, tmp_path: Path) -> Sync:
-    env = {"SKYLIFT_LDAP_PASSWORD": ADMIN_PASSWORD, "SKYLIFT_SCIM_TOKEN": scim.token, "PYTHONPATH": _pythonpath()}
+    env = {
+        "SKYLIFT_LDAP_PASSWORD": ADMIN_PASSWORD,
+        "SKYLIFT_SCIM_TOKEN": scim.token,
+        "PYTHONPATH": _pythonpath(),
+    }
     return Sync(source, scim.url, tmp_path, env)
 
 
@@ -111,7 +135,9 @@ def scim_users(scim: ScimServer) -> dict[str, dict]:  # type: ignore[type-arg]
     start = 1
     headers = {"Authorization": f"Bearer {scim.token}"}
     while True:
-        page = httpx.get(f"{scim.http_url}/Users", params={"startIndex": start, "count": 500}, headers=headers).json()
+        page = httpx.get(
+            f"{scim.http_url}/Users", params={"startIndex": start, "count": 500}, headers=headers
+        ).json()
         for r in page.get("Resources", []):
             out[r["userName"]] = r
         start += len(page.get("Resources", []))

@@ -98,10 +98,15 @@ overlay ppolicy
 
     def start(self, ldif: str = "") -> Slapd:
         conf = self.write_config()
-        data = ldif or f"dn: {self.suffix}\nobjectClass: dcObject\nobjectClass: organization\no: x\ndc: {self.suffix.split(',')[0].split('=')[1]}\n"
+        data = (
+            ldif
+            or f"dn: {self.suffix}\nobjectClass: dcObject\nobjectClass: organization\no: x\ndc: {self.suffix.split(',')[0].split('=')[1]}\n"
+        )
         seed = self.root / "seed.ldif"
         seed.write_text(data, encoding="utf-8")
-        subprocess.run([SLAPADD, "-q", "-f", str(conf), "-l", str(seed)], check=True, capture_output=True)
+        subprocess.run(
+            [SLAPADD, "-q", "-f", str(conf), "-l", str(seed)], check=True, capture_output=True
+        )
         self.port = self.port or free_port()
         self.process = subprocess.Popen(
             [SLAPD, "-f", str(conf), "-h", f"ldap://127.0.0.1:{self.port}/", "-d", "0"],
@@ -150,7 +155,15 @@ class ScimServer:
     def start(self) -> ScimServer:
         self.port = self.port or free_port()
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "scim2_server.testserver.cli", "--port", str(self.port), "--bearer-token", self.token],
+            [
+                sys.executable,
+                "-m",
+                "scim2_server.testserver.cli",
+                "--port",
+                str(self.port),
+                "--bearer-token",
+                self.token,
+            ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             env=os.environ.copy(),
@@ -192,7 +205,11 @@ def org_ldif(
     for i in range(users):
         uid = f"user{i:05d}"
         dn = f"uid={uid},ou=Staff,ou=People,{suffix}"
-        lock = "pwdAccountLockedTime: 000001010000Z\n" if disabled_every and i % disabled_every == disabled_every - 1 else ""
+        lock = (
+            "pwdAccountLockedTime: 000001010000Z\n"
+            if disabled_every and i % disabled_every == disabled_every - 1
+            else ""
+        )
         yield (
             f"dn: {dn}\nobjectClass: inetOrgPerson\nuid: {uid}\ncn: Given{i} Family{i}\n"
             f"givenName: Given{i}\nsn: Family{i}\ndisplayName: Given{i} Family{i}\n"

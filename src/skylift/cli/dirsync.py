@@ -64,7 +64,9 @@ def _print_result(result: SyncResult, as_json: bool) -> None:
     counts = ", ".join(f"{k} {v}" for k, v in result.plan.counts().items() if v) or "nothing to do"
     print(f"summary: {counts}")
     report = result.report
-    if report and (report["likely_matches"] or report["target_only"] or report["source_duplicates"]):
+    if report and (
+        report["likely_matches"] or report["target_only"] or report["source_duplicates"]
+    ):
         print(
             f"pre-flight: {len(report['source_duplicates'])} duplicate(s) in the source, "
             f"{len(report['likely_matches'])} existing target account(s) will be adopted, "
@@ -89,36 +91,68 @@ def register(app: typer.Typer) -> None:
 
     @app.command("dirsync")
     def dirsync(
-        source: Annotated[str, typer.Option(help="ldap:// or ldaps:// URL of the source directory.")],
+        source: Annotated[
+            str, typer.Option(help="ldap:// or ldaps:// URL of the source directory.")
+        ],
         base: Annotated[str, typer.Option(help="Base DN to read below.")],
         target: Annotated[str, typer.Option(help="scim+https://host/path or ldap(s):// target.")],
-        bind: Annotated[str, typer.Option(help="Bind DN for the source (password: SKYLIFT_LDAP_PASSWORD).")] = "",
-        bind_password_file: Annotated[Path | None, typer.Option(help="File holding the source bind password.")] = None,
-        scim_token_file: Annotated[Path | None, typer.Option(help="File holding the SCIM bearer token.")] = None,
+        bind: Annotated[
+            str, typer.Option(help="Bind DN for the source (password: SKYLIFT_LDAP_PASSWORD).")
+        ] = "",
+        bind_password_file: Annotated[
+            Path | None, typer.Option(help="File holding the source bind password.")
+        ] = None,
+        scim_token_file: Annotated[
+            Path | None, typer.Option(help="File holding the SCIM bearer token.")
+        ] = None,
         target_bind: Annotated[str, typer.Option(help="Bind DN for an LDAP target.")] = "",
         target_base: Annotated[str, typer.Option(help="DN an LDAP target writes below.")] = "",
         mapping: Annotated[Path | None, typer.Option(help="Mapping file (TOML).")] = None,
         preset: Annotated[str | None, typer.Option(help="Source preset: openldap or ad.")] = None,
         filter: Annotated[str, typer.Option("--filter", help="LDAP filter users must match.")] = "",
-        ou: Annotated[list[str] | None, typer.Option("--ou", help="Only users below this DN (repeatable).")] = None,
-        apply: Annotated[bool, typer.Option("--apply/--preview", help="Make the changes (default: preview).")] = False,
-        delete_threshold: Annotated[str, typer.Option(help="Stop if more would be disabled/deleted (500 or 10%).")] = "500",
-        on_leave: Annotated[str, typer.Option(help="What happens to objects that leave scope: disable or delete.")] = "disable",
-        delete_after: Annotated[str | None, typer.Option(help="Delete objects disabled this long ago (e.g. 30d).")] = None,
-        every: Annotated[str | None, typer.Option(help="Keep syncing at this interval (e.g. 30m).")] = None,
-        full: Annotated[bool, typer.Option("--full", help="Read the whole source, not only changes.")] = False,
+        ou: Annotated[
+            list[str] | None, typer.Option("--ou", help="Only users below this DN (repeatable).")
+        ] = None,
+        apply: Annotated[
+            bool, typer.Option("--apply/--preview", help="Make the changes (default: preview).")
+        ] = False,
+        delete_threshold: Annotated[
+            str, typer.Option(help="Stop if more would be disabled/deleted (500 or 10%).")
+        ] = "500",
+        on_leave: Annotated[
+            str, typer.Option(help="What happens to objects that leave scope: disable or delete.")
+        ] = "disable",
+        delete_after: Annotated[
+            str | None, typer.Option(help="Delete objects disabled this long ago (e.g. 30d).")
+        ] = None,
+        every: Annotated[
+            str | None, typer.Option(help="Keep syncing at this interval (e.g. 30m).")
+        ] = None,
+        full: Annotated[
+            bool, typer.Option("--full", help="Read the whole source, not only changes.")
+        ] = False,
         state: Annotated[Path, typer.Option(help="State file (SQLite).")] = Path("skylift.db"),
-        out: Annotated[Path | None, typer.Option(help="Write the diff as JSON and CSV into this folder.")] = None,
+        out: Annotated[
+            Path | None, typer.Option(help="Write the diff as JSON and CSV into this folder.")
+        ] = None,
         as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
-        ca_file: Annotated[Path | None, typer.Option(help="CA certificate(s) to trust for TLS.")] = None,
-        allow_plaintext: Annotated[bool, typer.Option(help="Allow unencrypted connections beyond 127.0.0.0/8.")] = False,
+        ca_file: Annotated[
+            Path | None, typer.Option(help="CA certificate(s) to trust for TLS.")
+        ] = None,
+        allow_plaintext: Annotated[
+            bool, typer.Option(help="Allow unencrypted connections beyond 127.0.0.0/8.")
+        ] = False,
         timeout: Annotated[float, typer.Option(help="Network timeout in seconds.")] = 60.0,
     ) -> int:
         """Sync users and groups one way from LDAP/AD into a SCIM 2.0 or LDAP directory."""
         if on_leave not in ("disable", "delete"):
             raise ConfigError(f"--on-leave must be disable or delete, not {on_leave!r}")
         parse_threshold(delete_threshold)
-        tls = {"ca_file": str(ca_file) if ca_file else None, "allow_plaintext": allow_plaintext, "timeout": timeout}
+        tls = {
+            "ca_file": str(ca_file) if ca_file else None,
+            "allow_plaintext": allow_plaintext,
+            "timeout": timeout,
+        }
         source_ep = Endpoint.parse(source, **tls)
         target_ep = Endpoint.parse(target, **tls)
         if source_ep.scheme not in ("ldap", "ldaps"):
@@ -176,5 +210,7 @@ def register(app: typer.Typer) -> None:
             print_json(rows)
         for row in [] if as_json else rows:
             status = "ok" if row["ok"] else f"FAILED: {row['error']}"
-            print(f"{row['at']:%Y-%m-%d %H:%M:%S} {row['action']:<7} {row['kind']:<5} {row['name']}: {row['reason']} [{status}]")
+            print(
+                f"{row['at']:%Y-%m-%d %H:%M:%S} {row['action']:<7} {row['kind']:<5} {row['name']}: {row['reason']} [{status}]"
+            )
         return EXIT_OK

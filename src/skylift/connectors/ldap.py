@@ -127,7 +127,9 @@ def _start_tls(conn: Connection, endpoint: Endpoint) -> None:
         code = (conn.result or {}).get("result")
         # 2 protocolError / 52 unavailable: the server does not offer StartTLS at all.
         if code not in (2, 52) and "protocolError" not in str(exc):
-            raise ConnectError(f"StartTLS with {endpoint.display()} failed: {_first_line(exc)}") from exc
+            raise ConnectError(
+                f"StartTLS with {endpoint.display()} failed: {_first_line(exc)}"
+            ) from exc
     if not (endpoint.is_loopback() or endpoint.allow_plaintext):
         raise ConnectError(
             f"{endpoint.display()} does not offer StartTLS; use ldaps:// or pass "
@@ -393,11 +395,23 @@ class LdapDirectoryTarget:
         """Entries that could be *obj* (for a delta run, which does not list the target)."""
         esc = escape_filter_chars
         if isinstance(obj, User):
-            terms = [("employeeNumber", obj.external_id), ("uid", obj.user_name), ("mail", obj.email)]
-            flt = "(&(objectClass=inetOrgPerson)(|" + "".join(f"({a}={esc(v)})" for a, v in terms if v) + "))"
+            terms = [
+                ("employeeNumber", obj.external_id),
+                ("uid", obj.user_name),
+                ("mail", obj.email),
+            ]
+            flt = (
+                "(&(objectClass=inetOrgPerson)(|"
+                + "".join(f"({a}={esc(v)})" for a, v in terms if v)
+                + "))"
+            )
             return [self._user(dn, a) for dn, a in self._search(self.base, flt, self._USER_READ)]
         terms = [("businessCategory", obj.external_id), ("cn", obj.display_name)]
-        flt = "(&(objectClass=groupOfNames)(|" + "".join(f"({a}={esc(v)})" for a, v in terms if v) + "))"
+        flt = (
+            "(&(objectClass=groupOfNames)(|"
+            + "".join(f"({a}={esc(v)})" for a, v in terms if v)
+            + "))"
+        )
         return [self._group(dn, a) for dn, a in self._search(self.base, flt, self._GROUP_READ)]
 
     def _dn_for_member(self, dn: str) -> None:

@@ -63,7 +63,9 @@ def user_to_scim(user: User) -> dict[str, Any]:
         body["externalId"] = user.external_id
     if user.display_name:
         body["displayName"] = user.display_name
-    name = {k: v for k, v in (("givenName", user.given_name), ("familyName", user.family_name)) if v}
+    name = {
+        k: v for k, v in (("givenName", user.given_name), ("familyName", user.family_name)) if v
+    }
     if name:
         body["name"] = name
     emails = _emails(user.email, user.other_emails)
@@ -109,7 +111,9 @@ def user_from_scim(data: dict[str, Any]) -> User:
 
 def group_from_scim(data: dict[str, Any]) -> Group:
     members = frozenset(m["value"] for m in data.get("members") or [] if m.get("value"))
-    return Group(data.get("externalId") or "", data.get("displayName") or "", members, id=data["id"])
+    return Group(
+        data.get("externalId") or "", data.get("displayName") or "", members, id=data["id"]
+    )
 
 
 class ScimDirectoryTarget:
@@ -123,7 +127,9 @@ class ScimDirectoryTarget:
         if token:
             headers["Authorization"] = f"Bearer {token.reveal()}"
         verify: Any = endpoint.ssl_context() if self.base_url.startswith("https") else True
-        self.client = httpx.Client(base_url=self.base_url, headers=headers, verify=verify, timeout=endpoint.timeout)
+        self.client = httpx.Client(
+            base_url=self.base_url, headers=headers, verify=verify, timeout=endpoint.timeout
+        )
         self.page_size = page_size
         self.etags = False
         self.versions: dict[str, str] = {}
@@ -177,9 +183,9 @@ class ScimDirectoryTarget:
             self.page_size = min(self.page_size, max_results)
 
     def _remember(self, data: dict[str, Any], response: httpx.Response | None = None) -> None:
-        version = (response.headers.get("ETag") if response is not None else None) or (data.get("meta") or {}).get(
-            "version"
-        )
+        version = (response.headers.get("ETag") if response is not None else None) or (
+            data.get("meta") or {}
+        ).get("version")
         if version and "id" in data:
             self.versions[data["id"]] = version
 
@@ -188,7 +194,9 @@ class ScimDirectoryTarget:
         return {"If-Match": version} if self.etags and version else {}
 
     # -- reading ---------------------------------------------------------------------------
-    def _list(self, resource: str, params: dict[str, str] | None = None) -> Iterator[dict[str, Any]]:
+    def _list(
+        self, resource: str, params: dict[str, str] | None = None
+    ) -> Iterator[dict[str, Any]]:
         start = 1
         while True:
             query = {"startIndex": str(start), "count": str(self.page_size), **(params or {})}
@@ -212,7 +220,11 @@ class ScimDirectoryTarget:
     def find_matches(self, obj: DirectoryObject) -> list[DirectoryObject]:
         """Objects that could be *obj* (for a delta run, which does not list the target)."""
         if isinstance(obj, User):
-            terms = [("externalId", obj.external_id), ("userName", obj.user_name), ("emails.value", obj.email)]
+            terms = [
+                ("externalId", obj.external_id),
+                ("userName", obj.user_name),
+                ("emails.value", obj.email),
+            ]
             resource = "Users"
         else:
             terms = [("externalId", obj.external_id), ("displayName", obj.display_name)]
@@ -252,7 +264,9 @@ class ScimDirectoryTarget:
         if "email" in changes or "other_emails" in changes:
             current = self.get("user", target_id)
             email = str(changes.get("email", current.email if isinstance(current, User) else ""))
-            others = changes.get("other_emails", current.other_emails if isinstance(current, User) else ())
+            others = changes.get(
+                "other_emails", current.other_emails if isinstance(current, User) else ()
+            )
             ops.append(_op("emails", _emails(email, tuple(others)) or None))  # type: ignore[arg-type]
         self._patch("Users", target_id, ops)
 
@@ -268,9 +282,17 @@ class ScimDirectoryTarget:
         return str(data["id"])
 
     def update_group(
-        self, target_id: str, changes: dict[str, object], add_ids: Sequence[str], remove_ids: Sequence[str]
+        self,
+        target_id: str,
+        changes: dict[str, object],
+        add_ids: Sequence[str],
+        remove_ids: Sequence[str],
     ) -> None:
-        ops = [_op(USER_PATHS[k], v) for k, v in changes.items() if k in ("display_name", "external_id")]
+        ops = [
+            _op(USER_PATHS[k], v)
+            for k, v in changes.items()
+            if k in ("display_name", "external_id")
+        ]
         if add_ids:
             ops.append({"op": "add", "path": "members", "value": [{"value": m} for m in add_ids]})
         for m in remove_ids:
@@ -309,7 +331,11 @@ class ScimDirectoryTarget:
 def _op(path: str, value: object) -> dict[str, Any]:
     if value in ("", None, (), []):
         return {"op": "remove", "path": path}
-    return {"op": "replace", "path": path, "value": list(value) if isinstance(value, tuple) else value}
+    return {
+        "op": "replace",
+        "path": path,
+        "value": list(value) if isinstance(value, tuple) else value,
+    }
 
 
 def _quote(value: str) -> str:
@@ -325,7 +351,9 @@ def _retry_after(header: str | None, attempt: int) -> float:
             from email.utils import parsedate_to_datetime
 
             try:
-                return min(max(parsedate_to_datetime(header).timestamp() - time.time(), 0.0), MAX_WAIT)
+                return min(
+                    max(parsedate_to_datetime(header).timestamp() - time.time(), 0.0), MAX_WAIT
+                )
             except (TypeError, ValueError):
                 pass
     return float(min(2**attempt, MAX_WAIT))

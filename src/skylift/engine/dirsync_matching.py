@@ -52,8 +52,11 @@ def find_source_duplicates(desired: DesiredState) -> list[Conflict]:
         if user.email:
             claims[("email", _key(user.email))].append(user)
     conflicts = []
+    reported: set[tuple[str, ...]] = set()
     for (attr, value), users in sorted(claims.items()):
-        if len(users) > 1:
+        anchors = tuple(sorted(u.external_id for u in users))
+        if len(users) > 1 and anchors not in reported:
+            reported.add(anchors)
             dns = "; ".join(u.source_dn or u.external_id for u in users)
             conflicts.append(
                 Conflict(

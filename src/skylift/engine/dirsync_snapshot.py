@@ -20,7 +20,9 @@ def entry_to_dict(entry: SourceEntry) -> dict[str, Any]:
     }
 
 
-def entry_from_dict(anchor: str, data: dict[str, Any], dn: str | None = None, in_filter: bool = True) -> SourceEntry:
+def entry_from_dict(
+    anchor: str, data: dict[str, Any], dn: str | None = None, in_filter: bool = True
+) -> SourceEntry:
     kind: ObjectKind = "group" if data["kind"] == "group" else "user"
     attributes = {k: tuple(v) for k, v in data["attributes"].items()}
     return SourceEntry(dn or data["dn"], anchor, kind, attributes, in_filter)
@@ -38,7 +40,10 @@ def object_to_dict(obj: DirectoryObject) -> dict[str, Any]:
 def object_from_dict(kind: str, data: dict[str, Any]) -> DirectoryObject:
     if kind == "group":
         return Group(
-            data["external_id"], data["display_name"], frozenset(data.get("members", ())), id=data.get("id", "")
+            data["external_id"],
+            data["display_name"],
+            frozenset(data.get("members", ())),
+            id=data.get("id", ""),
         )
     values = dict(data)
     values["other_emails"] = tuple(values.get("other_emails", ()))

@@ -13,6 +13,7 @@ import csv
 import json
 import time
 import uuid
+from contextlib import ExitStack
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -142,69 +143,61 @@ def run_once(options: SyncOptions, log: Callable[[str], None] = lambda _m: None)
     """Run one preview or apply; raises SkyliftError subclasses for what stops a run."""
     started = time.monotonic()
     now = datetime.now(UTC).replace(tzinfo=None)
-    preset = PRESETS[options.mapping.preset]
-    journal = DirectoryJournal(options.state, pair_name(options))
-    try:
+    with ExitStack() as stack:
+        journal = DirectoryJournal(options.state, pair_name(options))
+        stack.callback(journal.close)
         known = journal.load()
         last_full = journal.get_mark("last_full")
         since = journal.get_mark("high_water")
         full_due = last_full is None or now - datetime.fromisoformat(last_full) >= FULL_EVERY
         delta = bool(since) and bool(known) and not options.full and not full_due
+        # Connect to both sides before reading anything, so a bad target fails fast.
         conn = open_ldap(options.source, options.bind_dn, options.bind_password)
+        preset = PRESETS[options.mapping.preset]
+        attributes = options.mapping.source_attributes()
         source = LdapDirectorySource(
-            conn,
-            options.base,
-            preset,
-            options.mapping.source_attributes(),
-            options.mapping.ldap_filter,
+            conn, options.base, preset, attributes, options.mapping.ldap_filter
         )
-        try:
-            server_mark = source.server_high_water()
-            entries, fresh = read_source(source, known, since if delta else None)
-            high_water = server_mark or source.high_water or since or ""
-        finally:
-            source.close()
+        stack.callback(source.close)
+        target = open_target(options)
+        stack.callback(target.close)
+
+        server_mark = source.server_high_water()
+        entries, fresh = read_source(source, known, since if delta else None)
+        high_water = server_mark or source.high_water or since or ""
         log(
-            f"read {len(entries)} source entries ({'delta: ' + str(len(fresh)) + ' changed' if delta else 'full'})"
+            f"read {len(entries)} source entries ({f'delta: {len(fresh)} changed' if delta else 'full'})"
         )
         desired = build_desired(entries, options.mapping)
-        target = open_target(options)
+        matches = _match(target, desired, known, delta, fresh)
+        plan = plan_changes(
+            desired,
+            matches,
+            disabled_at={a: k.disabled_at for a, k in known.items() if k.disabled_at is not None},
+            delete_mode=options.delete_mode,
+            delete_after=options.delete_after,
+            now=now,
+        )
+        first_run = not any(k.target_id for k in known.values())
+        report = preflight(plan, matches) if first_run or not options.apply else None
+        result = SyncResult("apply" if options.apply else "preview", delta, plan, report)
         try:
-            matches = _match(target, desired, known, delta, fresh)
-            disabled_at = {a: k.disabled_at for a, k in known.items() if k.disabled_at is not None}
-            plan = plan_changes(
-                desired,
-                matches,
-                disabled_at=disabled_at,
-                delete_mode=options.delete_mode,
-                delete_after=options.delete_after,
-                now=now,
-            )
-            first_run = not any(k.target_id for k in known.values())
-            report = preflight(plan, matches) if first_run or not options.apply else None
-            result = SyncResult("apply" if options.apply else "preview", delta, plan, report)
-            try:
-                check_threshold(plan, options.delete_threshold)
-            except SkyliftError as exc:
-                result.threshold_error = str(exc)
-            if options.out_dir is not None:
-                result.files = write_diff_files(options.out_dir, result)
-            if not options.apply:
-                result.seconds = time.monotonic() - started
-                return result
+            check_threshold(plan, options.delete_threshold)
+        except SkyliftError as exc:
+            result.threshold_error = str(exc)
+        if options.out_dir is not None:
+            result.files = write_diff_files(options.out_dir, result)
+        if options.apply:
             if result.threshold_error:
                 check_threshold(plan, options.delete_threshold)  # raises, before any change
             _apply(target, plan, matches, desired, entries, known, journal, result, now)
-        finally:
-            target.close()
-        if high_water and not result.failed:
-            journal.set_mark("high_water", high_water)
-        if not delta and not result.failed:
-            journal.set_mark("last_full", now.isoformat())
+            if high_water and not result.failed:
+                journal.set_mark("high_water", high_water)
+            if not delta and not result.failed:
+                journal.set_mark("last_full", now.isoformat())
         result.seconds = time.monotonic() - started
         return result
-    finally:
-        journal.close()
+    raise AssertionError("unreachable")
 
 
 def _match(

@@ -226,29 +226,16 @@ class DirectoryJournal:
             with self.engine.begin() as conn:
                 conn.execute(journal.insert(), values)
 
-    def history(self, limit: int = 1000) -> list[dict[str, Any]]:
-        """The newest journal rows of this pair, newest first (for audits and tests)."""
+    def history(self, limit: int = 1000, every_pair: bool = False) -> list[dict[str, Any]]:
+        """The newest journal rows of this pair (or of every pair), newest first."""
+        query = select(journal).order_by(journal.c.id.desc()).limit(limit)
+        if not every_pair:
+            query = query.where(journal.c.pair == self.pair)
         with self.engine.connect() as conn:
-            rows = conn.execute(
-                select(journal)
-                .where(journal.c.pair == self.pair)
-                .order_by(journal.c.id.desc())
-                .limit(limit)
-            )
             return [
                 dict(r._mapping) | {"before": _loads(r.before), "after": _loads(r.after)}
-                for r in rows
+                for r in conn.execute(query)
             ]
-
-    def mark_disabled(self, anchors: Iterable[str], when: datetime | None) -> None:
-        batch = list(anchors)
-        with self.engine.begin() as conn:
-            for i in range(0, len(batch), 500):
-                conn.execute(
-                    update(objects)
-                    .where(objects.c.pair == self.pair, objects.c.anchor.in_(batch[i : i + 500]))
-                    .values(disabled_at=when)
-                )
 
     def close(self) -> None:
         self.engine.dispose()
