@@ -17,6 +17,8 @@ from ldap3 import (
     BASE,
     MODIFY_ADD,
     MODIFY_DELETE,
+    MODIFY_ADD,
+    MODIFY_DELETE,
     MODIFY_REPLACE,
     NONE,
     SUBTREE,
@@ -216,8 +218,9 @@ class LdapDirectorySource:
         return _decode(values[0])
 
     def read_entries(self, kind: ObjectKind, since: str | None = None) -> Iterator[SourceEntry]:
-        """Every entry of *kind*, or only those changed at/after *since*; tracks high_water."""
-        extra = f"({self.preset.change_attr}>={escape_filter_chars(since)})" if since else ""
+        """Every entry of *kind*, or only those changed after *since*; tracks high_water."""
+        # Strictly after the mark: CSNs and USNs are unique per change, so nothing is lost.
+        extra = f"(!({self.preset.change_attr}<={escape_filter_chars(since)}))" if since else ""
         filtered = self.filtered_anchors(kind)
         change_attr = self.preset.change_attr.lower()
         for dn, raw in self._search(self._filter(kind, extra), self.attributes):
@@ -492,7 +495,9 @@ class LdapDirectoryTarget:
                 self.conn.modify_dn(dn, f"uid={escape_rdn(wanted.user_name)}"),
                 f"renaming {current.user_name}",
             )
-            dn = f"uid={escape_rdn(wanted.user_name)},{dn.split(',', 1)[1]}"
+            new_dn = f"uid={escape_rdn(wanted.user_name)},{dn.split(',', 1)[1]}"
+            self._rewrite_memberships(dn, new_dn)
+            dn = new_dn
             self._remember(dn, target_id)
         old, new = self._user_attrs(current), self._user_attrs(wanted)
         new["cn"] = [wanted.display_name or wanted.user_name]
@@ -500,6 +505,14 @@ class LdapDirectoryTarget:
         mods = {a: [(MODIFY_REPLACE, v)] for a, v in new.items() if v != old.get(a) and a != "uid"}
         if mods:
             self._check(self.conn.modify(dn, mods), f"updating {wanted.user_name}")
+
+    def _rewrite_memberships(self, old_dn: str, new_dn: str) -> None:
+        """Point groups at a renamed entry, as the refint overlay would (it may be absent)."""
+        flt = f"(&(objectClass=groupOfNames)(member={escape_filter_chars(old_dn)}))"
+        for group_dn, _a in list(self._search(self.base, flt, ["cn"])):
+            mods = {"member": [(MODIFY_DELETE, [old_dn]), (MODIFY_ADD, [new_dn])]}
+            self._check(self.conn.modify(group_dn, mods), f"updating members of {group_dn}")
+        self._id_by_dn.pop(old_dn.lower(), None)
 
     def create_group(self, group: Group, member_ids: Sequence[str]) -> str:
         self._ensure_containers()
@@ -524,7 +537,9 @@ class LdapDirectoryTarget:
             self._check(
                 self.conn.modify_dn(dn, f"cn={escape_rdn(name)}"), f"renaming group to {name}"
             )
-            dn = f"cn={escape_rdn(name)},{dn.split(',', 1)[1]}"
+            new_dn = f"cn={escape_rdn(name)},{dn.split(',', 1)[1]}"
+            self._rewrite_memberships(dn, new_dn)
+            dn = new_dn
             self._remember(dn, target_id)
         mods: dict[str, list[tuple[str, list[str]]]] = {}
         if "external_id" in changes:
