@@ -14,7 +14,6 @@ import httpx
 import pytest
 
 import skylift
-
 from tests.dirsync.servers import ADMIN_PASSWORD, ScimServer, Slapd, org_text
 
 SOURCE_SUFFIX = "dc=old,dc=example"
@@ -107,7 +106,7 @@ def scim_sync(source: Slapd, scim: ScimServer, tmp_path: Path) -> Sync:
     env = {
         "SKYLIFT_LDAP_PASSWORD": ADMIN_PASSWORD,
         "SKYLIFT_SCIM_TOKEN": scim.token,
-        "PYTHONPATH": _pythonpath(),
+        "PYTHONPATH": child_pythonpath(),
     }
     return Sync(source, scim.url, tmp_path, env)
 
@@ -117,13 +116,13 @@ def ldap_sync(source: Slapd, ldap_target: Slapd, tmp_path: Path) -> Sync:
     env = {
         "SKYLIFT_LDAP_PASSWORD": ADMIN_PASSWORD,
         "SKYLIFT_TARGET_LDAP_PASSWORD": ADMIN_PASSWORD,
-        "PYTHONPATH": _pythonpath(),
+        "PYTHONPATH": child_pythonpath(),
     }
     extra = ("--target-bind", ldap_target.admin_dn, "--target-base", TARGET_SUFFIX)
     return Sync(source, ldap_target.url, tmp_path, env, extra)
 
 
-def _pythonpath() -> str:
+def child_pythonpath() -> str:
     """Keep skylift importable in the child when it runs from a checkout (PYTHONPATH=src)."""
     src = str(Path(skylift.__file__).resolve().parent.parent)
     return os.pathsep.join(p for p in (src, os.environ.get("PYTHONPATH", "")) if p)

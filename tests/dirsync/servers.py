@@ -98,10 +98,7 @@ overlay ppolicy
 
     def start(self, ldif: str = "") -> Slapd:
         conf = self.write_config()
-        data = (
-            ldif
-            or f"dn: {self.suffix}\nobjectClass: dcObject\nobjectClass: organization\no: x\ndc: {self.suffix.split(',')[0].split('=')[1]}\n"
-        )
+        data = ldif or next(org_ldif(self.suffix, users=0, groups=0))
         seed = self.root / "seed.ldif"
         seed.write_text(data, encoding="utf-8")
         subprocess.run(
@@ -192,7 +189,7 @@ def org_ldif(
     """A generated organisation: Staff and Leavers OUs, department groups nested in one
     all-staff group, every *disabled_every*-th account locked (pwdAccountLockedTime)."""
     dc = suffix.split(",")[0].split("=")[1]
-    yield f"dn: {suffix}\nobjectClass: dcObject\nobjectClass: organization\no: Old Example\ndc: {dc}\n"
+    yield f"dn: {suffix}\nobjectClass: dcObject\nobjectClass: organization\no: {dc}\ndc: {dc}\n"
     for ou in ("People", "Groups"):
         yield f"dn: ou={ou},{suffix}\nobjectClass: organizationalUnit\nou: {ou}\n"
     for ou in ("Staff", "Leavers", "Service"):
@@ -219,10 +216,82 @@ def org_ldif(
         members[i % groups].append(dn)
     for g in range(groups):
         body = "".join(f"member: {m}\n" for m in members[g]) or f"member: {suffix}\n"
-        yield f"dn: cn=dept{g:03d},ou=Groups,{suffix}\nobjectClass: groupOfNames\ncn: dept{g:03d}\n{body}"
+        cn = f"dept{g:03d}"
+        yield f"dn: cn={cn},ou=Groups,{suffix}\nobjectClass: groupOfNames\ncn: {cn}\n{body}"
     nested = "".join(f"member: cn=dept{g:03d},ou=Groups,{suffix}\n" for g in range(groups))
     yield f"dn: cn=all-staff,ou=Groups,{suffix}\nobjectClass: groupOfNames\ncn: all-staff\n{nested}"
 
 
 def org_text(**kwargs: object) -> str:
     return "\n".join(org_ldif(**kwargs))  # type: ignore[arg-type]
+
+
+class RateLimitedScim:
+    """The scim2-server application behind a rate limiter that answers every *every*-th
+    request with ``429 Too Many Requests`` and ``Retry-After: 1``, as hosted providers do.
+
+    Served in a thread with the standard library's WSGI server on 127.0.0.1.
+    """
+
+    def __init__(self, every: int = 3, token: str = "scim-test-token") -> None:
+        from scim2_models import ScimProvider
+        from scim2_server.memory import InMemoryStorage
+        from scim2_server.service import ScimService
+        from scim2_server.testserver.application import BearerTokenApplication
+        from scim2_server.utils import (
+            load_default_resource_types,
+            load_default_schemas,
+            load_default_service_provider_config,
+        )
+
+        provider = ScimProvider.from_discovery(
+            load_default_schemas().values(),
+            load_default_resource_types().values(),
+            config=load_default_service_provider_config(),
+        )
+        self.app = BearerTokenApplication(
+            InMemoryStorage(),
+            provider,
+            service=ScimService(provider, secret="test"),
+            bearer_tokens=[token],
+        )
+        self.token = token
+        self.every = every
+        self.requests = 0
+        self.refused = 0
+        self.port = 0
+        self.server: object | None = None
+
+    def __call__(self, environ: dict, start_response):  # type: ignore[no-untyped-def, type-arg]
+        self.requests += 1
+        if self.requests % self.every == 0:
+            self.refused += 1
+            start_response(
+                "429 Too Many Requests",
+                [("Retry-After", "1"), ("Content-Type", "application/scim+json")],
+            )
+            return [b'{"schemas":["urn:ietf:params:scim:api:messages:2.0:Error"],"status":"429"}']
+        return self.app(environ, start_response)
+
+    @property
+    def url(self) -> str:
+        return f"scim+http://127.0.0.1:{self.port}/v2"
+
+    def start(self) -> RateLimitedScim:
+        import threading
+        from wsgiref.simple_server import WSGIRequestHandler, make_server
+
+        class Quiet(WSGIRequestHandler):
+            def log_message(self, *args: object) -> None:
+                pass
+
+        server = make_server("127.0.0.1", 0, self, handler_class=Quiet)
+        self.port = server.server_port
+        self.server = server
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self.server.shutdown()  # type: ignore[attr-defined]
+            self.server.server_close()  # type: ignore[attr-defined]

@@ -10,7 +10,9 @@ from tests.dirsync.conftest import STAFF, TARGET_SUFFIX, Sync, scim_users
 from tests.dirsync.servers import ADMIN_PASSWORD, ScimServer, Slapd
 
 
-def ldap_entries(server: Slapd, base: str, flt: str, *attrs: str) -> dict[str, dict[str, list[str]]]:
+def ldap_entries(
+    server: Slapd, base: str, flt: str, *attrs: str
+) -> dict[str, dict[str, list[str]]]:
     """Entries below *base* as {dn: {attr: values}}, read with ldapsearch."""
     out = subprocess.run(
         ["ldapsearch", "-LLL", "-o", "ldif-wrap=no", "-x", "-H", server.url, "-D", server.admin_dn,
@@ -31,11 +33,15 @@ def ldap_entries(server: Slapd, base: str, flt: str, *attrs: str) -> dict[str, d
     return entries
 
 
-def test_ldap_target_gets_users_groups_and_changes(ldap_sync: Sync, source: Slapd, ldap_target: Slapd) -> None:
+def test_ldap_target_gets_users_groups_and_changes(
+    ldap_sync: Sync, source: Slapd, ldap_target: Slapd
+) -> None:
     first = ldap_sync.json("--apply")
     assert first["applied"] == 253 and not first["failed"]
     people = f"ou=People,{TARGET_SUFFIX}"
-    users = ldap_entries(ldap_target, people, "(objectClass=inetOrgPerson)", "uid", "mail", "employeeType", "sn")
+    users = ldap_entries(
+        ldap_target, people, "(objectClass=inetOrgPerson)", "uid", "mail", "employeeType", "sn"
+    )
     assert len(users) == 240
     jane = users[f"uid=user00007@new.example,{people}"]
     assert jane["mail"] == ["user00007@new.example"] and jane["sn"] == ["Family7"]
@@ -46,7 +52,8 @@ def test_ldap_target_gets_users_groups_and_changes(ldap_sync: Sync, source: Slap
     assert ldap_sync.json("--apply")["changes"] == []
 
     source.ldap(
-        f"dn: uid=user00030,{STAFF}\nchangetype: modify\nreplace: mail\nmail: renamed30@old.example\n\n"
+        f"dn: uid=user00030,{STAFF}\nchangetype: modify\n"
+        "replace: mail\nmail: renamed30@old.example\n\n"
         f"dn: uid=user00031,{STAFF}\nchangetype: delete\n"
     )
     result = ldap_sync.json("--apply")
@@ -82,7 +89,9 @@ def test_delta_reads_only_changed_entries(scim_sync: Sync, source: Slapd, scim: 
     assert full["delta"] is False and full["changes"] == []
 
 
-def test_every_keeps_syncing_and_survives_a_target_outage(source: Slapd, scim: ScimServer, tmp_path: Path) -> None:
+def test_every_keeps_syncing_and_survives_a_target_outage(
+    source: Slapd, scim: ScimServer, tmp_path: Path
+) -> None:
     from skylift.connectors.base import Endpoint
     from skylift.engine.dirsync_mapping import default_mapping
     from skylift.model.account import Secret

@@ -7,7 +7,14 @@ from pathlib import Path
 
 import httpx
 
-from tests.dirsync.conftest import STAFF, SOURCE_SUFFIX, Sync, scim_groups, scim_users
+from tests.dirsync.conftest import (
+    SOURCE_SUFFIX,
+    STAFF,
+    Sync,
+    child_pythonpath,
+    scim_groups,
+    scim_users,
+)
 from tests.dirsync.servers import ADMIN_PASSWORD, ScimServer, Slapd, free_port
 
 USERS = 240
@@ -167,7 +174,8 @@ def test_soft_match_adopts_and_conflicts_are_reported_not_merged(
     }
     httpx.post(f"{scim.http_url}/Users", json=foreign, headers=headers)
     source.ldap(
-        f"dn: uid=user00004,{STAFF}\nchangetype: modify\nreplace: mail\nmail: user00006@old.example\n"
+        f"dn: uid=user00004,{STAFF}\nchangetype: modify\n"
+        "replace: mail\nmail: user00006@old.example\n"
     )
 
     preview = scim_sync.json()
@@ -201,7 +209,8 @@ def test_bad_credentials_and_unreachable_servers_give_clear_errors(
     done = scim_sync.run(env={"SKYLIFT_LDAP_PASSWORD": "wrong-password"})
     assert done.returncode == 3
     assert done.stderr.strip().splitlines() == [
-        f"skylift: error: {scim_sync.source.url} refused the bind for cn=admin,{SOURCE_SUFFIX}: invalid credentials"
+        f"skylift: error: {scim_sync.source.url} refused the bind for cn=admin,{SOURCE_SUFFIX}: "
+        "invalid credentials"
     ]
     assert "wrong-password" not in done.stderr + done.stdout
 
@@ -239,3 +248,23 @@ def test_journal_records_every_applied_change(scim_sync: Sync, source: Slapd) ->
     assert (row["action"], row["name"], row["ok"]) == ("update", "user00020@new.example", True)
     assert row["before"] == {"title": "Engineer 6"} and row["after"] == {"title": "Chief"}
     assert ADMIN_PASSWORD not in done.stdout
+
+
+def test_rate_limited_provider_is_waited_for_not_failed(tmp_path: Path) -> None:
+    import time
+
+    from tests.dirsync.servers import RateLimitedScim, org_text
+
+    small = Slapd(tmp_path / "small", SOURCE_SUFFIX).start(org_text(users=8, groups=2))
+    limited = RateLimitedScim(every=6).start()
+    try:
+        env = {"SKYLIFT_LDAP_PASSWORD": ADMIN_PASSWORD, "SKYLIFT_SCIM_TOKEN": limited.token}
+        sync = Sync(small, limited.url, tmp_path, env | {"PYTHONPATH": child_pythonpath()})
+        started = time.monotonic()
+        result = sync.json("--apply")
+        assert result["applied"] == 8 + 3 and not result["failed"]
+        assert limited.refused >= 3
+        assert time.monotonic() - started >= limited.refused  # waited Retry-After: 1 each time
+    finally:
+        limited.stop()
+        small.stop()

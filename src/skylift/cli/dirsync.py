@@ -211,6 +211,7 @@ def register(app: typer.Typer) -> None:
         for row in [] if as_json else rows:
             status = "ok" if row["ok"] else f"FAILED: {row['error']}"
             print(
-                f"{row['at']:%Y-%m-%d %H:%M:%S} {row['action']:<7} {row['kind']:<5} {row['name']}: {row['reason']} [{status}]"
+                f"{row['at']:%Y-%m-%d %H:%M:%S} {row['action']:<7} {row['kind']:<5} "
+                f"{row['name']}: {row['reason']} [{status}]"
             )
         return EXIT_OK

@@ -12,11 +12,10 @@ import ssl
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import ClassVar
 
 from ldap3 import (
     BASE,
-    MODIFY_ADD,
-    MODIFY_DELETE,
     MODIFY_ADD,
     MODIFY_DELETE,
     MODIFY_REPLACE,
@@ -109,9 +108,7 @@ def open_ldap(endpoint: Endpoint, bind_dn: str, password: Secret | None) -> Conn
                 raise AuthError(
                     f"{where} refused the bind for {bind_dn or 'anonymous'}: invalid credentials"
                 )
-            raise ConnectError(
-                f"{where} refused the bind: {result.get('description')} {result.get('message', '')}".strip()
-            )
+            raise ConnectError(f"{where} refused the bind: {_describe(result)}")
     except ldap_exc.LDAPSocketOpenError as exc:
         raise ConnectError(f"cannot reach {where}: {_first_line(exc)}") from exc
     except (ldap_exc.LDAPSSLConfigurationError, ldap_exc.LDAPStartTLSError, ssl.SSLError) as exc:
@@ -137,6 +134,10 @@ def _start_tls(conn: Connection, endpoint: Endpoint) -> None:
             f"{endpoint.display()} does not offer StartTLS; use ldaps:// or pass "
             "--allow-plaintext to send the bind password unencrypted"
         )
+
+
+def _describe(result: dict[str, object]) -> str:
+    return f"{result.get('description')} {result.get('message') or ''}".strip()
 
 
 def _first_line(exc: BaseException) -> str:
@@ -198,9 +199,7 @@ class LdapDirectorySource:
         if code == 32:
             raise ConfigError(f"base DN {self.base!r} does not exist on the source")
         if code not in (0, None):
-            raise ConfigError(
-                f"LDAP search {flt} failed: {result.get('description')} {result.get('message', '')}".strip()
-            )
+            raise ConfigError(f"LDAP search {flt} failed: {_describe(result)}")
 
     def _error(self, exc: ldap_exc.LDAPOperationResult) -> Exception:
         if exc.result == 87:
@@ -310,9 +309,11 @@ class LdapDirectoryTarget:
         self._containers_ready = False
 
     # -- reading ---------------------------------------------------------------------------
-    _USER_READ = ["entryUUID", "uid", "cn", "sn", "givenName", "displayName", "mail", "title",
-                  "departmentNumber", "telephoneNumber", "employeeNumber", "employeeType"]  # fmt: skip
-    _GROUP_READ = ["entryUUID", "cn", "member", "businessCategory"]
+    _USER_READ: ClassVar[list[str]] = [
+        *("entryUUID", "uid", "cn", "sn", "givenName", "displayName", "mail", "title"),
+        *("departmentNumber", "telephoneNumber", "employeeNumber", "employeeType"),
+    ]
+    _GROUP_READ: ClassVar[list[str]] = ["entryUUID", "cn", "member", "businessCategory"]
 
     def _search(
         self, base: str, flt: str, attrs: list[str], scope: str = SUBTREE
@@ -438,9 +439,7 @@ class LdapDirectoryTarget:
     def _check(self, ok: bool, what: str) -> None:
         if not ok:
             result = self.conn.result or {}
-            raise ItemRejected(
-                f"LDAP target refused {what}: {result.get('description')} {result.get('message', '')}".strip()
-            )
+            raise ItemRejected(f"LDAP target refused {what}: {_describe(result)}")
 
     def _ensure_containers(self) -> None:
         if self._containers_ready:
@@ -483,13 +482,9 @@ class LdapDirectoryTarget:
         if not isinstance(current, User):
             raise ItemRejected(f"LDAP target has no user {target_id}")
         fields = {k: v for k, v in changes.items() if k != "external_id"}
-        wanted = User(
-            **{
-                **_user_values(current),
-                **fields,
-                "external_id": str(changes.get("external_id", current.external_id)),
-            }
-        )  # type: ignore[arg-type]
+        values = {**_user_values(current), **fields}
+        values["external_id"] = str(changes.get("external_id", current.external_id))
+        wanted = User(**values)  # type: ignore[arg-type]
         if wanted.user_name != current.user_name:
             self._check(
                 self.conn.modify_dn(dn, f"uid={escape_rdn(wanted.user_name)}"),

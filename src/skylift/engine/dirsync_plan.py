@@ -161,9 +161,9 @@ def _plan_object(
     name = _name(obj)
     found = matches.matched.get(anchor)
     if found is None:
-        add = tuple(sorted(obj.members)) if isinstance(obj, Group) else ()
+        members = tuple(sorted(obj.members)) if isinstance(obj, Group) else ()
         plan.changes.append(
-            Change("create", kind, anchor, name, "create", desired=obj, add_members=add)
+            Change("create", kind, anchor, name, "create", desired=obj, add_members=members)
         )
         return
     target, how = found

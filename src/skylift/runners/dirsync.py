@@ -13,8 +13,8 @@ import csv
 import json
 import time
 import uuid
-from contextlib import ExitStack
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -117,8 +117,8 @@ def read_source(
     Returns the entries and the anchors read fresh from the server this run.
     """
     if since is None:
-        entries = [*source.read_entries("user"), *source.read_entries("group")]
-        return entries, {e.anchor for e in entries}
+        every = [*source.read_entries("user"), *source.read_entries("group")]
+        return every, {e.anchor for e in every}
     fresh = {e.anchor: e for kind in ("user", "group") for e in source.read_entries(kind, since)}  # type: ignore[arg-type]
     filtered = source.filtered_anchors("user")
     entries: list[SourceEntry] = []
@@ -166,7 +166,8 @@ def run_once(options: SyncOptions, log: Callable[[str], None] = lambda _m: None)
         entries, fresh = read_source(source, known, since if delta else None)
         high_water = server_mark or source.high_water or since or ""
         log(
-            f"read {len(entries)} source entries ({f'delta: {len(fresh)} changed' if delta else 'full'})"
+            f"read {len(entries)} source entries "
+            f"({f'delta: {len(fresh)} changed' if delta else 'full'})"
         )
         desired = build_desired(entries, options.mapping)
         matches = _match(target, desired, known, delta, fresh)
@@ -211,18 +212,18 @@ def _match(
     if not delta:
         return match(desired, target.list_users(), target.list_groups(), known_ids)
     # Delta: the target as skylift last wrote it, plus a look-up for objects new to the sync.
-    users: dict[str, User] = {}
-    groups: dict[str, Group] = {}
-    for anchor, k in known.items():
+    seen: dict[str, DirectoryObject] = {}
+    for k in known.values():
         if k.target_id and k.applied is not None:
             obj = object_from_dict(k.kind, {**k.applied, "id": k.target_id})
-            (users if isinstance(obj, User) else groups)[obj.id] = obj  # type: ignore[index]
+            seen[obj.id] = obj
     for anchor in fresh:
-        obj = desired.users.get(anchor) or desired.groups.get(anchor)
-        if obj is not None and not known_ids.get(anchor):
-            for found in target.find_matches(obj):
-                (users if isinstance(found, User) else groups)[found.id] = found  # type: ignore[index]
-    return match(desired, users.values(), groups.values(), known_ids)
+        wanted: DirectoryObject | None = desired.users.get(anchor) or desired.groups.get(anchor)
+        if wanted is not None and not known_ids.get(anchor):
+            seen.update((found.id, found) for found in target.find_matches(wanted))
+    users = [o for o in seen.values() if isinstance(o, User)]
+    groups = [o for o in seen.values() if isinstance(o, Group)]
+    return match(desired, users, groups, known_ids)
 
 
 def _apply(
@@ -410,7 +411,8 @@ def _with_target_members(obj: DirectoryObject, ids: dict[str, str]) -> Directory
 
 
 def _as_left(applied: dict[str, Any], kind: str) -> dict[str, Any]:
-    return applied | ({"active": False} if kind == "user" else {"members": []})
+    left: dict[str, Any] = {"active": False} if kind == "user" else {"members": []}
+    return applied | left
 
 
 def write_diff_files(out_dir: Path, result: SyncResult) -> list[str]:

@@ -29,7 +29,6 @@ from sqlalchemy import (
     delete,
     event,
     select,
-    update,
 )
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import SQLAlchemyError
