@@ -209,7 +209,7 @@ class LdapDirectorySource:
         return ConfigError(f"LDAP search failed: {exc.description} {exc.message or ''}".strip())
 
     def anchor_of(self, raw: dict[str, list[bytes]]) -> str:
-        values = next((v for k, v in raw.items() if k.lower() == self.preset.anchor.lower()), [])
+        values = raw.get(self.preset.anchor) or []  # ldap3 gives a case-insensitive dict
         if not values:
             return ""
         if self.preset.anchor_is_guid and len(values[0]) == 16:

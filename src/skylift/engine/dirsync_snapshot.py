@@ -29,11 +29,12 @@ def entry_from_dict(
 
 
 def object_to_dict(obj: DirectoryObject) -> dict[str, Any]:
-    data = dataclasses.asdict(obj)
-    data.pop("source_dn", None)
-    for key in ("other_emails", "members"):
-        if key in data:
-            data[key] = sorted(data[key])
+    data: dict[str, Any] = {}
+    for f in dataclasses.fields(obj):
+        if f.name == "source_dn":
+            continue
+        value = getattr(obj, f.name)
+        data[f.name] = sorted(value) if isinstance(value, tuple | frozenset) else value
     return data
 
 

@@ -366,6 +366,7 @@ def _save_state(
     """
     deleted = {c.anchor for c in plan.changes if c.action == "delete" and c.anchor not in failed}
     rows: list[tuple[str, KnownObject]] = []
+    kept: set[str] = set()
     for anchor in set(entries) | set(known):
         old = known.get(anchor)
         entry = entries.get(anchor)
@@ -386,17 +387,12 @@ def _save_state(
         source_entry = None
         if entry is not None:
             source_entry = entry_to_dict(entry) if anchor not in failed else None
-        rows.append(
-            (
-                anchor,
-                KnownObject(
-                    kind, target_id, source_entry, applied if target_id else None, disabled_at
-                ),
-            )
-        )
+        row = KnownObject(kind, target_id, source_entry, applied if target_id else None, disabled_at)
+        kept.add(anchor)
+        if row != old:  # most rows of a delta run are unchanged: skip the write
+            rows.append((anchor, row))
     journal.save_objects(rows)
-    saved = {a for a, _ in rows}
-    journal.forget(a for a in known if a not in saved and a not in failed)
+    journal.forget(a for a in known if a not in kept and a not in failed)
 
 
 def _with_target_members(obj: DirectoryObject, ids: dict[str, str]) -> DirectoryObject:
