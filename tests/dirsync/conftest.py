@@ -61,6 +61,7 @@ class Sync:
     workdir: Path
     env: dict[str, str]
     extra: tuple[str, ...] = ()
+    source_url: str = ""
 
     def run(
         self, *args: str, env: dict[str, str] | None = None
@@ -69,7 +70,7 @@ class Sync:
         mapping.write_text(MAPPING, encoding="utf-8")
         cmd = [
             sys.executable, "-m", "skylift", "dirsync",
-            "--source", self.source.url, "--base", SOURCE_SUFFIX, "--bind", self.source.admin_dn,
+            "--source", self.source_url or self.source.url, "--base", SOURCE_SUFFIX, "--bind", self.source.admin_dn,
             "--target", self.target_url, "--mapping", str(mapping),
             "--state", str(self.workdir / "state.db"), *self.extra, *args,
         ]  # fmt: skip

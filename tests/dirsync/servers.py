@@ -51,6 +51,7 @@ class Slapd:
     suffix: str
     port: int = 0
     cert: tuple[Path, Path] | None = None
+    ldaps_port: int = 0
     process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -105,12 +106,18 @@ overlay ppolicy
             [SLAPADD, "-q", "-f", str(conf), "-l", str(seed)], check=True, capture_output=True
         )
         self.port = self.port or free_port()
+        urls = f"ldap://127.0.0.1:{self.port}/"
+        if self.cert:
+            self.ldaps_port = self.ldaps_port or free_port()
+            urls += f" ldaps://127.0.0.1:{self.ldaps_port}/"
         self.process = subprocess.Popen(
-            [SLAPD, "-f", str(conf), "-h", f"ldap://127.0.0.1:{self.port}/", "-d", "0"],
+            [SLAPD, "-f", str(conf), "-h", urls, "-d", "0"],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
         wait_for_port(self.port)
+        if self.cert:
+            wait_for_port(self.ldaps_port)
         return self
 
     def stop(self) -> None:

@@ -15,7 +15,7 @@ from tests.dirsync.conftest import (
     scim_groups,
     scim_users,
 )
-from tests.dirsync.servers import ADMIN_PASSWORD, ScimServer, Slapd, free_port
+from tests.dirsync.servers import ADMIN_PASSWORD, ScimServer, Slapd, free_port, org_text
 
 USERS = 240
 GROUPS = 13  # 12 departments + all-staff
@@ -268,3 +268,31 @@ def test_rate_limited_provider_is_waited_for_not_failed(tmp_path: Path) -> None:
     finally:
         limited.stop()
         small.stop()
+
+
+def test_starttls_and_ldaps_verify_the_server_certificate(tmp_path: Path, scim: ScimServer) -> None:
+    from skylift.demo.dovecot import make_self_signed_cert
+
+    (tmp_path / "tls").mkdir()
+    cert = make_self_signed_cert(tmp_path / "tls", "localhost")
+    secure = Slapd(tmp_path / "secure", SOURCE_SUFFIX, cert=cert).start(org_text(users=3, groups=1))
+    try:
+        env = {"SKYLIFT_LDAP_PASSWORD": ADMIN_PASSWORD, "SKYLIFT_SCIM_TOKEN": scim.token}
+        env |= {"PYTHONPATH": child_pythonpath()}
+        untrusted = Sync(secure, scim.url, tmp_path, env).run()
+        assert untrusted.returncode == 3
+        assert "StartTLS with ldap://127.0.0.1" in untrusted.stderr and "failed" in untrusted.stderr
+
+        trusted = Sync(secure, scim.url, tmp_path, env).run("--ca-file", str(cert[0]), "--json")
+        assert trusted.returncode == 0, trusted.stderr
+        assert json.loads(trusted.stdout)["counts"]["create"] == 3 + 2
+
+        ldaps_url = f"ldaps://127.0.0.1:{secure.ldaps_port}"
+        ldaps = Sync(secure, scim.url, tmp_path, env, source_url=ldaps_url)
+        untrusted = ldaps.run()
+        assert untrusted.returncode == 3 and "certificate verify failed" in untrusted.stderr
+        done = ldaps.run("--ca-file", str(cert[0]), "--json")
+        assert done.returncode == 0, done.stderr
+        assert json.loads(done.stdout)["counts"]["create"] == 3 + 2
+    finally:
+        secure.stop()
