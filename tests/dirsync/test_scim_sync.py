@@ -37,6 +37,9 @@ def test_preview_changes_nothing_and_writes_the_diff(
     assert csv_lines[0].startswith("action,kind,name")
     assert len(csv_lines) == 1 + USERS + GROUPS
 
+    filtered = scim_sync.json("--filter", "(title=Engineer 1)")
+    assert filtered["counts"]["create"] == len(range(1, USERS, 7)) + GROUPS
+
 
 def test_first_sync_creates_all_and_a_rerun_changes_nothing(
     scim_sync: Sync, scim: ScimServer
