@@ -229,6 +229,9 @@ def test_bad_credentials_and_unreachable_servers_give_clear_errors(
         f"skylift: error: cannot reach http://127.0.0.1:{closed}/v2"
     )
 
+    done = scim_sync.run("--filter", "(title=unbalanced")
+    assert done.returncode == 2 and "bad LDAP filter '(title=unbalanced'" in done.stderr
+
     done = scim_sync.run("--delete-threshold", "lots")
     assert done.returncode == 2 and "--delete-threshold must be a count" in done.stderr
 

@@ -192,6 +192,10 @@ class LdapDirectorySource:
                     yield item["dn"], item["raw_attributes"]
         except ldap_exc.LDAPOperationResult as exc:
             raise self._error(exc) from exc
+        except ldap_exc.LDAPInvalidFilterError as exc:
+            raise ConfigError(
+                f"bad LDAP filter {self.ldap_filter or flt!r}: {_first_line(exc)}"
+            ) from exc
         except ldap_exc.LDAPException as exc:
             raise TransientError(f"LDAP search failed: {_first_line(exc)}") from exc
         result = self.conn.result or {}
