@@ -10,6 +10,7 @@ before and after; the state moves forward only for what was written.
 from __future__ import annotations
 
 import csv
+import gc
 import json
 import time
 import uuid
@@ -27,7 +28,7 @@ from skylift.engine.dirsync_mapping import Mapping
 from skylift.engine.dirsync_matching import MatchResult, match
 from skylift.engine.dirsync_plan import Change, DeleteMode, Plan, check_threshold, plan_changes
 from skylift.engine.dirsync_report import CSV_COLUMNS, csv_row, plan_rows, preflight
-from skylift.engine.dirsync_scope import DesiredState, build_desired
+from skylift.engine.dirsync_scope import DesiredState, build_desired, normalize_dn
 from skylift.engine.dirsync_snapshot import (
     entry_from_dict,
     entry_to_dict,
@@ -121,21 +122,27 @@ def read_source(
         return every, {e.anchor for e in every}
     fresh = {e.anchor: e for kind in ("user", "group") for e in source.read_entries(kind, since)}  # type: ignore[arg-type]
     filtered = source.filtered_anchors("user")
-    entries: list[SourceEntry] = []
-    missing: list[str] = []
+    # Changed entries (moves and renames included) come with their new DN; any other DN
+    # still listed is unchanged since the last run, and a remembered DN no longer listed
+    # was deleted.
+    fresh_dns = {normalize_dn(e.dn) for e in fresh.values()}
+    by_dn = {
+        normalize_dn(k.source_entry["dn"]): (anchor, k.source_entry)
+        for anchor, k in known.items()
+        if k.source_entry is not None and anchor not in fresh
+    }
+    entries = list(fresh.values())
     for kind in ("user", "group"):
-        for dn, anchor in source.list_anchors(kind):  # type: ignore[arg-type]
-            if anchor in fresh:
-                entries.append(fresh[anchor])
+        for dn in source.list_dns(kind):  # type: ignore[arg-type]
+            norm = normalize_dn(dn)
+            if norm in fresh_dns:
                 continue
-            remembered = known.get(anchor)
-            if remembered is None or remembered.source_entry is None:
-                missing.append(anchor)
-                continue
+            found = by_dn.get(norm)
+            if found is None:  # an entry the last run never saw: fall back to a full read
+                return read_source(source, known, None)
+            anchor, data = found
             in_filter = kind == "group" or filtered is None or anchor in filtered
-            entries.append(entry_from_dict(anchor, remembered.source_entry, dn, in_filter))
-    if missing:  # an entry the last run never saw: fall back to a full read
-        return read_source(source, known, None)
+            entries.append(entry_from_dict(anchor, data, dn, in_filter))
     return entries, set(fresh)
 
 
@@ -144,6 +151,11 @@ def run_once(options: SyncOptions, log: Callable[[str], None] = lambda _m: None)
     started = time.monotonic()
     now = datetime.now(UTC).replace(tzinfo=None)
     with ExitStack() as stack:
+        # Tens of thousands of small objects live for the whole run and hold no cycles:
+        # the cyclic collector would only rescan them, again and again.
+        if gc.isenabled():
+            gc.disable()
+            stack.callback(gc.enable)
         journal = DirectoryJournal(options.state, pair_name(options))
         stack.callback(journal.close)
         known = journal.load()
@@ -258,11 +270,13 @@ def _apply(
     try:
         for change in by_phase[0]:  # users: create, link, update, enable, disable-in-source
             attempt(change, lambda c=change: _write_user(target, c, ids))  # type: ignore[misc]
-        for change in by_phase[1]:  # groups: create empty, rename, link
-            attempt(change, lambda c=change: _write_group(target, c, ids))  # type: ignore[misc]
-        for change in by_phase[0] + by_phase[1] + by_phase[2]:  # memberships
+        created_with: dict[str, set[str]] = {}
+        for change in by_phase[1]:  # groups: create with the members that exist, rename, link
+            attempt(change, lambda c=change: _write_group(target, c, ids, created_with))  # type: ignore[misc]
+        for change in by_phase[0] + by_phase[1] + by_phase[2]:  # the other memberships
             if (change.add_members or change.remove_members) and change.anchor in ids:
-                add = [ids[m] for m in change.add_members if m in ids]
+                already = created_with.get(change.anchor, set())
+                add = [ids[m] for m in change.add_members if m in ids and m not in already]
                 remove = [ids[m] for m in change.remove_members if m in ids]
                 if add or remove:
                     try:
@@ -301,10 +315,14 @@ def _write_user(target: DirectoryTarget, change: Change, ids: dict[str, str]) ->
         )
 
 
-def _write_group(target: DirectoryTarget, change: Change, ids: dict[str, str]) -> None:
+def _write_group(
+    target: DirectoryTarget, change: Change, ids: dict[str, str], created_with: dict[str, set[str]]
+) -> None:
     if change.action == "create":
         assert isinstance(change.desired, Group)
-        ids[change.anchor] = target.create_group(change.desired, [])
+        members = [m for m in change.add_members if m in ids]  # users exist; nested groups may not
+        ids[change.anchor] = target.create_group(change.desired, [ids[m] for m in members])
+        created_with[change.anchor] = set(members)
     else:
         changes = {k: after for k, (_b, after) in change.changes.items()}
         target.update_group(ids[change.anchor], changes, [], [])
@@ -387,7 +405,9 @@ def _save_state(
         source_entry = None
         if entry is not None:
             source_entry = entry_to_dict(entry) if anchor not in failed else None
-        row = KnownObject(kind, target_id, source_entry, applied if target_id else None, disabled_at)
+        row = KnownObject(
+            kind, target_id, source_entry, applied if target_id else None, disabled_at
+        )
         kept.add(anchor)
         if row != old:  # most rows of a delta run are unchanged: skip the write
             rows.append((anchor, row))
