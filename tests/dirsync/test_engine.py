@@ -206,3 +206,15 @@ def test_threshold_counts_disables_and_deletes_by_count_or_percentage() -> None:
         check_threshold(plan, "10%")
     with pytest.raises(ConfigError):
         check_threshold(plan, "ten")
+
+
+def test_on_leave_delete_deletes_at_once_and_a_returning_user_is_enabled() -> None:
+    gone = User("anchor-zed", "zed", id="t9")
+    plan = plan_for([], [gone], {"anchor-zed": "t9"}, delete_mode="delete")
+    assert [(c.action, c.reason) for c in plan.changes] == [
+        ("delete", "delete: deleted in source (or moved outside the base)")
+    ]
+    back = User("anchor-ann", "ann", active=False, given_name="J", family_name="Doe",
+                email="ann@old.example", id="t1")  # fmt: skip
+    plan = plan_for([person("ann")], [back], {"anchor-ann": "t1"}, disabled_at={"anchor-ann": NOW})
+    assert [(c.action, c.reason) for c in plan.changes] == [("enable", "enable: back in scope")]
