@@ -151,11 +151,12 @@ def run_once(options: SyncOptions, log: Callable[[str], None] = lambda _m: None)
     started = time.monotonic()
     now = datetime.now(UTC).replace(tzinfo=None)
     with ExitStack() as stack:
-        # Tens of thousands of small objects live for the whole run and hold no cycles:
-        # the cyclic collector would only rescan them, again and again.
-        if gc.isenabled():
-            gc.disable()
-            stack.callback(gc.enable)
+        # Reading builds tens of thousands of long-lived objects without cycles: the cyclic
+        # collector would only rescan them again and again. It is paused while reading and
+        # planning, and those objects are frozen out of its sight while writing.
+        gc_was_enabled = gc.isenabled()
+        gc.disable()
+        stack.callback(_restore_gc, gc_was_enabled)
         journal = DirectoryJournal(options.state, pair_name(options))
         stack.callback(journal.close)
         known = journal.load()
@@ -179,7 +180,8 @@ def run_once(options: SyncOptions, log: Callable[[str], None] = lambda _m: None)
         high_water = server_mark or source.high_water or since or ""
         log(
             f"read {len(entries)} source entries "
-            f"({f'delta: {len(fresh)} changed' if delta else 'full'})"
+            f"({f'delta: {len(fresh)} changed' if delta else 'full'}) "
+            f"in {time.monotonic() - started:.1f}s"
         )
         desired = build_desired(entries, options.mapping)
         matches = _match(target, desired, known, delta, fresh)
@@ -191,6 +193,7 @@ def run_once(options: SyncOptions, log: Callable[[str], None] = lambda _m: None)
             delete_after=options.delete_after,
             now=now,
         )
+        log(f"planned {len(plan.changes)} change(s) at {time.monotonic() - started:.1f}s")
         first_run = not any(k.target_id for k in known.values())
         report = preflight(plan, matches) if first_run or not options.apply else None
         result = SyncResult("apply" if options.apply else "preview", delta, plan, report)
@@ -203,6 +206,9 @@ def run_once(options: SyncOptions, log: Callable[[str], None] = lambda _m: None)
         if options.apply:
             if result.threshold_error:
                 check_threshold(plan, options.delete_threshold)  # raises, before any change
+            gc.freeze()
+            if gc_was_enabled:
+                gc.enable()
             _apply(target, plan, matches, desired, entries, known, journal, result, now)
             if high_water and not result.failed:
                 journal.set_mark("high_water", high_water)
@@ -211,6 +217,12 @@ def run_once(options: SyncOptions, log: Callable[[str], None] = lambda _m: None)
         result.seconds = time.monotonic() - started
         return result
     raise AssertionError("unreachable")
+
+
+def _restore_gc(enabled: bool) -> None:
+    gc.unfreeze()
+    if enabled:
+        gc.enable()
 
 
 def _match(
