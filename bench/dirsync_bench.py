@@ -42,7 +42,8 @@ def run_sync(args: list[str], env: dict[str, str], logs: Path) -> tuple[float, f
             f"sync failed ({code}):\n{err_path.read_text()}\n" + "\n".join(lines[-20:])
         )
     summary = next((ln for ln in reversed(lines) if ln.startswith("summary:")), "")
-    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, summary
+    steps = "; ".join(err_path.read_text().splitlines())  # "read … in Xs; planned … at Ys"
+    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, f"{summary} [{steps}]"
 
 
 def report(label: str, wall: float, cpu: float, rss: float, summary: str) -> None:
