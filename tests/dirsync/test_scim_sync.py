@@ -39,6 +39,8 @@ def test_preview_changes_nothing_and_writes_the_diff(
 
     filtered = scim_sync.json("--filter", "(title=Engineer 1)")
     assert filtered["counts"]["create"] == len(range(1, USERS, 7)) + GROUPS
+    leavers_only = scim_sync.json("--ou", f"ou=Leavers,ou=People,{SOURCE_SUFFIX}")
+    assert leavers_only["counts"]["create"] == GROUPS  # nobody works in Leavers yet
 
 
 def test_first_sync_creates_all_and_a_rerun_changes_nothing(
