@@ -266,11 +266,14 @@ class RateLimitedScim:
         self.every = every
         self.requests = 0
         self.refused = 0
+        self.if_match: list[str] = []  # If-Match headers of the writes, to see ETags used
         self.port = 0
         self.server: object | None = None
 
     def __call__(self, environ: dict, start_response):  # type: ignore[no-untyped-def, type-arg]
         self.requests += 1
+        if environ.get("HTTP_IF_MATCH"):
+            self.if_match.append(environ["HTTP_IF_MATCH"])
         if self.requests % self.every == 0:
             self.refused += 1
             start_response(

@@ -199,7 +199,9 @@ def test_soft_match_adopts_and_conflicts_are_reported_not_merged(
         "2 sources claim email user00006@new.example" in c for c in report["source_duplicates"]
     )
 
-    result = scim_sync.json("--apply")
+    done = scim_sync.run("--apply", "--json")
+    assert done.returncode == 1  # applied, but some objects wait for a person
+    result = json.loads(done.stdout)
     users = scim_users(scim)
     assert users["user00002@new.example"]["id"] == adopted["id"]  # adopted, not duplicated
     assert users["user00002@new.example"]["externalId"]
@@ -273,6 +275,10 @@ def test_rate_limited_provider_is_waited_for_not_failed(tmp_path: Path) -> None:
         assert result["applied"] == 8 + 3 and not result["failed"]
         assert limited.refused >= 2
         assert time.monotonic() - started >= limited.refused  # waited Retry-After: 1 each time
+
+        small.ldap(f"dn: uid=user00001,{STAFF}\nchangetype: modify\nreplace: title\ntitle: Lead\n")
+        assert sync.json("--apply", "--full")["applied"] == 1
+        assert limited.if_match and limited.if_match[-1].startswith('W/"')  # ETag honoured
     finally:
         limited.stop()
         small.stop()

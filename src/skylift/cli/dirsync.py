@@ -194,7 +194,7 @@ def register(app: typer.Typer) -> None:
             return run_every(options, interval, log, lambda r: _print_result(r, as_json))
         result = run_once(options, log)
         _print_result(result, as_json)
-        return EXIT_ITEMS_FAILED if result.failed else EXIT_OK
+        return EXIT_ITEMS_FAILED if result.incomplete() else EXIT_OK
 
     @app.command("dirsync-journal")
     def dirsync_journal(

@@ -78,6 +78,12 @@ class SyncResult:
     seconds: float = 0.0
     files: list[str] = field(default_factory=list)
 
+    def incomplete(self) -> bool:
+        """An apply that left objects unsynced: refused by the target, or in conflict."""
+        return self.mode == "apply" and bool(
+            self.failed or self.plan.conflicts or self.plan.problems
+        )
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "mode": self.mode,
@@ -479,7 +485,7 @@ def run_every(
         try:
             result = run_once(options, log)
             report(result)
-            worst = max(worst, 1 if result.failed else 0)
+            worst = max(worst, 1 if result.incomplete() else 0)
         except (ConnectError, TransientError) as exc:
             log(f"run failed, retrying in {interval}: {exc}")
             worst = max(worst, exc.exit_code)
