@@ -118,3 +118,41 @@ def test_every_keeps_syncing_and_survives_a_target_outage(
     scim.stop()
     worst = run_every(options, timedelta(seconds=0), logs.append, results.append, runs=1)
     assert worst == 3 and logs[-1].startswith("run failed, retrying in 0:00:00: cannot reach")
+
+
+def test_every_from_the_command_line_syncs_until_ctrl_c(scim_sync: Sync, scim: ScimServer) -> None:
+    import os
+    import signal
+    import sys
+    import time
+
+    mapping = scim_sync.workdir / "mapping.toml"
+    scim_sync.run("--out", str(scim_sync.workdir))  # writes the mapping file, previews
+    cmd = [
+        sys.executable, "-m", "skylift", "dirsync", "--source", scim_sync.source.url,
+        "--base", "dc=old,dc=example", "--bind", scim_sync.source.admin_dn,
+        "--target", scim_sync.target_url, "--mapping", str(mapping),
+        "--state", str(scim_sync.workdir / "state.db"), "--apply", "--every", "1h",
+    ]  # fmt: skip
+    loop = subprocess.Popen(
+        cmd,
+        env=os.environ | scim_sync.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while len(scim_users(scim)) < 240 and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert len(scim_users(scim)) == 240
+        loop.send_signal(signal.SIGINT)
+        _out, err = loop.communicate(timeout=60)
+    finally:
+        if loop.poll() is None:
+            loop.kill()
+            loop.wait()
+    assert loop.returncode == 130, err
+    assert "Traceback" not in err
+    resumed = scim_sync.json("--apply")  # the interrupted loop left a consistent state
+    assert not resumed["failed"] and scim_sync.json("--apply")["changes"] == []
