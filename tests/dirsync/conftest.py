@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -14,7 +15,7 @@ import httpx
 import pytest
 
 import skylift
-from tests.dirsync.servers import ADMIN_PASSWORD, ScimServer, Slapd, org_text
+from tests.dirsync.servers import ADMIN_PASSWORD, SLAPD, ScimServer, Slapd, org_text
 
 SOURCE_SUFFIX = "dc=old,dc=example"
 TARGET_SUFFIX = "dc=new,dc=example"
@@ -31,15 +32,27 @@ user_ous = ["{STAFF}"]
 """
 
 
+def _need(program: str, package: str) -> None:
+    if not Path(program).exists() and shutil.which(Path(program).name) is None:
+        pytest.skip(f"{program} is not installed (apt-get install {package})")
+
+
 @pytest.fixture
-def source(tmp_path: Path) -> Iterator[Slapd]:
+def ldap_tools() -> None:
+    """Skip a test that needs slapd and ldap-utils where they are missing."""
+    _need(SLAPD, "slapd")
+    _need("ldapmodify", "ldap-utils")
+
+
+@pytest.fixture
+def source(tmp_path: Path, ldap_tools: None) -> Iterator[Slapd]:
     server = Slapd(tmp_path / "source", SOURCE_SUFFIX).start(org_text())
     yield server
     server.stop()
 
 
 @pytest.fixture
-def ldap_target(tmp_path: Path) -> Iterator[Slapd]:
+def ldap_target(tmp_path: Path, ldap_tools: None) -> Iterator[Slapd]:
     server = Slapd(tmp_path / "target", TARGET_SUFFIX).start()
     yield server
     server.stop()

@@ -260,7 +260,7 @@ def test_journal_records_every_applied_change(scim_sync: Sync, source: Slapd) ->
     assert ADMIN_PASSWORD not in done.stdout
 
 
-def test_rate_limited_provider_is_waited_for_not_failed(tmp_path: Path) -> None:
+def test_rate_limited_provider_is_waited_for_not_failed(tmp_path: Path, ldap_tools: None) -> None:
     import time
 
     from tests.dirsync.servers import RateLimitedScim, org_text
@@ -284,7 +284,9 @@ def test_rate_limited_provider_is_waited_for_not_failed(tmp_path: Path) -> None:
         small.stop()
 
 
-def test_starttls_and_ldaps_verify_the_server_certificate(tmp_path: Path, scim: ScimServer) -> None:
+def test_starttls_and_ldaps_verify_the_server_certificate(
+    tmp_path: Path, scim: ScimServer, ldap_tools: None
+) -> None:
     from skylift.demo.dovecot import make_self_signed_cert
 
     (tmp_path / "tls").mkdir()
