@@ -1,7 +1,217 @@
-"""Commands of this area register here (placeholder until the area lands)."""
+"""``skylift dirsync``: one-way directory sync from LDAP/AD to SCIM 2.0 or LDAP.
+
+Preview is the default: it prints (and with ``--out`` writes as JSON and CSV) every change
+with its reason and changes nothing. ``--apply`` makes the changes. Secrets come from
+environment variables or files, never from the command line.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated
 
 import typer
 
+from skylift.cli.common import print_json
+from skylift.connectors.base import Endpoint
+from skylift.engine.dirsync_mapping import load_mapping, mapping_from_dict
+from skylift.engine.dirsync_plan import parse_threshold
+from skylift.errors import EXIT_ITEMS_FAILED, EXIT_OK, ConfigError
+from skylift.model.account import Secret
+from skylift.runners.dirsync import SyncOptions, SyncResult, read_journal, run_every, run_once
+
+DURATION = re.compile(r"^\s*(\d+)\s*([smhd])\s*$")
+UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+
+
+def parse_duration(text: str, option: str) -> timedelta:
+    found = DURATION.match(text)
+    if not found:
+        raise ConfigError(f"{option} takes a duration like 45s, 30m, 2h or 30d, not {text!r}")
+    return timedelta(**{UNITS[found.group(2)]: int(found.group(1))})
+
+
+def read_secret(env_name: str, file: Path | None, what: str) -> Secret | None:
+    """The secret from *file* when given, else from the environment variable, else None."""
+    if file is not None:
+        try:
+            value = file.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ConfigError(f"cannot read the {what} file {file}: {exc.strerror}") from exc
+        if not value:
+            raise ConfigError(f"the {what} file {file} is empty")
+        return Secret(value)
+    value = os.environ.get(env_name, "")
+    return Secret(value) if value else None
+
+
+def _print_result(result: SyncResult, as_json: bool) -> None:
+    if as_json:
+        print_json(result.to_dict())
+        return
+    kind = "delta" if result.delta else "full"
+    print(f"dirsync {result.mode} ({kind} read, {result.seconds:.1f}s)")
+    for change in result.plan.changes:
+        print(f"  {change.action:<7} {change.kind:<5} {change.name}: {change.reason}")
+    for conflict in result.plan.conflicts:
+        print(f"  {'skip':<7} {'':<5} {conflict.message}")
+    for problem in result.plan.problems:
+        print(f"  {'skip':<7} {'':<5} {problem}")
+    counts = ", ".join(f"{k} {v}" for k, v in result.plan.counts().items() if v) or "nothing to do"
+    print(f"summary: {counts}")
+    report = result.report
+    if report and (
+        report["likely_matches"] or report["target_only"] or report["source_duplicates"]
+    ):
+        print(
+            f"pre-flight: {len(report['source_duplicates'])} duplicate(s) in the source, "
+            f"{len(report['likely_matches'])} existing target account(s) will be adopted, "
+            f"{len(report['target_only'])} target-only account(s) left untouched"
+        )
+        for item in report["target_only"][:20]:
+            print(f"  target-only {item['kind']} {item['name']}")
+    if result.threshold_error:
+        print(f"warning: {result.threshold_error}")
+    for path in result.files:
+        print(f"wrote {path}")
+    if result.mode == "preview":
+        print("preview only: nothing was changed; rerun with --apply to make these changes")
+    else:
+        print(f"applied {result.applied} change(s), {len(result.failed)} failed")
+        for line in result.failed:
+            print(f"  failed: {line}", file=sys.stderr)
+
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to *app*."""
+    """Add ``skylift dirsync`` to *app*."""
+
+    @app.command("dirsync")
+    def dirsync(
+        source: Annotated[
+            str, typer.Option(help="ldap:// or ldaps:// URL of the source directory.")
+        ],
+        base: Annotated[str, typer.Option(help="Base DN to read below.")],
+        target: Annotated[str, typer.Option(help="scim+https://host/path or ldap(s):// target.")],
+        bind: Annotated[
+            str, typer.Option(help="Bind DN for the source (password: SKYLIFT_LDAP_PASSWORD).")
+        ] = "",
+        bind_password_file: Annotated[
+            Path | None, typer.Option(help="File holding the source bind password.")
+        ] = None,
+        scim_token_file: Annotated[
+            Path | None, typer.Option(help="File holding the SCIM bearer token.")
+        ] = None,
+        target_bind: Annotated[str, typer.Option(help="Bind DN for an LDAP target.")] = "",
+        target_base: Annotated[str, typer.Option(help="DN an LDAP target writes below.")] = "",
+        mapping: Annotated[Path | None, typer.Option(help="Mapping file (TOML).")] = None,
+        preset: Annotated[str | None, typer.Option(help="Source preset: openldap or ad.")] = None,
+        filter: Annotated[str, typer.Option("--filter", help="LDAP filter users must match.")] = "",
+        ou: Annotated[
+            list[str] | None, typer.Option("--ou", help="Only users below this DN (repeatable).")
+        ] = None,
+        apply: Annotated[
+            bool, typer.Option("--apply/--preview", help="Make the changes (default: preview).")
+        ] = False,
+        delete_threshold: Annotated[
+            str, typer.Option(help="Stop if more would be disabled/deleted (500 or 10%).")
+        ] = "500",
+        on_leave: Annotated[
+            str, typer.Option(help="What happens to objects that leave scope: disable or delete.")
+        ] = "disable",
+        delete_after: Annotated[
+            str | None, typer.Option(help="Delete objects disabled this long ago (e.g. 30d).")
+        ] = None,
+        every: Annotated[
+            str | None, typer.Option(help="Keep syncing at this interval (e.g. 30m).")
+        ] = None,
+        full: Annotated[
+            bool, typer.Option("--full", help="Read the whole source, not only changes.")
+        ] = False,
+        state: Annotated[Path, typer.Option(help="State file (SQLite).")] = Path("skylift.db"),
+        out: Annotated[
+            Path | None, typer.Option(help="Write the diff as JSON and CSV into this folder.")
+        ] = None,
+        as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+        ca_file: Annotated[
+            Path | None, typer.Option(help="CA certificate(s) to trust for TLS.")
+        ] = None,
+        allow_plaintext: Annotated[
+            bool, typer.Option(help="Allow unencrypted connections beyond 127.0.0.0/8.")
+        ] = False,
+        timeout: Annotated[float, typer.Option(help="Network timeout in seconds.")] = 60.0,
+    ) -> int:
+        """Sync users and groups one way from LDAP/AD into a SCIM 2.0 or LDAP directory."""
+        if on_leave not in ("disable", "delete"):
+            raise ConfigError(f"--on-leave must be disable or delete, not {on_leave!r}")
+        parse_threshold(delete_threshold)
+        tls = {
+            "ca_file": str(ca_file) if ca_file else None,
+            "allow_plaintext": allow_plaintext,
+            "timeout": timeout,
+        }
+        source_ep = Endpoint.parse(source, **tls)
+        target_ep = Endpoint.parse(target, **tls)
+        if source_ep.scheme not in ("ldap", "ldaps"):
+            raise ConfigError(f"--source must be an ldap:// or ldaps:// URL, not {source!r}")
+        loaded = load_mapping(mapping, preset)
+        if preset and mapping is None:
+            loaded = mapping_from_dict({}, preset)
+        if filter or ou:
+            from dataclasses import replace
+
+            scope = replace(loaded.scope, user_ous=tuple(ou or ()) or loaded.scope.user_ous)
+            loaded = replace(loaded, scope=scope, ldap_filter=filter or loaded.ldap_filter)
+        options = SyncOptions(
+            source=source_ep,
+            base=base,
+            bind_dn=bind,
+            bind_password=read_secret("SKYLIFT_LDAP_PASSWORD", bind_password_file, "bind password"),
+            target=target_ep,
+            mapping=loaded,
+            state=state,
+            apply=apply,
+            scim_token=read_secret("SKYLIFT_SCIM_TOKEN", scim_token_file, "SCIM token"),
+            target_bind_dn=target_bind,
+            target_password=read_secret("SKYLIFT_TARGET_LDAP_PASSWORD", None, "target password"),
+            target_base=target_base,
+            delete_threshold=delete_threshold,
+            delete_mode="delete" if on_leave == "delete" else "disable",
+            delete_after=parse_duration(delete_after, "--delete-after") if delete_after else None,
+            full=full,
+            out_dir=out,
+        )
+
+        def log(message: str) -> None:
+            if not as_json:
+                print(message, file=sys.stderr)
+
+        if every:
+            interval = parse_duration(every, "--every")
+            return run_every(options, interval, log, lambda r: _print_result(r, as_json))
+        result = run_once(options, log)
+        _print_result(result, as_json)
+        return EXIT_ITEMS_FAILED if result.incomplete() else EXIT_OK
+
+    @app.command("dirsync-journal")
+    def dirsync_journal(
+        state: Annotated[Path, typer.Option(help="State file (SQLite).")] = Path("skylift.db"),
+        limit: Annotated[int, typer.Option(help="How many of the newest changes to show.")] = 50,
+        as_json: Annotated[bool, typer.Option("--json", help="Print the changes as JSON.")] = False,
+    ) -> int:
+        """Show the journal of applied directory changes (what, when, before/after)."""
+        if not state.exists():
+            raise ConfigError(f"no state file at {state}")
+        rows = read_journal(state, limit)
+        if as_json:
+            print_json(rows)
+        for row in [] if as_json else rows:
+            status = "ok" if row["ok"] else f"FAILED: {row['error']}"
+            print(
+                f"{row['at']:%Y-%m-%d %H:%M:%S} {row['action']:<7} {row['kind']:<5} "
+                f"{row['name']}: {row['reason']} [{status}]"
+            )
+        return EXIT_OK

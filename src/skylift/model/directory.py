@@ -1,0 +1,134 @@
+"""Directory objects as skylift passes them between layers: SCIM-shaped, no I/O.
+
+A source entry is read verbatim (attribute name -> values); the mapping turns it into a
+:class:`User` or :class:`Group` whose *external_id* is the stable source anchor (entryUUID,
+objectGUID). Targets hand back the same types with their own *id* set.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
+
+ObjectKind = Literal["user", "group"]
+
+
+@dataclass(frozen=True)
+class SourceEntry:
+    """One LDAP entry as read: *attributes* maps lower-cased names to string values.
+
+    *anchor* is the stable id that survives renames and moves; *kind* says which preset
+    search found it; *in_filter* is False when the entry exists but no longer matches the
+    user's ``--filter``.
+    """
+
+    dn: str
+    anchor: str
+    kind: ObjectKind
+    attributes: dict[str, tuple[str, ...]]
+    in_filter: bool = True
+
+    def first(self, name: str) -> str:
+        values = self.attributes.get(name.lower(), ())
+        return values[0] if values else ""
+
+    def all(self, name: str) -> tuple[str, ...]:
+        return self.attributes.get(name.lower(), ())
+
+
+@dataclass(frozen=True)
+class User:
+    """A user in SCIM core shape (RFC 7643 §4.1) plus the enterprise department.
+
+    *email* is the primary work address; *other_emails* the further addresses (AD
+    proxyAddresses). *source_dn* is kept for reasons and reports, not compared.
+    """
+
+    external_id: str
+    user_name: str
+    active: bool = True
+    display_name: str = ""
+    given_name: str = ""
+    family_name: str = ""
+    email: str = ""
+    other_emails: tuple[str, ...] = ()
+    title: str = ""
+    department: str = ""
+    phone: str = ""
+    id: str = field(default="", compare=False)
+    source_dn: str = field(default="", compare=False)
+
+
+@dataclass(frozen=True)
+class Group:
+    """A group in SCIM core shape; *members* are the external ids of member users/groups.
+
+    A target reports members by its own ids; the engine translates them.
+    """
+
+    external_id: str
+    display_name: str
+    members: frozenset[str] = frozenset()
+    id: str = field(default="", compare=False)
+    source_dn: str = field(default="", compare=False)
+
+
+DirectoryObject = User | Group
+
+# Attributes the engine compares and a target writes, by kind (dataclass field names).
+USER_FIELDS: tuple[str, ...] = (
+    "user_name",
+    "active",
+    "display_name",
+    "given_name",
+    "family_name",
+    "email",
+    "other_emails",
+    "title",
+    "department",
+    "phone",
+)
+GROUP_FIELDS: tuple[str, ...] = ("display_name", "members")
+
+
+def kind_of(obj: DirectoryObject) -> ObjectKind:
+    return "user" if isinstance(obj, User) else "group"
+
+
+class DirectoryTarget(Protocol):
+    """What the sync needs of a target directory (SCIM service or LDAP server).
+
+    Group *members* passed in and read back are target ids. Every method raises a
+    :class:`~skylift.errors.SkyliftError` subclass on failure.
+    """
+
+    name: str
+
+    def list_users(self) -> Iterator[User]: ...
+
+    def list_groups(self) -> Iterator[Group]: ...
+
+    def get(self, kind: ObjectKind, target_id: str) -> DirectoryObject | None: ...
+
+    def find_matches(self, obj: DirectoryObject) -> list[DirectoryObject]:
+        """Target objects that could be *obj*: same externalId, userName, email or name."""
+        ...
+
+    def create_user(self, user: User) -> str: ...
+
+    def update_user(self, target_id: str, changes: dict[str, object]) -> None: ...
+
+    def create_group(self, group: Group, member_ids: Sequence[str]) -> str: ...
+
+    def update_group(
+        self,
+        target_id: str,
+        changes: dict[str, object],
+        add_ids: Sequence[str],
+        remove_ids: Sequence[str],
+    ) -> None: ...
+
+    def delete(self, kind: ObjectKind, target_id: str) -> None: ...
+
+    def close(self) -> None: ...
