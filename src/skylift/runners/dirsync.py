@@ -22,7 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from skylift.connectors.base import Endpoint
-from skylift.connectors.ldap import PRESETS, LdapDirectorySource, LdapDirectoryTarget, open_ldap
+from skylift.connectors.ldap import PRESETS, LdapDirectorySource, open_ldap
+from skylift.connectors.ldap_target import LdapDirectoryTarget
 from skylift.connectors.scim import ScimDirectoryTarget
 from skylift.engine.dirsync_mapping import Mapping
 from skylift.engine.dirsync_matching import MatchResult, match
