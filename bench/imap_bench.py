@@ -22,11 +22,20 @@ from pathlib import Path
 
 import imapclient
 
+import servers as bench_storage
 from corpus import extra_messages, fill_user, user_messages
 from delay_proxy import DelayProxy
 from mbsync_run import MBSYNC, mbsync_commands
 from measure import Cost, run_measured
-from servers import PASSWORD, Servers, bench_servers, mail_owner, user_names, warm_up
+from servers import (
+    PASSWORD,
+    Servers,
+    bench_servers,
+    mail_owner,
+    make_target,
+    user_names,
+    warm_up,
+)
 
 
 @dataclass
@@ -86,8 +95,11 @@ def print_table(rows: list[Row]) -> None:
     sys.stdout.flush()
 
 
+SKYLIFT_SRC = Path(__file__).resolve().parent.parent / "src"
+
+
 def skylift_env() -> dict[str, str]:
-    src = Path(__file__).resolve().parent.parent / "src"
+    src = SKYLIFT_SRC
     path = os.environ.get("PYTHONPATH", "")
     return os.environ | {"PYTHONPATH": f"{src}{os.pathsep}{path}" if path else str(src)}
 
@@ -169,16 +181,7 @@ def add_new_mail(port: int, users: list[str], per_user: int) -> tuple[int, int]:
 
 def fresh_target(servers: Servers, users: list[str], name: str) -> Servers:
     """A second, empty target configured like the first (for another tool or the WAN)."""
-    from skylift.demo.dovecot import DovecotServer
-
-    target = DovecotServer(
-        servers.workdir / name,
-        users={f"{u}@example.com": PASSWORD for u in users},
-        separator="/",
-        quota_max_mail_size="50M",
-        quota_messages=10_000_000,
-        special_use_autocreate=True,
-    ).start()
+    target = make_target(servers.workdir / name, users).start()
     return Servers(servers.source, target, servers.workdir)
 
 
@@ -447,9 +450,20 @@ def main() -> None:
     p.add_argument("--wan-users", type=int, default=2)
     p.add_argument("--wan-messages", type=int, default=500, help="per user, without the full case")
     p.add_argument("--wan-parallel", type=int, default=2)
+    p.add_argument(
+        "--disk",
+        action="store_true",
+        help="keep the Dovecots' mail on disk (/tmp) instead of tmpfs (/dev/shm)",
+    )
+    p.add_argument("--src", type=Path, help="run skylift from this source tree (A/B runs)")
     p.add_argument("--big-folder", type=int, default=0, metavar="N", help="N-message folder test")
     args = p.parse_args()
 
+    if args.src:
+        global SKYLIFT_SRC
+        SKYLIFT_SRC = args.src.resolve()
+    if args.disk:
+        bench_storage.MAIL_BASE = None
     rows: list[Row] = []
     if args.full or args.wan:
         users = user_names(max(args.users, args.wan_users if args.wan else 0))

@@ -47,7 +47,13 @@ def run_measured(
             out = open(stdout, "ab") if stdout else subprocess.DEVNULL  # noqa: SIM115
             if stdout:
                 outputs.append(out)
-            proc = subprocess.Popen(list(cmd), env=env, stdout=out, stderr=subprocess.DEVNULL if quiet else None, cwd=cwd)
+            proc = subprocess.Popen(
+                list(cmd),
+                env=env,
+                stdout=out,
+                stderr=subprocess.DEVNULL if quiet else None,
+                cwd=cwd,
+            )
             running[proc.pid] = proc
         time.sleep(0.02)
         for pid in list(running):
