@@ -86,8 +86,10 @@ def _size_class(rng: random.Random, scale: float) -> int:
 
 
 def _text(rng: random.Random, n: int) -> bytes:
+    """A slice of prose with clean CRLF line ends (a cut must not leave a lone CR or LF)."""
     start = rng.randrange(0, len(_TEXT) - n - 1) if n < len(_TEXT) else 0
-    return _TEXT[start : start + n]
+    cut = _TEXT[start : start + n]
+    return cut.replace(b"\r\n", b"\n").replace(b"\r", b"").replace(b"\n", b"\r\n")
 
 
 def _message(
