@@ -222,6 +222,10 @@ def run_full(args: argparse.Namespace, servers: Servers, users: list[str], rows:
         )
     )
     print_table(rows[-1:])
+    if not args.reruns:
+        if args.mbsync:
+            run_mbsync(servers, users, n, size, args.parallel, "full", rows)
+        return
 
     cpu0 = servers.server_cpu()
     cost = skylift_migrate(
@@ -444,6 +448,7 @@ def main() -> None:
     p.add_argument("--scale", type=float, default=1.0, help="multiplies attachment sizes")
     p.add_argument("--parallel", type=int, default=4)
     p.add_argument("--no-full", dest="full", action="store_false", help="skip the full migration")
+    p.add_argument("--no-reruns", dest="reruns", action="store_false", help="only the first copy")
     p.add_argument("--mbsync", action="store_true", help="also run mbsync on the same corpus")
     p.add_argument("--wan", action="store_true", help="add the WAN case (delay proxy)")
     p.add_argument("--rtt", type=float, default=20.0, help="WAN round trip in ms")
