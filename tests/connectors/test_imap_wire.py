@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from skylift.connectors.imap_wire import SMALL_WRITE, append_command, parse_fetch, uid_set
+from skylift.connectors.imap_wire import (
+    SMALL_WRITE,
+    append_command,
+    parse_fetch,
+    parse_internaldate,
+    uid_set,
+)
 
 
 def test_uid_set_compresses_runs() -> None:
@@ -65,3 +71,12 @@ def test_listing_answers_have_no_body() -> None:
     ]
     (item,) = parse_fetch(data)
     assert (item.uid, item.size, item.flags, item.body) == (50, 1234, (b"\\Answered",), None)
+
+
+def test_internal_dates_keep_their_offset_and_share_zone_objects() -> None:
+    a = parse_internaldate(b" 4-Mar-2021 05:06:07 -0530")
+    b = parse_internaldate(b"17-Dec-2019 23:59:59 -0530")
+    assert a == datetime(2021, 3, 4, 10, 36, 7, tzinfo=UTC)
+    assert a.tzinfo is b.tzinfo
+    odd = parse_internaldate(b"04-Mar-2021 05:06:07 GMT")  # not RFC 3501: imapclient parses it
+    assert odd.year == 2021

@@ -88,6 +88,21 @@ def _flags(raw: Iterable[bytes | str]) -> frozenset[str]:
     return frozenset(_text(f) for f in raw if _text(f).lower() not in UNSETTABLE_FLAGS)
 
 
+_FLAG_SETS: dict[tuple[bytes, ...], frozenset[str]] = {}
+_FLAG_SETS_MAX = 4096
+
+
+def _shared_flags(raw: tuple[bytes, ...]) -> frozenset[str]:
+    """The flags of a listed message as a frozenset shared with every message that has the
+    same flags: a 100,000-message folder holds a handful of sets, not 100,000 of them."""
+    found = _FLAG_SETS.get(raw)
+    if found is None:
+        found = _flags(raw)
+        if len(_FLAG_SETS) < _FLAG_SETS_MAX:
+            _FLAG_SETS[raw] = found
+    return found
+
+
 class ImapConnector(MailConnector):
     """Opens IMAP sessions for one server URL."""
 
@@ -327,7 +342,7 @@ class ImapMailbox(MailTarget):
                 yield MessageRef(
                     uid=str(uid),
                     size=item.size or 0,
-                    flags=_flags(item.flags),
+                    flags=_shared_flags(item.flags),
                     internaldate=item.internaldate,
                 )
 
@@ -351,7 +366,7 @@ class ImapMailbox(MailTarget):
                 MessageRef(
                     uid=str(uid),
                     size=item.size if item.size is not None else len(raw),
-                    flags=_flags(item.flags),
+                    flags=_shared_flags(item.flags),
                     internaldate=item.internaldate,
                 ),
                 raw,

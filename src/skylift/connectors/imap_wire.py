@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 
 from imapclient.datetime_util import datetime_to_INTERNALDATE, parse_to_datetime
 
@@ -128,12 +128,56 @@ def parse_fetch(data: Sequence[bytes | tuple[bytes, bytes] | None]) -> Iterator[
             uid=int(uid.group(1)),
             size=int(size.group(1)) if size else None,
             flags=tuple(flags.group(1).split()) if flags else (),
-            internaldate=parse_to_datetime(date.group(1), normalise=False) if date else None,
+            internaldate=parse_internaldate(date.group(1)) if date else None,
             body=body,
         )
 
 
 _RESPONSE_START = re.compile(rb"^\d+ \(")
+_INTERNALDATE = re.compile(
+    rb"^ ?(\d{1,2})-([A-Za-z]{3})-(\d{4}) (\d\d):(\d\d):(\d\d) ([+-])(\d\d)(\d\d)$"
+)
+_MONTHS = {
+    m: i + 1
+    for i, m in enumerate(
+        [
+            b"jan",
+            b"feb",
+            b"mar",
+            b"apr",
+            b"may",
+            b"jun",
+            b"jul",
+            b"aug",
+            b"sep",
+            b"oct",
+            b"nov",
+            b"dec",
+        ]
+    )
+}
+_ZONES: dict[int, timezone] = {}
+
+
+def parse_internaldate(text: bytes) -> datetime:
+    """``b"04-Mar-2021 05:06:07 +0100"`` -> an aware datetime.
+
+    Zones are shared objects: a 100,000-message listing holds one per offset, not one per
+    message (imapclient makes a new tzinfo each time).
+    """
+    m = _INTERNALDATE.match(text)
+    month = _MONTHS.get(m.group(2).lower()) if m else None
+    if m is None or month is None:
+        return parse_to_datetime(text, normalise=False)  # unusual form: imapclient's parser
+    minutes = int(m.group(8)) * 60 + int(m.group(9))
+    offset = -minutes if m.group(7) == b"-" else minutes
+    zone = _ZONES.get(offset)
+    if zone is None:
+        zone = _ZONES.setdefault(offset, timezone(timedelta(minutes=offset)))
+    return datetime(
+        int(m.group(3)), month, int(m.group(1)),
+        int(m.group(4)), int(m.group(5)), int(m.group(6)), tzinfo=zone,
+    )  # fmt: skip
 
 
 def _starts_response(piece: bytes | tuple[bytes, bytes] | None) -> bool:
