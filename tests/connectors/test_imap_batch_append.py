@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import signal
 from datetime import UTC, datetime
+from pathlib import Path
 
-import psutil
 import pytest
 
 from skylift.connectors.base import Endpoint
@@ -19,6 +21,28 @@ def _mailbox(server: DovecotServer) -> ImapMailbox:
     return ImapMailbox(
         Endpoint.parse(server.imap_url()), Login("alice@new.example", Secret("alice-new-pw"))
     )
+
+
+def _descendants_named(root: int, name: str) -> list[int]:
+    """Pids under *root* whose command is *name* (from /proc: no extra dependency)."""
+    parent: dict[int, int] = {}
+    command: dict[int, str] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue  # exited meanwhile
+        pid = int(text.split(" ", 1)[0])
+        command[pid] = text[text.index("(") + 1 : text.rindex(")")]
+        parent[pid] = int(text[text.rindex(")") + 2 :].split()[1])
+    found = []
+    for pid, cmd in command.items():
+        up = pid
+        while up in parent and up != root:
+            up = parent[up]
+        if up == root and cmd == name:
+            found.append(pid)
+    return found
 
 
 def _msg(raw: bytes, flags: frozenset[str] = frozenset(), day: int = 1) -> Message:
@@ -81,10 +105,10 @@ def test_a_lost_connection_during_a_batch_is_a_transient_error(
     try:
         # The server process of this session dies, as on a crash or an OOM kill.
         assert target_server._proc is not None
-        for proc in psutil.Process(target_server._proc.pid).children(recursive=True):
-            if proc.name() == "imap":
-                proc.kill()
-                proc.wait(5)
+        sessions = _descendants_named(target_server._proc.pid, "imap")
+        assert sessions
+        for pid in sessions:
+            os.kill(pid, signal.SIGKILL)
         with pytest.raises(TransientError):
             box.append(Folder(("INBOX",)), BATCH)
     finally:
