@@ -83,11 +83,13 @@ def test_a_batch_arrives_byte_exact_with_flags_dates_and_the_servers_uids(
         box.close()
 
 
+@pytest.mark.parametrize("literal_plus", [True, False], ids=["own-writer", "imapclient"])
 def test_a_refused_message_is_isolated_with_the_servers_words_and_the_rest_arrive(
-    target_server: DovecotServer,
+    target_server: DovecotServer, literal_plus: bool
 ) -> None:
     too_big = _msg(b"Subject: huge\r\n\r\n" + b"x" * (31 * 1024 * 1024) + b"\r\n")
     box = _mailbox(target_server)
+    box._literal_plus = literal_plus  # False: the path for servers without LITERAL+
     try:
         results = box.append(Folder(("INBOX",)), [BATCH[0], too_big, BATCH[1]])
         assert results[0].uid and results[2].uid
