@@ -17,13 +17,14 @@ import imaplib
 import re
 import socket
 import ssl
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 import imapclient
 from imapclient.exceptions import IMAPClientError, LoginError
 
 from skylift.connectors.base import Capabilities, Endpoint, MailConnector, MailTarget, Namespace
+from skylift.connectors.imap_wire import FetchedItem, append_command, parse_fetch, uid_set
 from skylift.errors import AuthError, ConfigError, ConnectError, FolderNotFound, TransientError
 from skylift.model.account import Login
 from skylift.model.mail import AppendResult, Folder, FolderState, Message, MessageRef
@@ -46,6 +47,9 @@ LIST_CHUNK = 5000  # UIDs per FETCH of sizes/flags: bounds memory on 100k-messag
 _BACKOFF_MS = re.compile(r"Suggested Backoff Time:\s*(\d+)\s*milliseconds?", re.I)
 _THROTTLE_WORDS = re.compile(r"\[UNAVAILABLE\]|throttl|try again later|server busy", re.I)
 _APPENDUID = re.compile(rb"\[APPENDUID (\d+) ([0-9:,]+)\]", re.I)
+
+# Servers that answered a LITERAL+ MULTIAPPEND with BAD: later sessions wait for continuations.
+_LITERAL_PLUS_REFUSED: set[tuple[str, int | None]] = set()
 
 # Errors that mean the connection is gone or hung: worth a reconnect and retry.
 NETWORK_ERRORS = (imaplib.IMAP4.abort, OSError, socket.timeout, ssl.SSLError, EOFError)
@@ -80,8 +84,23 @@ def _text(value: Any) -> str:
     return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
 
 
-def _flags(raw: Sequence[bytes | str]) -> frozenset[str]:
+def _flags(raw: Iterable[bytes | str]) -> frozenset[str]:
     return frozenset(_text(f) for f in raw if _text(f).lower() not in UNSETTABLE_FLAGS)
+
+
+_FLAG_SETS: dict[tuple[bytes, ...], frozenset[str]] = {}
+_FLAG_SETS_MAX = 4096
+
+
+def _shared_flags(raw: tuple[bytes, ...]) -> frozenset[str]:
+    """The flags of a listed message as a frozenset shared with every message that has the
+    same flags: a 100,000-message folder holds a handful of sets, not 100,000 of them."""
+    found = _FLAG_SETS.get(raw)
+    if found is None:
+        found = _flags(raw)
+        if len(_FLAG_SETS) < _FLAG_SETS_MAX:
+            _FLAG_SETS[raw] = found
+    return found
 
 
 class ImapConnector(MailConnector):
@@ -124,6 +143,8 @@ class ImapMailbox(MailTarget):
             case_insensitive_names=False,
             max_message_bytes=self._appendlimit(caps),
         )
+        self._literal_plus = b"LITERAL+" in caps and self._server_key() not in _LITERAL_PLUS_REFUSED
+        self._nodelay = False
 
     # -- connection -------------------------------------------------------------------
     def _connect(self) -> imapclient.IMAPClient:
@@ -308,16 +329,21 @@ class ImapMailbox(MailTarget):
     def _refs(self, uids: list[int]) -> Iterator[MessageRef]:
         for i in range(0, len(uids), LIST_CHUNK):
             chunk = uids[i : i + LIST_CHUNK]
-            data = self._call(self.client.fetch, chunk, ["RFC822.SIZE", "FLAGS", "INTERNALDATE"])
+            wanted = set(chunk)
+            found = {
+                item.uid: item
+                for item in self._uid_fetch(chunk, b"(UID RFC822.SIZE FLAGS INTERNALDATE)")
+                if item.uid in wanted
+            }
             for uid in chunk:
-                item = data.get(uid)
+                item = found.get(uid)
                 if item is None:
                     continue  # expunged meanwhile
                 yield MessageRef(
                     uid=str(uid),
-                    size=int(item.get(b"RFC822.SIZE", 0)),
-                    flags=_flags(item.get(b"FLAGS", ())),
-                    internaldate=item.get(b"INTERNALDATE"),
+                    size=item.size or 0,
+                    flags=_shared_flags(item.flags),
+                    internaldate=item.internaldate,
                 )
 
     def fetch(self, folder: Folder, uids: Sequence[str]) -> Iterator[Message]:
@@ -325,23 +351,39 @@ class ImapMailbox(MailTarget):
         ids = [int(u) for u in uids]
         if not ids:
             return
-        data = self._call(
-            self.client.fetch, ids, ["BODY.PEEK[]", "RFC822.SIZE", "FLAGS", "INTERNALDATE"]
-        )
+        wanted = set(ids)
+        found = {
+            item.uid: item
+            for item in self._uid_fetch(ids, b"(UID RFC822.SIZE FLAGS INTERNALDATE BODY.PEEK[])")
+            if item.uid in wanted and item.body is not None
+        }
         for uid in ids:
-            item = data.pop(uid, None)
+            item = found.pop(uid, None)
             if item is None:
                 continue
-            raw = item.get(b"BODY[]") or b""
+            raw = item.body or b""
             yield Message(
                 MessageRef(
                     uid=str(uid),
-                    size=int(item.get(b"RFC822.SIZE", len(raw))),
-                    flags=_flags(item.get(b"FLAGS", ())),
-                    internaldate=item.get(b"INTERNALDATE"),
+                    size=item.size if item.size is not None else len(raw),
+                    flags=_shared_flags(item.flags),
+                    internaldate=item.internaldate,
                 ),
                 raw,
             )
+
+    def _uid_fetch(self, uids: Sequence[int], items: bytes) -> list[FetchedItem]:
+        """One ``UID FETCH``, parsed by :mod:`imap_wire` (imapclient's parser is byte-wise)."""
+        imap = self.client._imap
+
+        def run() -> list[FetchedItem]:
+            imap.untagged_responses.pop("FETCH", None)  # stale unsolicited updates
+            typ, data = imap.uid("FETCH", uid_set(uids).decode(), items.decode())
+            if typ != "OK":
+                raise imaplib.IMAP4.error(f"fetch failed: {_text(data[0] if data else b'')}")
+            return list(parse_fetch(data))
+
+        return self._call(run)  # type: ignore[no-any-return]
 
     def quota(self) -> tuple[int, int] | None:
         if b"QUOTA" not in self.client.capabilities():
@@ -385,26 +427,99 @@ class ImapMailbox(MailTarget):
             return []
         name = self.name_of(folder)
         if len(messages) > 1 and self.capabilities.batch_append:
-            try:
-                resp = self._call(
-                    self.client.multiappend,
-                    name,
-                    [
-                        {"msg": m.raw, "flags": sorted(m.ref.flags), "date": m.ref.internaldate}
-                        for m in messages
-                    ],
-                )
-                if isinstance(resp, tuple) and _text(resp[0]).upper() != "OK":
-                    raise IMAPClientError(_text(resp[1][0] if resp[1] else resp[0]))
-                uids = self._appended_uids(resp)
-                if len(uids) == len(messages):
-                    return [AppendResult(uid=str(u)) for u in uids]
-                return [AppendResult() for _ in messages]
-            except IMAPClientError:
-                pass  # one bad message fails the whole batch: fall back to one by one
+            results = self._call(self._multiappend, name, messages)
+            if results is not None:
+                return results
+            # The batch was refused as a whole (MULTIAPPEND is atomic: nothing was stored).
+            # One by one, so the message the server refuses gets its own answer.
         return [self._append_one(name, m) for m in messages]
 
+    def _multiappend(self, name: str, messages: Sequence[Message]) -> list[AppendResult] | None:
+        """Store *messages* in one APPEND transaction (RFC 3502); None if the server said NO.
+
+        The target's cost is per transaction (quota, index, fsync), so one transaction for
+        the batch is what lifts the per-APPEND cap. With LITERAL+ the whole batch also goes
+        out without waiting: one round trip; without it, imapclient waits for a continuation
+        before each literal.
+        """
+        if self._literal_plus:
+            typ, text = self._append_nonsync(name, messages)
+            if typ != "OK":
+                return None
+            return self._batch_results(text, len(messages))
+        try:
+            resp = self.client.multiappend(
+                name,
+                [
+                    {"msg": m.raw, "flags": sorted(m.ref.flags), "date": m.ref.internaldate}
+                    if m.ref.internaldate
+                    else {"msg": m.raw, "flags": sorted(m.ref.flags)}
+                    for m in messages
+                ],
+            )
+        except imaplib.IMAP4.abort:
+            raise
+        except IMAPClientError as exc:
+            if is_throttling(str(exc)):
+                raise transient_from(exc) from None
+            return None
+        if isinstance(resp, tuple):  # imapclient hands back a NO instead of raising
+            typ, data = resp
+            said = _text(data[0] if data else typ)
+            if _text(typ).upper() != "OK":
+                if is_throttling(said):
+                    raise transient_from(imaplib.IMAP4.error(said))
+                return None
+            resp = data[0] if data else b""
+        return self._batch_results(resp, len(messages))
+
+    def _append_nonsync(self, name: str, messages: Sequence[Message]) -> tuple[str, bytes]:
+        """Send one APPEND with LITERAL+ literals; return the server's (OK|NO, text).
+
+        A throttling NO becomes TransientError; so does BAD, because the server may then
+        have read our message bytes as commands: the runner reconnects, and later sessions
+        to this server wait for continuations instead.
+        """
+        imap = self.client._imap
+        if not self._nodelay:
+            # Our writes are few and large; the last, short one must not wait for an ACK.
+            with contextlib.suppress(OSError):
+                imap.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            self._nodelay = True
+        tag = imap._new_tag()
+        mailbox = bytes(self.client._normalise_folder(name))
+        for piece in append_command(
+            tag, mailbox, [(m.raw, m.ref.flags, m.ref.internaldate) for m in messages]
+        ):
+            imap.send(piece)
+        try:
+            typ, data = imap._command_complete("APPEND", tag)
+        except imaplib.IMAP4.abort:
+            raise
+        except imaplib.IMAP4.error as exc:
+            _LITERAL_PLUS_REFUSED.add(self._server_key())
+            raise transient_from(exc) from None
+        text = b" ".join(d for d in data if isinstance(d, bytes))
+        if typ != "OK" and is_throttling(_text(text)):
+            raise transient_from(imaplib.IMAP4.error(_text(text)))
+        return typ, text
+
+    def _batch_results(self, resp: Any, count: int) -> list[AppendResult]:
+        uids = self._appended_uids(resp)
+        if len(uids) == count:
+            return [AppendResult(uid=str(u)) for u in uids]
+        return [AppendResult() for _ in range(count)]
+
+    def _server_key(self) -> tuple[str, int | None]:
+        return (self.endpoint.host, self.endpoint.port)
+
     def _append_one(self, name: str, message: Message) -> AppendResult:
+        if self._literal_plus:
+            typ, text = self._call(self._append_nonsync, name, [message])
+            if typ != "OK":
+                return AppendResult(error=_clean_server_text(_text(text)))
+            uids = self._appended_uids(text)
+            return AppendResult(uid=str(uids[0]) if uids else None)
         try:
             resp = self._call(
                 self.client.append,
