@@ -144,3 +144,23 @@ def test_pst_calendar_and_contact_items_are_exported_beside_the_report(
     assert summary["mailboxes"][0]["non_mail"] == {"ics": 1, "vcf": 1}
     assert len(list((report / "non-mail" / "bob").rglob("*.ics"))) == 1
     assert len(list((report / "non-mail" / "bob").rglob("*.vcf"))) == 1
+
+
+def test_lf_archive_rerun_with_a_lost_state_file_copies_nothing(
+    tmp_path: Path, target: DovecotServer
+) -> None:
+    """The target serves CRLF and counts CRLF sizes; identity must not depend on sizes."""
+    archive = tmp_path / "jane.mbox"
+    archive.write_bytes(
+        b"From a@old.example Mon Jan  1 10:00:00 2018\n"
+        b"Subject: one\nMessage-ID: <1@x>\n\nline one\nline two\n\n"
+        b"From b@old.example Mon Jan  1 11:00:00 2018\n"
+        b"Subject: two\n\nno message id here\n"
+    )
+    users = tmp_path / "u.csv"
+    users.write_text("File,EmailAddress,TargetPassword\njane.mbox,jane,jane-pw\n")
+    code, first = migrate("mbox", tmp_path, users, target, tmp_path / "a.db")
+    assert code == 0 and first["totals"]["copied"] == 2
+    code, again = migrate("mbox", tmp_path, users, target, tmp_path / "b.db")
+    assert code == 0
+    assert again["totals"]["copied"] == 0 and again["totals"]["already_there"] == 2

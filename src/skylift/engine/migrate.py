@@ -8,7 +8,8 @@ follows vdirsyncer's status table, kept in the ledger:
   killed between APPEND and the ledger update settles it on resume by fingerprint among
   the target messages at or above that mark. kill -9 at any moment: no duplicate.
 * With no ledger rows for a folder (new state file, UIDVALIDITY changed) the target's
-  messages of matching sizes are fingerprinted once, and each source message whose
+  messages are fingerprinted once (sizes are not trusted: a server may store LF as CRLF),
+  and each source message whose
   fingerprint is there is taken as already copied — as a multiset, so two identical
   source messages need two identical target messages.
 * A folder whose validity, UIDNEXT, message count and HIGHESTMODSEQ are unchanged since
@@ -258,7 +259,7 @@ class MailboxMigration:
         sname, tname = m.source_name, m.target_name
         index: dict[str, list[tuple[str, frozenset[str]]]] | None = None
         if ledger_empty and target_existed:
-            index = self._target_index(m.target, {r.size for r in todo})
+            index = self._target_index(m.target)
         mark = None
         if not self.opts.dry_run and target_existed:
             mark = self.target.select(m.target).next_uid
@@ -314,13 +315,15 @@ class MailboxMigration:
                 self.store.drop_pending(self.mailbox, sname, refused)
             self.progress(self.mailbox, len(messages), nbytes)
 
-    def _target_index(
-        self, folder: Folder, sizes: set[int]
-    ) -> dict[str, list[tuple[str, frozenset[str]]]]:
-        """Fingerprints (-> uid, flags) of target messages sized like a message to copy."""
+    def _target_index(self, folder: Folder) -> dict[str, list[tuple[str, frozenset[str]]]]:
+        """Fingerprints (-> uid, flags) of the target folder's messages.
+
+        Every message is read: sizes cannot narrow it down, because a server may count a
+        bare-LF message with CRLF line endings (the fingerprint normalises them).
+        """
         index: dict[str, list[tuple[str, frozenset[str]]]] = defaultdict(list)
         try:
-            refs = [r for r in self.target.list_messages(folder) if r.size in sizes]
+            refs = list(self.target.list_messages(folder))
         except FolderNotFound:
             return index
         for batch in batches(refs, self.opts.batch_bytes, self.opts.batch_count):
@@ -337,15 +340,10 @@ class MailboxMigration:
             return
         target_folder = m.target
         first = min((e.target_mark or 0) for e in pending)
-        sizes = {e.size for e in pending}
         claimed = {e.target_uid for e in ledger.values() if e.state == "copied" and e.target_uid}
         found: dict[str, list[str]] = defaultdict(list)
         try:
-            refs = [
-                r
-                for r in self.target.list_from(target_folder, first)
-                if r.size in sizes and r.uid not in claimed
-            ]
+            refs = [r for r in self.target.list_from(target_folder, first) if r.uid not in claimed]
             for batch in batches(refs, self.opts.batch_bytes, self.opts.batch_count):
                 for msg in self.target.fetch(target_folder, [r.uid for r in batch]):
                     found[fingerprint(msg.raw)].append(msg.ref.uid)

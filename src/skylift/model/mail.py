@@ -53,7 +53,7 @@ class FolderState:
     modseq: int | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class MessageRef:
     """A message as listed, without its content.
 
@@ -101,4 +101,7 @@ def fingerprint(raw: bytes) -> str:
     Line endings are normalised because a server may store a bare-LF message and serve it
     back with CRLF; every other byte counts, so two messages that differ anywhere differ here.
     """
+    crlf = raw.count(b"\r\n")
+    if raw.count(b"\n") == crlf == raw.count(b"\r"):
+        return hashlib.sha256(raw).hexdigest()  # already CRLF throughout: hash without copying
     return hashlib.sha256(normalize_line_endings(raw)).hexdigest()
