@@ -2,6 +2,8 @@
 
 Every command module has ``register(app)``; commands parse options, call one engine or
 runner function and render its result. Errors become one line and an exit code here.
+Only the module of the command being run is imported, so ``skylift migrate`` does not pay
+for the LDAP, SCIM and calendar libraries at start-up.
 """
 
 from __future__ import annotations
@@ -14,16 +16,26 @@ import typer
 
 from skylift.cli.common import run_cli
 
-COMMAND_MODULES = (
-    "skylift.cli.mail",
-    "skylift.cli.demo",
-    "skylift.cli.assess",
-    "skylift.cli.dirsync",
-    "skylift.cli.calendars",
-)
+# command name -> module that registers it (tests/test_cli_registry.py keeps this honest)
+COMMANDS = {
+    "migrate": "skylift.cli.mail",
+    "verify": "skylift.cli.mail",
+    "demo": "skylift.cli.demo",
+    "assess": "skylift.cli.assess",
+    "plan": "skylift.cli.assess",
+    "dirsync": "skylift.cli.dirsync",
+    "dirsync-journal": "skylift.cli.dirsync",
+    "migrate-calendars": "skylift.cli.calendars",
+    "migrate-contacts": "skylift.cli.calendars",
+    "verify-calendars": "skylift.cli.calendars",
+    "verify-contacts": "skylift.cli.calendars",
+    "freebusy": "skylift.cli.calendars",
+}
+COMMAND_MODULES = tuple(dict.fromkeys(COMMANDS.values()))
 
 
-def build_app() -> typer.Typer:
+def build_app(argv: list[str] | None = None) -> typer.Typer:
+    """The app with every command, or only the module of the command *argv* names."""
     app = typer.Typer(
         name="skylift",
         help="Move mailboxes, calendars, contacts and directories into a hosted suite.",
@@ -31,7 +43,14 @@ def build_app() -> typer.Typer:
         add_completion=False,
         pretty_exceptions_enable=False,
     )
-    for name in COMMAND_MODULES:
+
+    @app.callback()
+    def root() -> None:
+        """Move mailboxes, calendars, contacts and directories into a hosted suite."""
+
+    first = next((a for a in (argv or []) if not a.startswith("-")), None)
+    modules = (COMMANDS[first],) if first in COMMANDS else COMMAND_MODULES
+    for name in modules:
         importlib.import_module(name).register(app)
     return app
 
@@ -52,4 +71,5 @@ def return_freed_memory_to_the_os() -> None:
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``skylift`` console script."""
     return_freed_memory_to_the_os()
-    sys.exit(run_cli(build_app(), argv))
+    args = sys.argv[1:] if argv is None else argv
+    sys.exit(run_cli(build_app(args), args))
