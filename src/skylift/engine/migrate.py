@@ -47,7 +47,7 @@ class MigrateOptions:
     rules: FolderRules = field(default_factory=FolderRules)
     max_size: int | None = None
     dry_run: bool = False
-    batch_bytes: int = 8 * 1024 * 1024
+    batch_bytes: int = 2 * 1024 * 1024
     batch_count: int = 1000
     export_dir: Path | None = None  # where non-mail items (PST calendars, contacts) go
     bucket: TokenBucket = field(default_factory=lambda: TokenBucket(None))
