@@ -19,6 +19,7 @@ import base64
 import json
 import os
 import random
+import signal
 import subprocess
 import sys
 import tempfile
@@ -197,6 +198,7 @@ def main() -> None:
     parser.add_argument("--parallel", type=int, default=4, help="accounts at once")
     parser.add_argument("--dav-workers", type=int, default=None, help="PUTs at once per collection")
     opts = parser.parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))  # `kill` stops the servers too
     users = [f"user{i}@bench.example" for i in range(1, opts.users + 1)]
 
     with tempfile.TemporaryDirectory(prefix="skylift-dav-bench-") as tmp:

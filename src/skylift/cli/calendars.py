@@ -210,11 +210,16 @@ def _make_migrate(kind: DavKind):  # type: ignore[no-untyped-def]
         insecure_source: InsecureOpt = False,
         insecure_target: InsecureOpt = False,
         parallel: Annotated[int, typer.Option(min=1, help="Accounts at once")] = 4,
+        dav_workers: Annotated[
+            int, typer.Option(min=1, max=32, help="Writes at once within one collection")
+        ] = 4,
     ) -> int:
         src, dst = _sides(
             source, target, allow_plaintext, source_ca, target_ca, insecure_source, insecure_target
         )
-        options = RunOptions(kind, dry_run, delete, parse_domain_map(rewrite_domain or []))
+        options = RunOptions(
+            kind, dry_run, delete, parse_domain_map(rewrite_domain or []), dav_workers
+        )
         pairs = _pairs(users, user, source_admin, target_admin)
         return _migrate(kind, src, dst, pairs, state, options, json_out, parallel)
 
