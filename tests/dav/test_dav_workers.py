@@ -7,6 +7,8 @@ import sqlite3
 import threading
 import time
 
+import pytest
+
 from skylift.model.dav import Collection, DavKind
 from skylift.runners.davsync_writes import OrderedWrites
 
@@ -47,6 +49,28 @@ def test_results_come_back_in_order_with_a_bounded_queue() -> None:
         results += writes.drain()
     assert results == [-n if n % 5 == 0 else n for n in range(20)]
     assert 1 < most <= 3
+
+
+def test_a_failing_write_stops_the_run_after_the_running_writes_are_recorded() -> None:
+    recorded: list[int] = []
+    started = threading.Event()
+
+    def slow(n: int) -> int:
+        started.set()
+        time.sleep(0.1)
+        recorded.append(n)  # stands for the ledger row written after the PUT
+        return n
+
+    def broken() -> int:
+        started.wait(5)
+        raise ConnectionError("target went away")
+
+    results: list[int] = []
+    with pytest.raises(ConnectionError), OrderedWrites[int](2) as writes:
+        results += writes.submit(broken)
+        results += writes.submit(lambda: slow(1))
+        results += writes.drain()
+    assert results == [] and recorded == [1]  # the started write finished and was recorded
 
 
 def test_parallel_writes_copy_everything_once_and_the_ledger_matches(dav_pair: DavPair) -> None:
