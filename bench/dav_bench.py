@@ -248,7 +248,7 @@ def main() -> None:
                 mb = size_of[kind] * moved / objects[kind] / 1e6 / wall
                 print(
                     f"{label:<26} {kind:<11} {wall:7.1f}s wall {cpu:6.1f}s CPU "
-                    f"{per_s:7.1f} obj/s {mb:5.2f} MB/s  peak RSS {rss:4.0f} MiB  "
+                    f"{per_s:7.1f} obj/s {mb:6.3f} MB/s  peak RSS {rss:4.0f} MiB  "
                     + " ".join(f"{k}={v}" for k, v in sorted(done.items()) if v)
                 )
 
