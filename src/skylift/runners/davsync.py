@@ -30,7 +30,7 @@ from skylift.engine.davsync_plan import (
 from skylift.errors import ConfigError, ConnectError, SkyliftError
 from skylift.model.account import Login, MailboxPair
 from skylift.model.dav import Collection, DavKind, Item, ItemRecord, ItemRef
-from skylift.runners.davsync_writes import OrderedWrites
+from skylift.runners.davsync_writes import OrderedWrites, write_object
 from skylift.state.dav_ledger import DavLedger
 
 DAV_SCHEMES = {
@@ -261,7 +261,7 @@ def migrate_collection(
                 report.outcomes.extend(writes.done(step))
                 continue
             job = partial(
-                _write,
+                write_object,
                 item,
                 prepared,
                 step,
@@ -269,7 +269,7 @@ def migrate_collection(
                 target_collection,
                 ledger,
                 account,
-                options,
+                kind,
                 spec.name,
             )
             report.outcomes.extend(writes.submit(job))
@@ -359,53 +359,6 @@ def _decide(
     if options.dry_run or step.action is Action.FAIL:
         return step
     return step, prepared
-
-
-def _write(
-    item: Item,
-    prepared: Prepared,
-    step: Step,
-    target: DavAccount,
-    collection: Collection,
-    ledger: DavLedger,
-    account: str,
-    options: RunOptions,
-    name: str,
-) -> Step:
-    """PUT one object, then record it: the ledger never names what the target lacks.
-
-    May run on a worker thread; touches nothing but the target and this object's ledger row.
-    """
-    result = target.put(collection, prepared.name, prepared.raw, step.if_match, step.target_href)
-    if result.conflict and step.action is Action.CREATE:
-        current = target.get(result.href)
-        if current is not None:
-            step = Step(
-                Action.UPDATE,
-                "already on the target (same UID); replaced with the source",
-                prepared.uid,
-                item.href,
-                result.href,
-                current.etag,
-            )
-            result = target.put(collection, prepared.name, prepared.raw, current.etag, result.href)
-    if result.error:
-        return Step(
-            Action.FAIL,
-            f"the target refused it: {result.error}",
-            prepared.uid,
-            item.href,
-            result.href,
-        )
-    ledger.save(
-        account,
-        options.kind,
-        name,
-        ItemRecord(
-            prepared.uid, item.href, item.etag, result.href, result.etag, prepared.content_hash
-        ),
-    )
-    return step
 
 
 def vcard_versions(collection: Collection) -> frozenset[str]:
