@@ -7,9 +7,12 @@ import sqlite3
 from datetime import date
 from pathlib import Path
 
+from skylift.connectors.base import Endpoint
+from skylift.connectors.dav import DavConnector
 from skylift.connectors.ics_files import split_calendar
 from skylift.demo.radicale import RadicaleServer
 from skylift.engine.davsync_verify import occurrences
+from skylift.model.account import Login, Secret
 from skylift.model.dav import Collection, DavKind
 
 from .calendars import big_event, task, team_meeting
@@ -278,5 +281,38 @@ def test_tls_target_needs_its_ca_and_says_so_in_one_line(dav_pair: DavPair, tmp_
         assert len(refused.stderr.strip().splitlines()) == 1
         assert "CERTIFICATE_VERIFY_FAILED" in refused.stderr or "certificate" in refused.stderr
         trusted = dav_pair.run(*args, "--target-ca", str(secure.cert_file))
+        assert trusted.returncode == 0, trusted.stdout + trusted.stderr
+        assert "work (created): 2 created" in trusted.stdout
+
+
+def test_tls_source_needs_its_ca_and_says_so_in_one_line(dav_pair: DavPair, tmp_path: Path) -> None:
+    secure = RadicaleServer(
+        tmp_path / "tls-source", users={"jane@old.example": "source-secret-1"}, tls=True
+    )
+    with secure:
+        endpoint = Endpoint.parse(secure.url(), ca_file=str(secure.cert_file))
+        login = Login("jane@old.example", Secret("source-secret-1"))
+        with DavConnector(endpoint, DavKind.CALENDAR).open(login) as source:
+            seed(source, WORK, {"team.ics": team_meeting(), "task.ics": task()})
+        args = (
+            "migrate-calendars",
+            "--source",
+            secure.url(),
+            "--target",
+            dav_pair.target.url(),
+            "--user",
+            "jane@new.example",
+            "--state",
+            str(dav_pair.state),
+        )
+        refused = dav_pair.run(*args)
+        assert refused.returncode == 3
+        lines = refused.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("skylift: error: ")
+        assert "CERTIFICATE_VERIFY_FAILED" in lines[0] or "certificate" in lines[0]
+        with dav_pair.account("target", DavKind.CALENDAR) as target:
+            assert target.collections() == []  # nothing read from an unverified server
+
+        trusted = dav_pair.run(*args, "--source-ca", str(secure.cert_file))
         assert trusted.returncode == 0, trusted.stdout + trusted.stderr
         assert "work (created): 2 created" in trusted.stdout

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import json
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import icalendar
 
 from skylift.engine.davsync_freebusy import busy_periods, vfreebusy
 from skylift.model.dav import Collection, DavKind
 
 from .calendars import crlf, team_meeting
-from .conftest import DavPair, seed
+from .conftest import TARGET_PASSWORD, DavPair, seed
 
 
 def test_busy_periods_skip_cancelled_and_transparent_time() -> None:
@@ -53,3 +57,79 @@ def test_freebusy_publish_writes_private_busy_blocks_and_settles(dav_pair: DavPa
     assert not any("Team meeting" in b or "boss@" in b for b in blocks)
     again = dav_pair.run(*args)
     assert "0 block(s) added, 0 removed" in again.stdout
+
+
+def _freebusy(raw: bytes) -> tuple[list[tuple[datetime, datetime]], icalendar.Component]:
+    """The busy periods (UTC) and the VFREEBUSY component of a free/busy answer."""
+    component = icalendar.Calendar.from_ical(raw).walk("VFREEBUSY")[0]
+    values = component.get("FREEBUSY", [])
+    periods = []
+    for value in values if isinstance(values, list) else [values]:
+        for begin, end in (p.dt for p in value.dts) if hasattr(value, "dts") else [value.dt]:
+            finish = begin + end if isinstance(end, timedelta) else end
+            periods.append((begin.astimezone(UTC), finish.astimezone(UTC)))
+    return sorted(periods), component
+
+
+def test_vfreebusy_object_matches_what_the_target_server_answers(dav_pair: DavPair) -> None:
+    with dav_pair.account("source", DavKind.CALENDAR) as source:
+        seed(source, Collection(DavKind.CALENDAR, "work", "Work"), {"team.ics": team_meeting()})
+    out = dav_pair.workdir / "published"
+    out.mkdir()
+    result = dav_pair.run(
+        "freebusy",
+        "publish",
+        "--source",
+        dav_pair.source.url(),
+        "--target",
+        dav_pair.target.url(),
+        "--user",
+        "jane@new.example",
+        "--weeks",
+        "4",
+        "--vfreebusy-out",
+        str(out),
+        "--json",
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    account = json.loads(result.stdout)["accounts"][0]
+    published = out / "jane@new.example.ifb"
+    assert account["vfreebusy_file"] == str(published)
+    periods, component = _freebusy(published.read_bytes())
+    assert str(component["ORGANIZER"]) == "mailto:jane@new.example"
+    # The weekly Monday meeting, 10:00-11:00 Berlin time: four or five one-hour periods.
+    assert 4 <= len(periods) <= 5
+    assert all(e - b == timedelta(hours=1) and b.weekday() == 0 for b, e in periods)
+    assert {p["start"] for p in account["busy"]} == {b.isoformat() for b, _ in periods}
+
+    # The other side's server serves the same busy time for the published calendar.
+    window = {
+        "view": "freebusy",
+        "start": component["DTSTART"].dt.strftime("%Y%m%dT%H%M%SZ"),
+        "end": component["DTEND"].dt.strftime("%Y%m%dT%H%M%SZ"),
+    }
+    answer = httpx.get(
+        account["calendar_url"], params=window, auth=("jane@new.example", TARGET_PASSWORD)
+    )
+    assert answer.status_code == 200, answer.text
+    assert _freebusy(answer.content)[0] == periods
+
+
+def test_vfreebusy_out_in_a_missing_folder_is_a_one_line_usage_error(dav_pair: DavPair) -> None:
+    missing = dav_pair.workdir / "no-such-folder" / "{user}.ifb"
+    result = dav_pair.run(
+        "freebusy",
+        "publish",
+        "--source",
+        dav_pair.source.url(),
+        "--target",
+        dav_pair.target.url(),
+        "--user",
+        "jane@new.example",
+        "--vfreebusy-out",
+        str(missing),
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        f"skylift: error: --vfreebusy-out: folder does not exist: {missing.parent}"
+    ]

@@ -210,11 +210,16 @@ def _make_migrate(kind: DavKind):  # type: ignore[no-untyped-def]
         insecure_source: InsecureOpt = False,
         insecure_target: InsecureOpt = False,
         parallel: Annotated[int, typer.Option(min=1, help="Accounts at once")] = 4,
+        dav_workers: Annotated[
+            int, typer.Option(min=1, max=32, help="Writes at once within one collection")
+        ] = 4,
     ) -> int:
         src, dst = _sides(
             source, target, allow_plaintext, source_ca, target_ca, insecure_source, insecure_target
         )
-        options = RunOptions(kind, dry_run, delete, parse_domain_map(rewrite_domain or []))
+        options = RunOptions(
+            kind, dry_run, delete, parse_domain_map(rewrite_domain or []), dav_workers
+        )
         pairs = _pairs(users, user, source_admin, target_admin)
         return _migrate(kind, src, dst, pairs, state, options, json_out, parallel)
 
@@ -276,6 +281,13 @@ def freebusy_publish(
     ] = 0,
     dry_run: DryRunOpt = False,
     json_out: JsonOpt = False,
+    vfreebusy_out: Annotated[
+        str | None,
+        typer.Option(
+            "--vfreebusy-out",
+            help="Also write each user's VFREEBUSY here: a folder (USER.ifb) or a path with {user}",
+        ),
+    ] = None,
     source_admin: AdminOpt = None,
     target_admin: AdminOpt = None,
     allow_plaintext: PlainOpt = False,
@@ -292,6 +304,7 @@ def freebusy_publish(
         raise ConfigError("--source must be caldav+https:// (or caldav+http:// locally)")
     check_schemes(DavKind.CALENDAR, src, dst)
     pairs = _pairs(users, user, source_admin, target_admin)
+    out_files = {p.key: vfreebusy_path(vfreebusy_out, p.key, len(pairs)) for p in pairs}
     while True:
         reports: list[FreeBusyReport] = []
         for pair in pairs:
@@ -299,7 +312,17 @@ def freebusy_publish(
                 open_target(src, DavKind.CALENDAR, pair.source) as reader,
                 open_target(dst, DavKind.CALENDAR, pair.target) as writer,
             ):
-                reports.append(publish(reader, writer, pair.key, weeks, label, dry_run))
+                reports.append(
+                    publish(
+                        reader,
+                        writer,
+                        pair.key,
+                        weeks,
+                        label,
+                        dry_run,
+                        vfreebusy_out=out_files[pair.key],
+                    )
+                )
         if json_out:
             print_json({"dry_run": dry_run, "accounts": [r.to_json() for r in reports]})
         else:
@@ -308,11 +331,32 @@ def freebusy_publish(
                     f"{r.account}: {len(r.busy)} busy period(s); "
                     f"{r.created} block(s) added, {r.deleted} removed"
                 )
+                if r.calendar_url:
+                    print(f"  calendar: {r.calendar_url}")
+                if r.vfreebusy_file:
+                    print(f"  VFREEBUSY: {r.vfreebusy_file}")
                 for problem in r.failed:
                     print(f"  failed {problem}")
         if not every:
             return EXIT_ITEMS_FAILED if any(r.failed for r in reports) else EXIT_OK
         time.sleep(every * 60)
+
+
+def vfreebusy_path(template: str | None, account: str, accounts: int) -> Path | None:
+    """Where *account*'s VFREEBUSY goes: ``{user}`` filled in, or ``FOLDER/ACCOUNT.ifb``."""
+    if template is None:
+        return None
+    if "{user}" in template:
+        path = Path(template.replace("{user}", account))
+    elif Path(template).is_dir():
+        path = Path(template) / f"{account}.ifb"
+    elif accounts == 1:
+        path = Path(template)
+    else:
+        raise ConfigError("--vfreebusy-out for several users wants a folder or a path with {user}")
+    if not path.parent.is_dir():
+        raise ConfigError(f"--vfreebusy-out: folder does not exist: {path.parent}")
+    return path
 
 
 def register(app: typer.Typer) -> None:

@@ -379,6 +379,10 @@ class DavAccount:
                     etag=prop_text(part, (D, "getetag")) or None,
                 )
 
+    def url_of(self, href: str) -> str:
+        """The absolute URL of *href* on this server (for people and reports)."""
+        return urljoin(self.base_url, href)
+
     def item_href(self, collection: Collection, name: str) -> str:
         """Where an object called *name* lives in *collection* (canonical spelling)."""
         return canonical_href(collection.href.rstrip("/") + "/" + quote(name, safe=""))

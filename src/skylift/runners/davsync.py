@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Protocol
 
@@ -17,7 +18,7 @@ from skylift.connectors.base import Endpoint
 from skylift.connectors.dav import DavAccount, DavConnector
 from skylift.connectors.ics_files import IcsFileSource
 from skylift.connectors.vcf_files import VcfFileSource
-from skylift.engine.davsync_objects import MalformedObject, prepare
+from skylift.engine.davsync_objects import MalformedObject, Prepared, prepare
 from skylift.engine.davsync_plan import (
     KEPT_DELETED,
     Action,
@@ -29,6 +30,7 @@ from skylift.engine.davsync_plan import (
 from skylift.errors import ConfigError, ConnectError, SkyliftError
 from skylift.model.account import Login, MailboxPair
 from skylift.model.dav import Collection, DavKind, Item, ItemRecord, ItemRef
+from skylift.runners.davsync_writes import OrderedWrites, write_object
 from skylift.state.dav_ledger import DavLedger
 
 DAV_SCHEMES = {
@@ -138,6 +140,7 @@ class RunOptions:
     dry_run: bool = False
     propagate_deletes: bool = False
     domain_map: dict[str, str] = field(default_factory=dict)
+    dav_workers: int = 4
 
 
 @dataclass
@@ -245,22 +248,32 @@ def migrate_collection(
             step = _delete(target, ledger, account, kind, spec.name, step)
         report.outcomes.append(step)
     seen: dict[str, str] = {}
-    fetched = source.fetch(spec, plan.fetch)
-    for item in fetched:
-        report.outcomes.append(
-            _copy(
+    with OrderedWrites[Step](options.dav_workers) as writes:
+        for item in source.fetch(spec, plan.fetch):
+            decided = _decide(item, target_collection, target, by_uid, listing, seen, options)
+            if isinstance(decided, Step):
+                report.outcomes.extend(writes.done(decided))
+                continue
+            step, prepared = decided
+            if step.action is Action.SKIP:
+                record = by_uid[prepared.uid]
+                ledger.save(account, kind, spec.name, _record(record, item, record.target_etag))
+                report.outcomes.extend(writes.done(step))
+                continue
+            job = partial(
+                write_object,
                 item,
+                prepared,
+                step,
                 target,
                 target_collection,
                 ledger,
                 account,
+                kind,
                 spec.name,
-                by_uid,
-                listing,
-                seen,
-                options,
             )
-        )
+            report.outcomes.extend(writes.submit(job))
+        report.outcomes.extend(writes.drain())
     # Markers say "nothing to do next time": not true while failures or kept deletions wait.
     settled = not report.failed and not any(s.reason == KEPT_DELETED for s in report.outcomes)
     if not options.dry_run and settled:
@@ -305,18 +318,19 @@ def _delete(
     return step
 
 
-def _copy(
+def _decide(
     item: Item,
-    target: DavAccount,
     collection: Collection,
-    ledger: DavLedger,
-    account: str,
-    name: str,
+    target: DavAccount,
     by_uid: dict[str, ItemRecord],
     listing: dict[str, str | None],
     seen: dict[str, str],
     options: RunOptions,
-) -> Step:
+) -> Step | tuple[Step, Prepared]:
+    """Prepare and plan one fetched object: a final Step, or a Step to carry out with its bytes.
+
+    Runs on the collection's thread (it reads and updates *seen*); no write happens here.
+    """
     try:
         prepared = prepare(item, options.domain_map, vcard_versions(collection))
     except MalformedObject as exc:
@@ -344,40 +358,7 @@ def _copy(
     step = plan_object(prepared.uid, item.href, name_href, prepared.content_hash, record, listing)
     if options.dry_run or step.action is Action.FAIL:
         return step
-    if step.action is Action.SKIP:
-        assert record is not None
-        ledger.save(account, options.kind, name, _record(record, item, record.target_etag))
-        return step
-    result = target.put(collection, prepared.name, prepared.raw, step.if_match, step.target_href)
-    if result.conflict and step.action is Action.CREATE:
-        current = target.get(result.href)
-        if current is not None:
-            step = Step(
-                Action.UPDATE,
-                "already on the target (same UID); replaced with the source",
-                prepared.uid,
-                item.href,
-                result.href,
-                current.etag,
-            )
-            result = target.put(collection, prepared.name, prepared.raw, current.etag, result.href)
-    if result.error:
-        return Step(
-            Action.FAIL,
-            f"the target refused it: {result.error}",
-            prepared.uid,
-            item.href,
-            result.href,
-        )
-    ledger.save(
-        account,
-        options.kind,
-        name,
-        ItemRecord(
-            prepared.uid, item.href, item.etag, result.href, result.etag, prepared.content_hash
-        ),
-    )
-    return step
+    return step, prepared
 
 
 def vcard_versions(collection: Collection) -> frozenset[str]:
