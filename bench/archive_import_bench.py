@@ -4,13 +4,14 @@ The goal in issue 4: an archive import runs within 80% of the IMAP-to-IMAP rate 
 same target, so reading the archive is never the bottleneck. This script generates one
 deterministic mailbox (the generator of ``archive_read_bench.py``) of --size-mb, writes it
 as an mbox and as a Maildir, and loads the same files into a *source* Dovecot. Then it runs
-``skylift migrate`` three times into three fresh mailboxes of one *target* Dovecot:
+``skylift migrate`` into fresh mailboxes of one *target* Dovecot:
 
-    mbox://…     -> target      maildir://…  -> target      imap://source -> target
+    imap://source -> target, mbox://… -> target, maildir://… -> target, imap://source -> target
 
-and prints, for each, MB/s and messages/s (archive bytes and messages over the wall time of
-the ``skylift`` process, start-up included), the peak RSS of that process and the ratio of
-each archive rate to the IMAP rate.
+(IMAP-to-IMAP first and last, and their mean is the reference, so the order does not favour
+one side), then the largest PST in tests/data. It prints, for each, MB/s and messages/s
+(archive bytes and messages over the wall time of the ``skylift`` process, start-up
+included), the peak RSS of that process and the ratio of each archive rate to the IMAP rate.
 
     PYTHONPATH=src python bench/archive_import_bench.py [--size-mb 300] [--keep DIR]
     PYTHONPATH=src python bench/archive_import_bench.py --size-mb 1024   # the 1 GB case
@@ -34,6 +35,7 @@ from archive_read_bench import tree_bytes, write_maildir, write_mbox
 from skylift.demo.dovecot import DovecotServer
 
 SRC = Path(__file__).resolve().parent.parent / "src"
+DATA = Path(__file__).resolve().parent.parent / "tests" / "data"
 PASSWORD = "bench-pw"
 
 
@@ -92,7 +94,10 @@ def main() -> None:
         count = write_maildir(maildir, total)
     count = sum(1 for _ in (maildir / "cur").iterdir())
     size = tree_bytes(maildir)  # the messages' own bytes (the mbox adds its From_ lines)
-    users = {"from-mbox": PASSWORD, "from-maildir": PASSWORD, "from-imap": PASSWORD}
+    pst = max(DATA.glob("pst/**/*.pst"), key=lambda p: p.stat().st_size, default=None)
+    if pst is not None:
+        shutil.copy(pst, archives / pst.name)
+    users = {u: PASSWORD for u in ("imap-first", "mbox", "maildir", "imap-last", "pst")}
     source = DovecotServer(work / "source", users={"old": PASSWORD}, separator="/")
     target = DovecotServer(work / "target", users=users, separator="/")
     try:
@@ -102,39 +107,36 @@ def main() -> None:
         load = os.getloadavg()[0]
         print(
             f"{count} messages, {size / 1e6:.1f} MB; python {sys.version.split()[0]}, "
-            f"{os.cpu_count()} CPUs, load average {load:.1f}; one target Dovecot, fresh mailbox each"
+            f"{os.cpu_count()} CPUs, load average {load:.1f}; one target Dovecot, "
+            "a fresh mailbox for each run; IMAP-to-IMAP runs first and last (order bias)"
         )
+        imap_csv = "EmailAddress,UserName,Password,TargetPassword\n{user},old,{pw},{pw}\n"
         archive_csv = "File,EmailAddress,TargetPassword\n{file},{user},{pw}\n"
-        runs = {
-            "imap -> imap": run_migrate(
-                source.imap_url(),
-                f"EmailAddress,UserName,Password,TargetPassword\nfrom-imap,old,{PASSWORD},{PASSWORD}\n",
-                target,
-                work,
-                "imap",
-            ),
-            "mbox -> imap": run_migrate(
-                f"mbox://{archives}",
-                archive_csv.format(file=mbox.name, user="from-mbox", pw=PASSWORD),
-                target,
-                work,
-                "mbox",
-            ),
-            "maildir -> imap": run_migrate(
-                f"maildir://{archives}",
-                archive_csv.format(file=maildir.name, user="from-maildir", pw=PASSWORD),
-                target,
-                work,
-                "maildir",
-            ),
-        }
-        imap_rate = size / runs["imap -> imap"]["seconds"]
-        for label, result in runs.items():
-            rate = size / result["seconds"]
+        plan = [
+            ("imap -> imap", "imap-first", source.imap_url(), imap_csv.format(user="imap-first", pw=PASSWORD)),
+            ("mbox -> imap", "mbox", f"mbox://{archives}", archive_csv.format(file=mbox.name, user="mbox", pw=PASSWORD)),
+            ("maildir -> imap", "maildir", f"maildir://{archives}", archive_csv.format(file=maildir.name, user="maildir", pw=PASSWORD)),
+            ("imap -> imap", "imap-last", source.imap_url(), imap_csv.format(user="imap-last", pw=PASSWORD)),
+        ]  # fmt: skip
+        if pst is not None:
+            csv_text = archive_csv.format(file=pst.name, user="pst", pw=PASSWORD)
+            plan.append((f"pst {pst.name} -> imap", "pst", f"pst://{archives}", csv_text))
+        runs = [
+            (label, run_migrate(url, csv_text, target, work, user))
+            for label, user, url, csv_text in plan
+        ]
+        imap_seconds = [r["seconds"] for label, r in runs if label.startswith("imap")]
+        imap_rate = size / (sum(imap_seconds) / len(imap_seconds))
+        for label, result in runs:
+            nbytes = pst.stat().st_size if label.startswith("pst") and pst else size
+            rate = nbytes / result["seconds"]
+            ratio = (
+                f"{rate / imap_rate:5.0%} of IMAP-to-IMAP" if not label.startswith("pst") else ""
+            )
             print(
-                f"{label:<16} {result['copied']:6d}/{count} copied {result['seconds']:7.1f} s "
+                f"{label:<28} {int(result['copied']):6d} msgs {result['seconds']:7.1f} s "
                 f"{rate / 1e6:6.1f} MB/s {result['copied'] / result['seconds']:6.1f} msg/s "
-                f"peak RSS {result['rss_mib']:6.1f} MiB  {rate / imap_rate:5.0%} of IMAP-to-IMAP"
+                f"peak RSS {result['rss_mib']:6.1f} MiB  {ratio}"
             )
     finally:
         source.cleanup()
