@@ -5,8 +5,9 @@ binding does not offer that call. Both it and ``pypff_item_create`` (which wraps
 as a ``pypff.message``) are exported by the binding's shared library, so they are called here
 with ctypes. The libpff item of an attachment object is the first field after the Python
 object header (``pypff_item_t``); before using it, its node id is read back through libpff and
-compared with the attachment's, so a binding with another layout gives ``None`` (the caller
-then writes a placeholder part) rather than a crash.
+compared with the attachment's (and the object must have one of the two sizes that layout has
+had), so a binding with another layout gives ``None`` (the caller then writes a placeholder
+part) rather than a crash.
 """
 
 from __future__ import annotations
@@ -59,9 +60,17 @@ def _library() -> _Library | None:
         return None
 
 
+# pypff_item_t: the object header, then the libpff item, (since 2026) the record set, the
+# parent object. Another size means another layout: then the pointer is not read at all.
+_POINTER = ctypes.sizeof(_VOID_P)
+_KNOWN_SIZES = (object.__basicsize__ + 2 * _POINTER, object.__basicsize__ + 3 * _POINTER)
+
+
 def _libpff_item(library: _Library, attachment: Any) -> int | None:
     """The attachment's libpff_item_t pointer, checked against its node id."""
     if not isinstance(attachment, pypff.attachment):
+        return None
+    if type(attachment).__basicsize__ not in _KNOWN_SIZES:
         return None
     pointer = _VOID_P.from_address(id(attachment) + object.__basicsize__).value
     if not pointer:
