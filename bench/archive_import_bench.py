@@ -46,6 +46,7 @@ def run_migrate(source: str, csv_text: str, target: DovecotServer, work: Path, l
     """One ``skylift migrate --json`` in a child process: wall time, peak RSS, summary."""
     users = work / f"{label}.csv"
     users.write_text(csv_text)
+    (work / f"{label}.db").unlink(missing_ok=True)  # a kept folder's old state would skip all
     command = [
         sys.executable, "-m", "skylift", "migrate", "--source", source,
         "--target", target.imap_url(), "--users", str(users),
