@@ -170,3 +170,53 @@ def test_memory_stays_flat_for_a_large_message(tmp_path: Path) -> None:
     assert refs[0].size == os.path.getsize(big) - len(
         b"\nFrom b@example.com Mon Jan  6 10:00:01 2020\nSubject: small\n\nx\n"
     ) - len(b"From a@example.com Mon Jan  6 10:00:00 2020\n")
+
+
+def _counted(headers: bytes, body: bytes) -> bytes:
+    return headers + b"Content-Length: %d\n\n" % len(body) + body
+
+
+# An mboxcl2 file as mutt writes it, with the cases Content-Length must settle.
+CL_UNQUOTED = b"Hi,\n\nFrom the desk of Jane: this line is body text.\n>From stays as stored\n"
+CL_NO_NEWLINE = b"The last line has no newline"
+CL_LAST = b"Bye.\n\nFrom here on, still the body.\n"
+CL_MESSAGES = [
+    _counted(b"From: a@x\nSubject: unquoted From line\n", CL_UNQUOTED),
+    _counted(b"From: b@x\nSubject: no final newline\n", CL_NO_NEWLINE),
+    # a wrong length (too short) is ignored: the message ends at the next From_ line
+    b"From: c@x\nSubject: wrong length\nContent-Length: 3\n\nplain body\n",
+    _counted(b"From: d@x\nSubject: last, counted to the end of the file\n", CL_LAST),
+]
+
+
+def write_mboxcl2(path: Path) -> Path:
+    separator = b"From jane@x Mon Jan  6 10:00:00 2020\n"
+    path.write_bytes(
+        separator
+        + CL_MESSAGES[0]
+        + b"\n"
+        + separator
+        + CL_MESSAGES[1]
+        + b"\n"  # the From_ line follows without an empty line: only the length tells
+        + separator
+        + CL_MESSAGES[2]
+        + b"\n"
+        + separator
+        + CL_MESSAGES[3]
+    )
+    return path
+
+
+def test_content_length_finds_message_ends_in_mboxcl2(tmp_path: Path) -> None:
+    path = write_mboxcl2(tmp_path / "mutt.mboxcl2")
+    messages = read_mbox(path, mbox_format="mboxcl2")
+    assert [m.raw for m in messages] == CL_MESSAGES
+    assert [m.ref.size for m in messages] == [len(m) for m in CL_MESSAGES]
+
+
+def test_content_length_split_holds_with_mboxrd_unquoting(tmp_path: Path) -> None:
+    """The default format still splits by Content-Length; only ">From" lines are unquoted."""
+    messages = read_mbox(write_mboxcl2(tmp_path / "mutt.mboxcl2"))
+    assert len(messages) == 4
+    assert messages[0].raw == CL_MESSAGES[0].replace(b">From stays", b"From stays")
+    assert [m.raw for m in messages[1:]] == CL_MESSAGES[1:]

@@ -7,7 +7,9 @@ mboxrd unescaping nor Thunderbird's status headers. This scanner reads 1 MiB blo
 ``os.pread`` (memory flat in file size), takes as a message separator only a ``From`` line
 at the start of the file or after an empty line (so old Thunderbird's unquoted ``From``
 lines in bodies do not split a message), and unescapes one ``>`` of ``>From`` lines
-(mboxrd; the endpoint option ``mbox_format=mboxo`` keeps them). Message uids are byte offsets of the From_ line.
+(mboxrd; the endpoint option ``mbox_format=mboxo`` or ``mboxcl2`` keeps them). A
+``Content-Length`` header (mboxcl/mboxcl2) ends a message where it is shown to be right.
+Message uids are byte offsets of the From_ line.
 """
 
 from __future__ import annotations
@@ -38,7 +40,10 @@ class MboxConnector(MailConnector):
 
     def open_source(self, login: Login) -> MboxSource:
         root, archive = archive_root(self.endpoint, login)
-        unescape = self.endpoint.options.get("mbox_format", "mboxrd").lower() != "mboxo"
+        unescape = self.endpoint.options.get("mbox_format", "mboxrd").lower() not in (
+            "mboxo",
+            "mboxcl2",
+        )
         return MboxSource(root, archive, unescape=unescape)
 
 
@@ -129,7 +134,8 @@ class MboxSource(MailSource):
                     cut_off.append(entry)
                     continue
                 raw = os.pread(fd, entry.end - entry.body_start, entry.body_start)
-                raw = strip_separator(raw)
+                if not entry.counted:
+                    raw = strip_separator(raw)
                 if self.unescape:
                     raw = unescape_mboxrd(raw)
                 yield Message(entry.ref, raw)

@@ -5,13 +5,19 @@ first 64 KiB, so memory stays flat however large the file. Blocks are cut after 
 newline, so every piece handed on starts at a line start; separators are found with
 ``bytes.find`` and mboxrd quoting with a literal-prefix regex, which keeps the scan at
 several hundred MB/s per CPU.
+
+mboxcl/mboxcl2 writers (mutt, Solaris mail) give each message a ``Content-Length`` header and
+may leave ``From `` lines in bodies unquoted. The header is trusted only when the bytes at the
+end it gives are a From_ line (after an optional empty line) or the end of the file; then
+From_ lines before that end are body text. Any other value (wrong, or counting other line
+endings) is ignored and the message ends at the next From_ line after an empty line.
 """
 
 from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -22,6 +28,7 @@ from skylift.model.mail import MessageRef
 
 CHUNK = 1 << 20
 HEAD_LIMIT = 64 * 1024
+LENGTH_HEAD_LIMIT = 8 * 1024  # where a Content-Length header is looked for
 
 # mboxrd quoting: one ">" more on every line that is ">"* + "From ". Searching for the
 # literal "\n>" is ten times faster than a MULTILINE "^>"; a piece's first line is checked apart.
@@ -40,6 +47,8 @@ _HEADER = re.compile(
     rb"^(Status|X-Status|X-Mozilla-Status|X-Mozilla-Keys|X-Keywords):[ \t]*([^\r\n]*)",
     re.IGNORECASE | re.MULTILINE,
 )
+_CONTENT_LENGTH = re.compile(rb"^Content-Length:[ \t]*(\d{1,15})[ \t]*\r?$", re.I | re.M)
+_HEADER_END = re.compile(rb"\r?\n\r?\n")
 _MOZ_READ, _MOZ_REPLIED, _MOZ_MARKED, _MOZ_EXPUNGED, _MOZ_FORWARDED = 0x1, 0x2, 0x4, 0x8, 0x1000
 
 
@@ -52,6 +61,7 @@ class MboxEntry:
     end: int
     ref: MessageRef
     cut_off: bool = False  # the file ends inside this message (a truncated copy)
+    counted: bool = False  # the end came from Content-Length: no separator line to drop
 
 
 def unescape(raw: bytes) -> bytes:
@@ -72,10 +82,15 @@ def strip_separator(raw: bytes) -> bytes:
 class _Message:
     """Collects what the scanner sees of one message until the next separator."""
 
-    def __init__(self, offset: int, from_line: bytes, body_start: int) -> None:
+    def __init__(
+        self, offset: int, from_line: bytes, body_start: int, counted: tuple[int, int] | None
+    ) -> None:
         self.offset = offset
         self.from_line = from_line
         self.body_start = body_start
+        # from a trusted Content-Length: where the message ends and the next From_ line is
+        self.counted_end: int | None = counted[0] if counted else None
+        self.next_from: int | None = counted[1] if counted else None
         self.head = bytearray()
         self.escaped = 0
         self.tail = b""
@@ -96,9 +111,13 @@ class _Message:
 
     def entry(self, end: int) -> MboxEntry | None:
         """The finished message; None for one Thunderbird marked expunged (deleted)."""
+        counted = self.counted_end is not None and end == self.next_from
+        if counted and self.counted_end is not None:
+            end, strip = self.counted_end, 0
+        else:
+            tail = self.tail
+            strip = 2 if tail.endswith(b"\r\n\r\n") else 1 if tail.endswith(b"\n\n") else 0
         length = end - self.body_start
-        tail = self.tail
-        strip = 2 if tail.endswith(b"\r\n\r\n") else 1 if tail.endswith(b"\n\n") else 0
         flags, expunged = _flags(bytes(self.head))
         if expunged:
             return None
@@ -109,7 +128,7 @@ class _Message:
             flags=flags,
             internaldate=when,
         )
-        return MboxEntry(self.offset, self.body_start, end, ref)
+        return MboxEntry(self.offset, self.body_start, end, ref, counted=counted)
 
 
 def scan(path: Path, unescape: bool) -> Iterator[MboxEntry]:
@@ -124,6 +143,7 @@ def scan(path: Path, unescape: bool) -> Iterator[MboxEntry]:
             return
         if first != b"From ":
             raise ArchiveError(f"{path}: not an mbox file (it does not start with a From_ line)")
+        size = os.fstat(fd).st_size
         offset = 0  # file offset of buf[0]
         carry = b""
         current: _Message | None = None
@@ -141,7 +161,9 @@ def scan(path: Path, unescape: bool) -> Iterator[MboxEntry]:
                     carry = buf
                     continue
                 cut = last_nl + 1
-            for start in _separators(buf, cut, prev_blank):
+            # late binding wanted: the generator asks for the message begun at its last yield
+            at_boundary = lambda: current  # noqa: B023, E731
+            for start in _boundaries(buf, cut, offset, prev_blank, at_boundary):
                 if current is not None:
                     current.feed(buf, _piece_pos(current, offset), start, unescape)
                     entry = current.entry(offset + start)
@@ -149,7 +171,13 @@ def scan(path: Path, unescape: bool) -> Iterator[MboxEntry]:
                         yield entry
                 line_end = buf.find(b"\n", start, cut)
                 line_end = cut if line_end < 0 else line_end + 1
-                current = _Message(offset + start, buf[start:line_end], offset + line_end)
+                body_start = offset + line_end
+                current = _Message(
+                    offset + start,
+                    buf[start:line_end],
+                    body_start,
+                    _content_length_end(fd, body_start, size),
+                )
             if current is None:  # pragma: no cover - the file starts with "From "
                 raise ArchiveError(f"{path}: not an mbox file")
             current.feed(buf, _piece_pos(current, offset), cut, unescape)
@@ -161,8 +189,10 @@ def scan(path: Path, unescape: bool) -> Iterator[MboxEntry]:
         if current is not None:
             entry = current.entry(offset)
             if entry is not None:
-                if not current.tail.endswith(b"\n"):
-                    entry = MboxEntry(entry.offset, entry.body_start, entry.end, entry.ref, True)
+                if not entry.counted and not current.tail.endswith(b"\n"):
+                    entry = MboxEntry(
+                        entry.offset, entry.body_start, entry.end, entry.ref, True, entry.counted
+                    )
                 yield entry
     except OSError as exc:
         raise ArchiveError(f"{path}: {exc.strerror or exc}") from exc
@@ -173,6 +203,60 @@ def scan(path: Path, unescape: bool) -> Iterator[MboxEntry]:
 def _piece_pos(current: _Message, offset: int) -> int:
     """Where the not-yet-fed part of *current* begins inside the piece at *offset*."""
     return max(current.body_start - offset, 0)
+
+
+def _boundaries(
+    buf: bytes,
+    cut: int,
+    offset: int,
+    prev_blank: bool,
+    current: Callable[[], _Message | None],
+) -> Iterator[int]:
+    """Where messages start in buf[:cut]: From_ lines after an empty line, unless the
+    current message's trusted Content-Length says they are body text, plus the From_ line
+    at the end that Content-Length gives (which need not follow an empty line).
+
+    *current* is asked again after each boundary: the message it starts decides the next.
+    """
+    pending = _separators(buf, cut, prev_blank)
+    candidate = next(pending, None)
+    while True:
+        message = current()
+        next_from = message.next_from if message is not None else None
+        if next_from is not None:
+            while candidate is not None and offset + candidate < next_from:
+                candidate = next(pending, None)  # a From_ line inside the counted body
+            forced = next_from - offset
+            if 0 <= forced < cut and (candidate is None or forced < candidate):
+                yield forced
+                continue
+        if candidate is None:
+            return
+        yield candidate
+        candidate = next(pending, None)
+
+
+def _content_length_end(fd: int, body_start: int, size: int) -> tuple[int, int] | None:
+    """(message end, next From_ line or the file size) when Content-Length is right."""
+    head = os.pread(fd, LENGTH_HEAD_LIMIT, body_start)
+    header_end = _HEADER_END.search(head)
+    if header_end is None:
+        return None
+    match = _CONTENT_LENGTH.search(head, 0, header_end.start())
+    if match is None:
+        return None
+    end = body_start + header_end.end() + int(match.group(1))
+    if end >= size:
+        return (size, size) if end == size else None
+    after = os.pread(fd, 7, end)
+    if after.startswith(b"From ") and os.pread(fd, 1, end - 1) == b"\n":
+        return end, end
+    for blank in (b"\n", b"\r\n"):
+        if after.startswith(blank + b"From "):
+            return end, end + len(blank)
+        if after == blank and end + len(blank) == size:
+            return end, size
+    return None
 
 
 def _separators(buf: bytes, cut: int, prev_blank: bool) -> Iterator[int]:

@@ -11,11 +11,16 @@ from __future__ import annotations
 import base64
 import email.utils
 import hashlib
+import logging
 import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from email.header import Header
 from typing import Any
+
+from skylift.connectors.pst_embedded import embedded_message
+
+log = logging.getLogger(__name__)
 
 # MAPI property tags (MS-OXPROPS) this module reads.
 PR_MESSAGE_CLASS = 0x001A
@@ -41,6 +46,7 @@ PR_SMTP_ADDRESS = 0x39FE
 PR_INTERNET_CPID = 0x3FDE
 PR_SENDER_SMTP = 0x5D01
 PR_SENT_REPRESENTING_SMTP = 0x5D02
+PR_ATTACH_SIZE = 0x0E20
 PR_ATTACH_DATA = 0x3701
 PR_ATTACH_FILENAME = 0x3704
 PR_ATTACH_METHOD = 0x3705
@@ -50,6 +56,7 @@ PR_ATTACH_CONTENT_ID = 0x3712
 
 MSGFLAG_READ, MSGFLAG_UNSENT = 0x1, 0x8
 ATTACH_BY_VALUE, ATTACH_EMBEDDED_MSG = 1, 5
+MAX_EMBEDDED_DEPTH = 8
 _VERB_FLAGS = {102: "\\Answered", 103: "\\Answered", 104: "$Forwarded"}
 _RECIPIENT_HEADERS = {1: "To", 2: "Cc", 3: "Bcc"}
 _MIME_HEADERS = re.compile(
@@ -139,14 +146,19 @@ def date_of(props: Properties) -> datetime | None:
     )
 
 
-def build_message(item: Any, props: Properties) -> bytes:
-    """The item as RFC 5322 bytes with CRLF line endings."""
-    seed = hashlib.sha256(str(item.identifier).encode()).hexdigest()[:24]
+def build_message(item: Any, props: Properties, seed: str | None = None, depth: int = 0) -> bytes:
+    """The item as RFC 5322 bytes with CRLF line endings.
+
+    ``seed`` makes the MIME boundaries; an embedded message gets one derived from its
+    parent's (its node id is only unique inside the parent), ``depth`` bounds the nesting.
+    """
+    if seed is None:
+        seed = hashlib.sha256(str(item.identifier).encode()).hexdigest()[:24]
     header_lines = _transport_header_lines(item.transport_headers or "")
     if not header_lines:
         header_lines = _synthesized_headers(item, props)
     headers = "".join(header_lines).encode("utf-8", "surrogateescape")
-    return headers + b"MIME-Version: 1.0\r\n" + _body(item, props, seed)
+    return headers + b"MIME-Version: 1.0\r\n" + _body(item, props, seed, depth)
 
 
 def _transport_header_lines(headers: str) -> list[str]:
@@ -221,7 +233,7 @@ def _encode_words(value: str) -> str:
     return Header(value, "utf-8").encode(linesep="\r\n")
 
 
-def _body(item: Any, props: Properties, seed: str) -> bytes:
+def _body(item: Any, props: Properties, seed: str, depth: int) -> bytes:
     """Plain and HTML as alternatives (RTF when it is the only body), then attachments.
 
     Written by hand rather than with email.generator: five times faster on big attachments,
@@ -241,7 +253,8 @@ def _body(item: Any, props: Properties, seed: str) -> bytes:
     inline: list[bytes] = []
     attached: list[bytes] = []
     for index in range(item.number_of_attachments):
-        part, is_inline = _attachment(item.get_attachment(index))
+        part_seed = hashlib.sha256(f"{seed}/{index}".encode()).hexdigest()[:24]
+        part, is_inline = _attachment(item.get_attachment(index), part_seed, depth)
         (inline if is_inline and html else attached).append(part)
     if inline:  # images the HTML shows by cid: belong with it
         body = _multipart("related", f"=_rel_{seed}", [body, *inline])
@@ -273,7 +286,7 @@ def _param(name: str, value: str) -> str:
     return f"{name}*={email.utils.encode_rfc2231(value, 'utf-8')}"
 
 
-def _attachment(attachment: Any) -> tuple[bytes, bool]:
+def _attachment(attachment: Any, seed: str, depth: int) -> tuple[bytes, bool]:
     """The attachment as a MIME part, and whether it is shown inline (has a Content-ID)."""
     props = properties(attachment)
     name = (
@@ -284,13 +297,7 @@ def _attachment(attachment: Any) -> tuple[bytes, bool]:
     )
     method = integer(props, PR_ATTACH_METHOD)
     if method == ATTACH_EMBEDDED_MSG:
-        # libpff-python does not expose the embedded item itself; say so in the message.
-        note = (
-            f"An Outlook message was attached here ({name!r}). skylift could not convert "
-            "embedded Outlook messages with this version of libpff-python.\r\n"
-        )
-        disposition = f"Content-Disposition: attachment; {_param('filename', name + '.txt')}\r\n"
-        return _leaf('text/plain; charset="utf-8"', note.encode("utf-8"), disposition), False
+        return _embedded_part(attachment, props, name, seed, depth), False
     size = attachment.size or 0
     data = attachment.read_buffer(size) if size else b""
     mime_type = (text(props, PR_ATTACH_MIME_TAG) or "").strip().lower()
@@ -303,3 +310,36 @@ def _attachment(attachment: Any) -> tuple[bytes, bool]:
     kind = "inline" if content_id else "attachment"
     extra += f"Content-Disposition: {kind}; {_param('filename', name)}\r\n"
     return _leaf(f"{mime_type}; {_param('name', name)}", data, extra), bool(content_id)
+
+
+def _embedded_part(attachment: Any, props: Properties, name: str, seed: str, depth: int) -> bytes:
+    """An attached Outlook message as ``message/rfc822``, rebuilt like any other item.
+
+    When libpff-python cannot open it (see :mod:`skylift.connectors.pst_embedded`) or it is
+    nested too deep, a short text part says what was there: its subject, time and size.
+    """
+    disposition = f"Content-Disposition: attachment; {_param('filename', name + '.eml')}\r\n"
+    message = embedded_message(attachment) if depth < MAX_EMBEDDED_DEPTH else None
+    if message is not None:
+        try:
+            inner = build_message(message, properties(message), seed, depth + 1)
+        except (OSError, ValueError) as exc:
+            log.warning("embedded Outlook message %r could not be read: %s", name, exc)
+        else:
+            encoding = "7bit" if inner.isascii() else "8bit"
+            head = (
+                f"Content-Type: message/rfc822\r\nContent-Transfer-Encoding: {encoding}\r\n"
+                f"{disposition}\r\n"
+            )
+            return head.encode("ascii") + inner
+    lines = [f"An Outlook message was attached here: {name}"]
+    created = when(props, PR_CREATION_TIME)
+    if created:
+        lines.append(f"Created: {email.utils.format_datetime(created)}")
+    size = integer(props, PR_ATTACH_SIZE)
+    if size:
+        lines.append(f"Size in the PST: {size} bytes")
+    lines.append("skylift could not open the embedded message with this libpff-python.")
+    note = "\r\n".join(lines) + "\r\n"
+    disposition = f"Content-Disposition: attachment; {_param('filename', name + '.txt')}\r\n"
+    return _leaf('text/plain; charset="utf-8"', note.encode("utf-8"), disposition)
