@@ -12,6 +12,7 @@ APT_PACKAGES=(
   slapd ldap-utils              # OpenLDAP for directory sync tests
   pst-utils                     # readpst: cross-check of the PST reader
   chromium                      # renders the assessment page in a test (screenshot)
+  postgresql                    # the state store's scale-out mode, in a test
 )
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
