@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import email.parser
 import email.policy
-import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -384,7 +383,3 @@ class MailboxMigration:
             self.mailbox, m.source_name, validity, {u: f for u, (_, f) in changes.items()}
         )
         fr.flags_updated += len(changes)
-
-
-def elapsed_since(start: float) -> float:
-    return time.monotonic() - start

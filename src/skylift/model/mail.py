@@ -11,11 +11,6 @@ import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
 
-# Special-use roles (RFC 6154) plus the inbox, in the spelling the engine uses.
-ROLES = ("inbox", "sent", "drafts", "trash", "junk", "archive", "all", "flagged")
-
-SYSTEM_FLAGS = frozenset({"\\Seen", "\\Answered", "\\Flagged", "\\Draft", "\\Deleted"})
-
 
 @dataclass(frozen=True)
 class Folder:

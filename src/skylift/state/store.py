@@ -318,10 +318,3 @@ class StateStore:
                     size=size,
                 )
             )
-
-    def copied_count(self, mailbox: str) -> int:
-        c = t.messages.c
-        with self.engine.connect() as conn:
-            return len(
-                conn.execute(select(c.id).where(c.mailbox == mailbox, c.state == "copied")).all()
-            )
