@@ -159,3 +159,25 @@ def date_header(raw: bytes) -> datetime | None:
 
 def mtime_of(path: Path) -> datetime:
     return datetime.fromtimestamp(os.stat(path).st_mtime, tz=UTC)
+
+
+def read_file(path: Path, limit: int | None = None) -> bytes:
+    """Read a whole archive file read-only (or its first *limit* bytes).
+
+    FileNotFoundError when it vanished since it was listed (a mail client or MDA moved it),
+    so the caller can skip it; ArchiveError for any other failure.
+    """
+    if not path.exists():
+        raise FileNotFoundError(path)
+    fd = open_readonly(path)
+    try:
+        if limit is not None:
+            return os.read(fd, limit)
+        chunks = []
+        while chunk := os.read(fd, 1 << 20):
+            chunks.append(chunk)
+        return b"".join(chunks)
+    except OSError as exc:
+        raise ArchiveError(f"{display_path(path)}: {exc.strerror or exc}") from exc
+    finally:
+        os.close(fd)

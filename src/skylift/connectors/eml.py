@@ -18,12 +18,12 @@ from skylift.connectors.archive_paths import (
     directory_identity,
     file_identity,
     mtime_of,
-    open_readonly,
+    read_file,
     role_for_name,
     safe_entries,
 )
 from skylift.connectors.base import Capabilities, MailConnector, MailSource
-from skylift.errors import ArchiveError, FolderNotFound
+from skylift.errors import FolderNotFound
 from skylift.model.account import Login
 from skylift.model.mail import Folder, FolderState, Message, MessageRef
 
@@ -93,7 +93,7 @@ class EmlSource(MailSource):
     def list_messages(self, folder: Folder) -> Iterator[MessageRef]:
         for uid, path in self._files(folder).items():
             try:
-                yield _ref(uid, path, _read(path, HEAD_LIMIT), os.stat(path).st_size)
+                yield _ref(uid, path, read_file(path, HEAD_LIMIT), os.stat(path).st_size)
             except FileNotFoundError:
                 continue
 
@@ -104,7 +104,7 @@ class EmlSource(MailSource):
             if path is None:
                 continue
             try:
-                raw = _read(path)
+                raw = read_file(path)
             except FileNotFoundError:
                 continue
             yield Message(_ref(uid, path, raw, len(raw)), raw)
@@ -112,20 +112,3 @@ class EmlSource(MailSource):
 
 def _ref(uid: str, path: Path, head: bytes, size: int) -> MessageRef:
     return MessageRef(uid=uid, size=size, internaldate=date_header(head) or mtime_of(path))
-
-
-def _read(path: Path, limit: int | None = None) -> bytes:
-    if not path.exists():
-        raise FileNotFoundError(path)
-    fd = open_readonly(path)
-    try:
-        if limit is not None:
-            return os.read(fd, limit)
-        chunks = []
-        while chunk := os.read(fd, 1 << 20):
-            chunks.append(chunk)
-        return b"".join(chunks)
-    except OSError as exc:
-        raise ArchiveError(f"{path}: {exc.strerror or exc}") from exc
-    finally:
-        os.close(fd)

@@ -19,22 +19,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from skylift.errors import ConfigError
-from skylift.model.dav import Collection, DavKind, Item, ItemRef
+from skylift.model.dav import Collection, DavKind, Item, ItemRef, decode_dav_text
 
 CALENDAR_HEADER = ("VERSION", "PRODID", "CALSCALE")
 TZID_PARAM = re.compile(r';TZID=(?:"([^"]*)"|([^;:]*))', re.IGNORECASE)
 STORED_COMPONENTS = frozenset({"VEVENT", "VTODO", "VJOURNAL"})
 DEFAULT_PRODID = "-//skylift//file import//EN"
-
-
-def decode_text(raw: bytes) -> str:
-    """Decode a calendar/contacts file: UTF-8 (BOM dropped), else Windows-1252 as Outlook wrote."""
-    if raw.startswith(b"\xef\xbb\xbf"):
-        raw = raw[3:]
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError:
-        return raw.decode("cp1252", errors="replace")
 
 
 def unfold(lines: Sequence[str]) -> list[str]:
@@ -83,7 +73,7 @@ class SplitCalendar:
 
 def split_calendar(raw: bytes) -> SplitCalendar:
     """Split an iCalendar stream (one or more VCALENDARs, or bare components) by UID."""
-    lines = decode_text(raw).replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    lines = decode_dav_text(raw).replace("\r\n", "\n").replace("\r", "\n").split("\n")
     result = SplitCalendar()
     header: list[str] = []
     timezones: dict[str, _Block] = {}

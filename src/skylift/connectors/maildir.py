@@ -24,7 +24,7 @@ from imapclient import imap_utf7
 from skylift.connectors.archive_paths import (
     archive_root,
     directory_identity,
-    open_readonly,
+    read_file,
     role_for_name,
     safe_entries,
 )
@@ -154,7 +154,7 @@ class MaildirSource(MailSource):
             if path is None:
                 continue
             try:
-                raw = _read(path)
+                raw = read_file(path)
                 yield Message(_ref(uid, path, keywords, size=len(raw)), raw)
             except FileNotFoundError:
                 continue
@@ -200,19 +200,6 @@ def _date(uid: str, mtime: float) -> datetime:
     if match and mtime > int(match.group(1)) + _COPY_SLACK_SECONDS:
         return datetime.fromtimestamp(int(match.group(1)), tz=UTC)
     return datetime.fromtimestamp(int(mtime), tz=UTC)
-
-
-def _read(path: Path) -> bytes:
-    fd = open_readonly(path)
-    try:
-        chunks = []
-        while chunk := os.read(fd, 1 << 20):
-            chunks.append(chunk)
-        return b"".join(chunks)
-    except OSError as exc:
-        raise ArchiveError(f"{path}: {exc.strerror or exc}") from exc
-    finally:
-        os.close(fd)
 
 
 def _keywords(directory: Path) -> dict[str, str]:

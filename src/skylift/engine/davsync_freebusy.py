@@ -15,7 +15,7 @@ from datetime import UTC, date, datetime, time
 import icalendar
 import recurring_ical_events
 
-from skylift.engine.davsync_vcard import decode_card
+from skylift.model.dav import decode_dav_text
 
 Period = tuple[datetime, datetime]
 FREEBUSY_COLLECTION = "skylift-freebusy"
@@ -39,7 +39,7 @@ def busy_periods(objects: Iterable[bytes], start: datetime, end: datetime) -> li
     periods: list[Period] = []
     for raw in objects:
         try:
-            calendar = icalendar.Calendar.from_ical(decode_card(raw))
+            calendar = icalendar.Calendar.from_ical(decode_dav_text(raw))
             occurrences = list(recurring_ical_events.of(calendar).between(start, end))
         except Exception:  # unreadable objects: the migration reports them
             continue

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 import icalendar
 
-from skylift.engine.davsync_vcard import decode_card, fold, prepare_vcard
-from skylift.model.dav import DavKind, Item
+from skylift.engine.davsync_vcard import fold, prepare_vcard
+from skylift.model.dav import DavKind, Item, decode_dav_text
 
 STORED_COMPONENTS = ("VEVENT", "VTODO", "VJOURNAL")
 ADDRESS_PROPERTIES = ("ORGANIZER", "ATTENDEE")
@@ -66,7 +66,7 @@ def prepare(
 
 def prepare_calendar_object(raw: bytes, domain_map: dict[str, str]) -> Prepared:
     """Validate one calendar object resource, give it a UID, drop METHOD, rewrite domains."""
-    text = decode_card(raw)
+    text = decode_dav_text(raw)
     try:
         calendar = icalendar.Calendar.from_ical(text)
     except Exception as exc:  # icalendar raises many kinds for bad input

@@ -16,6 +16,8 @@ import quopri
 import re
 from dataclasses import dataclass
 
+from skylift.model.dav import decode_dav_text
+
 NEW_PROPERTY = re.compile(r"^(?:[A-Za-z0-9-]+\.)?[A-Za-z][A-Za-z0-9-]*[;:]")
 # Text properties where a 2.1 comma is a plain character (in 3.0 it must be escaped).
 COMMA_IS_TEXT = frozenset({"FN", "N", "ORG", "TITLE", "ROLE", "NOTE", "LABEL", "ADR"})
@@ -34,15 +36,6 @@ class ContentLine:
         for key, value in self.params:
             head += f";{key}={value}" if value is not None else f";{key}"
         return f"{head}:{self.value}"
-
-
-def decode_card(raw: bytes) -> str:
-    if raw.startswith(b"\xef\xbb\xbf"):
-        raw = raw[3:]
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError:
-        return raw.decode("cp1252", errors="replace")
 
 
 def logical_lines(text: str) -> list[str]:
@@ -239,7 +232,7 @@ def prepare_vcard(raw: bytes, target_versions: frozenset[str]) -> tuple[bytes, s
     *target_versions* are the vCard versions the target takes ("3.0", "4.0"). The UID of a
     card without one is derived from its bytes, so a rerun finds the same card again.
     """
-    text = decode_card(raw)
+    text = decode_dav_text(raw)
     if not re.search(r"^BEGIN:VCARD", text, re.IGNORECASE | re.MULTILINE):
         raise ValueError("not a vCard (no BEGIN:VCARD)")
     fallback = "skylift-" + hashlib.sha256(raw).hexdigest()[:32]

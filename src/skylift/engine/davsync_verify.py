@@ -16,7 +16,8 @@ from typing import Any
 import icalendar
 import recurring_ical_events
 
-from skylift.engine.davsync_vcard import decode_card, logical_lines, parse_line
+from skylift.engine.davsync_vcard import logical_lines, parse_line
+from skylift.model.dav import decode_dav_text
 
 Occurrence = tuple[str, str, str, str, str, str]
 IGNORED_CARD_PROPERTIES = frozenset({"BEGIN", "END", "VERSION", "PRODID", "REV"})
@@ -39,7 +40,7 @@ def occurrences(raw: bytes, start: date, end: date) -> set[Occurrence]:
     Each is (uid, start, end, time zone id, summary, status); ValueError if it cannot expand.
     """
     try:
-        calendar = icalendar.Calendar.from_ical(decode_card(raw))
+        calendar = icalendar.Calendar.from_ical(decode_dav_text(raw))
         expanded = recurring_ical_events.of(calendar, components=["VEVENT", "VTODO", "VJOURNAL"])
         found = set()
         for component in expanded.between(start, end):
@@ -82,7 +83,7 @@ def _show(occurrence: Occurrence) -> str:
 def card_fields(raw: bytes) -> Counter[tuple[str, tuple[str, ...], str]]:
     """The properties of a card as (name, sorted parameters, value), group prefixes dropped."""
     fields: Counter[tuple[str, tuple[str, ...], str]] = Counter()
-    for line in logical_lines(decode_card(raw)):
+    for line in logical_lines(decode_dav_text(raw)):
         prop = parse_line(line)
         if prop.name in IGNORED_CARD_PROPERTIES:
             continue

@@ -116,3 +116,13 @@ class ItemRecord:
     target_href: str
     target_etag: str | None
     content_hash: str
+
+
+def decode_dav_text(raw: bytes) -> str:
+    """Decode iCalendar/vCard bytes: UTF-8 (BOM dropped), else Windows-1252 as Outlook wrote."""
+    if raw.startswith(b"\xef\xbb\xbf"):
+        raw = raw[3:]
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("cp1252", errors="replace")
