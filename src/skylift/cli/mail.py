@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -174,7 +175,7 @@ def migrate(
             bucket=TokenBucket(parse_rate(bwlimit) if bwlimit else None),
             export_dir=report_dir / "non-mail" if report_dir else None,
         )
-    except (ValueError, __import__("re").error) as exc:
+    except (ValueError, re.error) as exc:
         raise ConfigError(str(exc)) from None
     src = endpoint(source, source_ca, insecure_source, allow_plaintext, timeout)
     dst = endpoint(target, target_ca, insecure_target, allow_plaintext, timeout)
@@ -228,7 +229,7 @@ def verify(
     """Compare source and target: folders, counts, bytes, flags, dates (--deep: content)."""
     try:
         rules = FolderRules(include or [], exclude or [], parse_map_folder(map_folder or []))
-    except (ValueError, __import__("re").error) as exc:
+    except (ValueError, re.error) as exc:
         raise ConfigError(str(exc)) from None
     src = endpoint(source, source_ca, insecure_source, allow_plaintext, timeout)
     dst = endpoint(target, target_ca, insecure_target, allow_plaintext, timeout)

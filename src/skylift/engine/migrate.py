@@ -83,6 +83,24 @@ def batches(
         yield batch
 
 
+def plan_folders(
+    source: MailSource, target: MailTarget, rules: FolderRules
+) -> tuple[list[FolderMapping], list[Folder]]:
+    """Map the source's folders onto the target's, with the target's own rules (separator,
+    case, reserved names); also return the target's folders as listed."""
+    target_folders = target.folders()
+    caps = target.capabilities
+    mappings = map_folders(
+        source.folders(),
+        target_folders,
+        target_separator=caps.separator,
+        rules=rules,
+        case_insensitive=caps.case_insensitive_names,
+        reserved=caps.reserved_names,
+    )
+    return mappings, target_folders
+
+
 class MailboxMigration:
     """Migrates one mailbox over already-open connections; call :meth:`run` again to resume."""
 
@@ -107,17 +125,7 @@ class MailboxMigration:
         self.progress = progress
 
     def plan_folders(self) -> tuple[list[FolderMapping], list[Folder]]:
-        target_folders = self.target.folders()
-        caps = self.target.capabilities
-        mappings = map_folders(
-            self.source.folders(),
-            target_folders,
-            target_separator=caps.separator,
-            rules=self.opts.rules,
-            case_insensitive=caps.case_insensitive_names,
-            reserved=caps.reserved_names,
-        )
-        return mappings, target_folders
+        return plan_folders(self.source, self.target, self.opts.rules)
 
     def run(self) -> None:
         if self.opts.export_dir is not None and not self.opts.dry_run:

@@ -13,8 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from skylift.connectors.base import MailSource, MailTarget
-from skylift.engine.folders import map_folders
-from skylift.engine.migrate import MigrateOptions, batches
+from skylift.engine.migrate import MigrateOptions, batches, plan_folders
 from skylift.errors import FolderNotFound
 from skylift.model.mail import Folder, MessageRef
 from skylift.state.store import StateStore
@@ -72,16 +71,7 @@ def verify_mailbox(
     """Return every difference between *source* and *target*, naming folder and message."""
 
     report = VerifyReport(mailbox)
-    target_folders = target.folders()
-    caps = target.capabilities
-    mappings = map_folders(
-        source.folders(),
-        target_folders,
-        target_separator=caps.separator,
-        rules=options.rules,
-        case_insensitive=caps.case_insensitive_names,
-        reserved=caps.reserved_names,
-    )
+    mappings, target_folders = plan_folders(source, target, options.rules)
     present = {f.path for f in target_folders}
     for m in mappings:
         report.folders += 1
