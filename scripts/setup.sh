@@ -13,6 +13,8 @@ APT_PACKAGES=(
   pst-utils                     # readpst: cross-check of the PST reader
   chromium                      # renders the assessment page in a test (screenshot)
   postgresql                    # the state store's scale-out mode, in a test
+  samba samba-ad-dc samba-ad-provision samba-dsdb-modules winbind   # a real Active Directory DC (tests)
+  cyrus-common cyrus-admin sasl2-bin   # Cyrus IMAP's tools; its imapd is unpacked below
 )
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
@@ -21,6 +23,15 @@ done
 if [ ${#missing[@]} -gt 0 ]; then
   $SUDO apt-get update -qq
   $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+# Cyrus IMAP's daemon package conflicts with dovecot-imapd (both provide imap-server), so its
+# binaries are unpacked into a private folder instead of installed; tests run them from there.
+CYRUS_DIR=.cache/cyrus
+if [ ! -x "$CYRUS_DIR/usr/lib/cyrus/bin/imapd" ]; then
+  mkdir -p "$CYRUS_DIR/deb"
+  (cd "$CYRUS_DIR/deb" && rm -f ./*.deb && apt-get download -q cyrus-imapd 2>/dev/null >/dev/null \
+     || { $SUDO apt-get update -qq && apt-get download -q cyrus-imapd >/dev/null; })
+  dpkg -x "$CYRUS_DIR"/deb/cyrus-imapd_*.deb "$CYRUS_DIR"
 fi
 if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv
