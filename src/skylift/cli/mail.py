@@ -234,7 +234,7 @@ def verify(
     src = endpoint(source, source_ca, insecure_source, allow_plaintext, timeout)
     dst = endpoint(target, target_ca, insecure_target, allow_plaintext, timeout)
     pairs = load_pairs(users, user, None, None, source_admin, target_admin)
-    store = StateStore(state) if state else None
+    store = StateStore(state, must_exist=True) if state else None
     try:
         reports = verify_all(
             pairs, src, dst, store, MigrateOptions(rules=rules),

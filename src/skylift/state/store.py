@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, delete, event, insert, select, update
-from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, DatabaseError, SQLAlchemyError
 
 from skylift.errors import ConfigError
 from skylift.state import schema as t
@@ -66,20 +67,42 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def open_engine(location: str | Path) -> Engine:
-    """Create the SQLAlchemy engine for a file path or a database URL."""
+def shown_location(location: str | Path) -> str:
+    """*location* as it may be printed: a database URL with its password replaced by ***."""
     loc = str(location)
+    if "://" not in loc:
+        return loc
+    try:
+        return make_url(loc).render_as_string(hide_password=True)
+    except (ArgumentError, ValueError):
+        return loc.split("://", 1)[0] + "://***"
+
+
+def open_engine(location: str | Path, *, must_exist: bool = False) -> Engine:
+    """Create the SQLAlchemy engine for a file path or a database URL.
+
+    The first connection is made here, so a file that is not a database, a wrong URL or an
+    unreachable server is one ConfigError before any mailbox is touched. *must_exist*: a
+    command that reads an earlier run's state (``verify``) refuses a file that is not there
+    rather than silently creating an empty one and passing.
+    """
+    loc = str(location)
+    shown = shown_location(location)
     if "://" not in loc:
         path = Path(loc)
         if path.parent and not path.parent.exists():
             raise ConfigError(f"state file folder does not exist: {path.parent}")
+        if must_exist and not path.is_file():
+            raise ConfigError(f"state file does not exist: {path} (check the --state path)")
+        if path.is_dir():
+            raise ConfigError(f"state file is a folder: {path}")
         loc = f"sqlite:///{path}"
     try:
         engine = create_engine(
             loc, connect_args={"timeout": 60} if loc.startswith("sqlite") else {}
         )
     except (SQLAlchemyError, ImportError, ValueError) as exc:
-        raise ConfigError(f"cannot open state store {location}: {exc}") from None
+        raise ConfigError(f"cannot open state store {shown}: {exc}") from None
     if loc.startswith("sqlite"):
 
         @event.listens_for(engine, "connect")
@@ -89,15 +112,22 @@ def open_engine(location: str | Path) -> Engine:
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.close()
 
+    try:
+        with engine.connect():
+            pass
+    except DatabaseError as exc:
+        engine.dispose()
+        detail = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
+        raise ConfigError(f"cannot use state store {shown}: {detail}") from None
     return engine
 
 
 class StateStore:
     """Remembers what was copied where; safe to share between worker threads."""
 
-    def __init__(self, location: str | Path) -> None:
+    def __init__(self, location: str | Path, *, must_exist: bool = False) -> None:
         self.location = str(location)
-        self.engine = open_engine(location)
+        self.engine = open_engine(location, must_exist=must_exist)
         self._lock = threading.RLock()
         try:
             t.metadata.create_all(self.engine)
@@ -111,11 +141,14 @@ class StateStore:
                     )
                 elif int(row[0]) > t.SCHEMA_VERSION:
                     raise ConfigError(
-                        f"state store {location} was written by a newer skylift "
+                        f"state store {shown_location(location)} was written by a newer skylift "
                         f"(schema {row[0]}); upgrade skylift"
                     )
-        except OperationalError as exc:
-            raise ConfigError(f"cannot use state store {location}: {exc.orig}") from None
+        except DatabaseError as exc:
+            detail = str(exc.orig).strip().splitlines()[0]
+            raise ConfigError(
+                f"cannot use state store {shown_location(location)}: {detail}"
+            ) from None
 
     def close(self) -> None:
         self.engine.dispose()
