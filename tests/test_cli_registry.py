@@ -19,3 +19,13 @@ def test_every_registered_command_is_in_the_map_and_back() -> None:
 def test_building_for_one_command_registers_its_module_only() -> None:
     names = _names(build_app(["migrate", "--help"]))
     assert "migrate" in names and "dirsync" not in names
+
+
+def test_version_is_the_installed_one() -> None:
+    from importlib.metadata import version
+
+    from tests.mailtools import run_skylift
+
+    result = run_skylift("--version")
+    assert result.returncode == 0
+    assert result.stdout.strip() == f"skylift {version('skylift')}"

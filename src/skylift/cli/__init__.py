@@ -44,9 +44,16 @@ def build_app(argv: list[str] | None = None) -> typer.Typer:
         pretty_exceptions_enable=False,
     )
 
-    @app.callback()
-    def root() -> None:
+    @app.callback(invoke_without_command=True)
+    def root(
+        version: bool = typer.Option(False, "--version", help="Print skylift's version and exit."),
+    ) -> None:
         """Move mailboxes, calendars, contacts and directories into a hosted suite."""
+        if version:
+            from importlib.metadata import version as installed_version
+
+            print(f"skylift {installed_version('skylift')}")
+            raise typer.Exit(0)
 
     first = next((a for a in (argv or []) if not a.startswith("-")), None)
     modules = (COMMANDS[first],) if first in COMMANDS else COMMAND_MODULES
