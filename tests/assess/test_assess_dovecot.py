@@ -245,7 +245,10 @@ def test_plan_keeps_sharing_users_together_and_writes_waves_csv(seeded):
     assert list(rows[0]) == ["EmailAddress", "UserName", "Password", "Department", "VIP", "Wave"]
     wave = {r["EmailAddress"]: r["Wave"] for r in rows}
     assert wave["alice@example.com"] == wave["bob@example.com"]
-    assert wave["carol@example.com"] == "1"  # --first VIP
+    # carol could not log in: she is in no wave (a wave would fail on her), and plan says so
+    assert wave["carol@example.com"] == ""
+    assert plan["left_out"] == [{"user": "carol@example.com", "status": "login-failed"}]
+    assert plan["parallel"] == 4  # what migrate runs by default, not the profile's 20
     assert (root / "waves.csv").stat().st_mode & 0o077 == 0
 
 
@@ -290,6 +293,18 @@ def test_unreachable_source_exits_3_after_writing_the_report(seeded):
         ),
         (["plan", "--assessment", "users.csv", "--window", "30h"], "not an assessment"),
         (["plan", "--assessment", "report/assessment.json", "--window", "soon"], "window"),
+        (
+            [
+                "plan",
+                "--assessment",
+                "report/assessment.json",
+                "--window",
+                "30h",
+                "--out",
+                "no-such-folder/waves.csv",
+            ],
+            "no-such-folder",
+        ),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(seeded, args, message):
@@ -360,7 +375,7 @@ def test_plan_uses_rates_measured_by_a_pilot(seeded):
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     plan = json.loads(result.stdout)
-    assert plan["rate_sources"] == {"measured": 1, "not-assessed": 1, "pilot-median": 2}
+    assert plan["rate_sources"] == {"measured": 1, "pilot-median": 2}
 
 
 def test_assess_plan_migrate_one_wave(seeded, dovecot, tmp_path):

@@ -105,6 +105,17 @@ def test_oversize_user_is_flagged_with_hours_and_prestage_advice():
     assert not plan.overrun
 
 
+def test_fewer_waves_than_asked_says_why():
+    # three pairs of users who share folders can fill three waves, not four
+    people = [
+        PlanUser(f"{p}{i}@x", 1.0, shares_with=(f"{p}{1 - i}@x",)) for p in "abc" for i in (0, 1)
+    ]
+    plan = plan_waves(people, window_hours=10.0, waves=4, lanes=2)
+    assert [w.number for w in plan.waves] == [1, 2, 3]
+    assert plan.fewer_waves_reason.startswith("asked for 4 waves, made 3: only 3 group(s)")
+    assert not plan_waves(people, window_hours=10.0, waves=3, lanes=2).fewer_waves_reason
+
+
 def test_same_input_same_plan():
     people = [PlanUser(f"u{i}@x", (i * 7919) % 13 + 0.5, group=f"g{i % 3}") for i in range(200)]
     first = plan_waves(people, window_hours=20.0, lanes=3)

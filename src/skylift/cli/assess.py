@@ -18,9 +18,16 @@ from skylift.engine.estimate import parse_bandwidth
 from skylift.engine.profiles import load_profile
 from skylift.engine.users import load_users
 from skylift.engine.waves import parse_window, plan_waves
-from skylift.engine.waves_io import plan_to_dict, plan_users, read_measured_rates, write_waves_csv
+from skylift.engine.waves_io import (
+    not_assessed,
+    plan_to_dict,
+    plan_users,
+    read_measured_rates,
+    write_waves_csv,
+)
 from skylift.errors import ConfigError, ConnectError
 from skylift.runners.assess import run_assessment
+from skylift.runners.local import RunSettings
 from skylift.state.store import StateStore
 
 
@@ -134,7 +141,11 @@ def plan(
         None, "--group-by", help="Keep this column's groups together"
     ),
     first: list[str] = typer.Option([], "--first", help="User, group value or column for wave 1"),
-    parallel: int | None = typer.Option(None, "--parallel", help="Mailboxes migrated at once"),
+    parallel: int | None = typer.Option(
+        None,
+        "--parallel",
+        help="Mailboxes migrated at once (default: what migrate runs, 4, within the profile's cap)",
+    ),
     state: str | None = typer.Option(
         None, "--state", help="State store of a pilot migration: its measured rates win"
     ),
@@ -163,13 +174,17 @@ def plan(
         finally:
             store.close()
     people = plan_users(data, group_by=group_by, first=firsts, measured=measured)
-    lanes = parallel or int((data.get("rates") or {}).get("concurrency") or 10)
+    left_out = not_assessed(data)
+    cap = int((data.get("rates") or {}).get("concurrency") or 0)
+    lanes = parallel or (min(RunSettings.parallel, cap) if cap else RunSettings.parallel)
     result = plan_waves(people, window_hours=hours, waves=waves, max_hours=max_hours, lanes=lanes)
     users_csv = users or Path(str((data.get("source") or {}).get("users_csv") or ""))
     if not str(users_csv) or not users_csv.is_file():
         raise ConfigError(f"users CSV {users_csv} not found; pass --users")
+    if not out.parent.is_dir():
+        raise ConfigError(f"--out {out}: folder {out.parent} does not exist")
     rows = write_waves_csv(users_csv, result, out)
-    summary = plan_to_dict(result, people)
+    summary = plan_to_dict(result, left_out)
     summary["out"] = str(out)
     summary["rows"] = rows
     if as_json:
@@ -190,6 +205,10 @@ def plan(
         print(f"  warning: wave {number} does not fit the window")
     for group in result.split_groups:
         print(f"  note: group {group} is too big for one wave and was split")
+    if result.fewer_waves_reason:
+        print(f"  note: {result.fewer_waves_reason}")
+    for key, status in sorted(left_out.items()):
+        print(f"  warning: {key} is in no wave (assessment: {status}); fix it and assess again")
     print(f"wrote {out} ({rows} users)")
 
 

@@ -132,9 +132,15 @@ class Plan:
     overrun: list[int] = field(default_factory=list)
     split_groups: list[str] = field(default_factory=list)
     rate_sources: dict[str, int] = field(default_factory=dict)
+    requested_waves: int | None = None
+    fewer_waves_reason: str = ""
 
     def wave_of(self) -> dict[str, int]:
-        return {key: wave.number for wave in self.waves for key in wave.users}
+        return self.wave_of_waves(self.waves)
+
+    @staticmethod
+    def wave_of_waves(waves: list[Wave]) -> dict[str, int]:
+        return {key: wave.number for wave in waves for key in wave.users}
 
 
 def plan_waves(
@@ -188,7 +194,21 @@ def plan_waves(
             plan.overrun.append(wave.number)
     where = plan.wave_of()
     plan.oversize = [Oversize(key, by_key[key].hours, where[key]) for key in sorted(oversize_keys)]
-    plan.waves = [w for w in plan.waves if w.users] or plan.waves[:1]
+    kept = [w for w in plan.waves if w.users] or plan.waves[:1]
+    if waves is not None and len(kept) < waves:
+        plan.fewer_waves_reason = f"asked for {waves} waves, made {len(kept)}: " + (
+            f"only {len(units)} group(s) of users can move apart"
+            " (users who share folders, or one --group-by group, move together)"
+            if len(units) < waves
+            else "the rest would have been empty"
+        )
+        for number, wave in enumerate(kept, start=1):  # no gaps in the numbering
+            wave.number = number
+        plan.overrun = [w.number for w in kept if w.hours > capacity + 1e-9]
+        where = plan.wave_of_waves(kept)
+        plan.oversize = [Oversize(o.key, o.hours, where[o.key]) for o in plan.oversize]
+    plan.requested_waves = waves
+    plan.waves = kept
     return plan
 
 

@@ -32,7 +32,9 @@ def plan_users(
     *first* entries match a user key or login, a value of the *group_by* column, or a
     column whose cell is truthy (``--first VIP`` with a VIP column of yes/1/x).
     *measured* maps user key -> bytes/s from a pilot; it replaces the estimate, and users
-    not in the pilot get the pilot's median rate.
+    not in the pilot get the pilot's median rate. Users the assessment could not read (a
+    failed login, say) are left out: a wave would fail on them at cut-over; see
+    :func:`not_assessed`.
     """
     users = assessment.get("users", [])
     wanted = {f.strip() for f in first if f.strip()}
@@ -65,7 +67,7 @@ def plan_users(
             hours = int(user.get("bytes", 0)) / pilot_rate / 3600
             source = "pilot-median"
         if user.get("status") != "ok":
-            source = "not-assessed"
+            continue
         shares = tuple(
             sorted({login_to_key.get(s, s) for s in user.get("shares_with", [])} & keys - {key})
         )
@@ -84,6 +86,15 @@ def plan_users(
     if missing:
         raise ConfigError(f"--first {', '.join(missing)}: matches no user, group or column")
     return result
+
+
+def not_assessed(assessment: dict[str, Any]) -> dict[str, str]:
+    """User key -> assessment status, for every user the planner leaves out of the waves."""
+    return {
+        u["user"]: str(u.get("status") or "unknown")
+        for u in assessment.get("users", [])
+        if u.get("status") != "ok"
+    }
 
 
 def read_measured_rates(path: Path) -> dict[str, float]:
@@ -120,7 +131,10 @@ def write_waves_csv(users_csv: Path, plan: Plan, out: Path) -> int:
     columns = [h for h in header if h.strip() != "Wave"] + ["Wave"]
     where = {key.lower(): n for key, n in plan.wave_of().items()}
     written = 0
-    fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    except OSError as exc:
+        raise ConfigError(f"cannot write {out}: {exc.strerror}") from None
     with os.fdopen(fd, "w", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, fieldnames=columns, extrasaction="ignore")
         writer.writeheader()
@@ -135,9 +149,11 @@ def write_waves_csv(users_csv: Path, plan: Plan, out: Path) -> int:
     return written
 
 
-def plan_to_dict(plan: Plan, users: list[PlanUser]) -> dict[str, Any]:
-    """The plan as JSON: waves with users, hours and data; oversize users with advice."""
-    by_key = {u.key: u for u in users}
+def plan_to_dict(plan: Plan, left_out: dict[str, str]) -> dict[str, Any]:
+    """The plan as JSON: waves with users, hours and data; oversize users with advice.
+
+    *left_out* (user -> status) are the users kept out of every wave.
+    """
     return {
         "window_hours": round(plan.window_hours, 3),
         "capacity_hours": round(plan.capacity_hours, 3),
@@ -164,5 +180,8 @@ def plan_to_dict(plan: Plan, users: list[PlanUser]) -> dict[str, Any]:
         ],
         "overrun_waves": plan.overrun,
         "split_groups": plan.split_groups,
-        "not_assessed": sorted(k for k, u in by_key.items() if u.rate_source == "not-assessed"),
+        "not_assessed": sorted(left_out),
+        "left_out": [{"user": k, "status": v} for k, v in sorted(left_out.items())],
+        "requested_waves": plan.requested_waves,
+        "fewer_waves_reason": plan.fewer_waves_reason,
     }
