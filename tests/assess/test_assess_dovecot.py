@@ -331,6 +331,36 @@ CHART_COLOURS = {  # must match skylift.engine.report_html.CHART_COLOURS
 }
 
 
+def test_report_opens_with_a_verdict_and_groups_findings_by_kind(seeded):
+    report, root = seeded["report"], seeded["root"]
+    verdict = report["verdict"]
+    blockers = report["totals"]["findings_by_severity"]["blocker"]
+    assert (
+        not verdict["ready"]
+        and verdict["headline"] == f"Not ready: {blockers} blockers to fix first"
+    )
+    assert "could not log in (carol@example.com)" in verdict["to_fix"]
+    html = (root / "report" / "assessment.html").read_text()
+    assert html.index(verdict["headline"]) < html.index("<h2>What to fix, by kind</h2>")
+    # one row per kind, not per item; plain words, units, no internal ids or raw byte counts
+    findings_table = html.split('<table id="findings">')[1].split("</table>")[0]
+    assert findings_table.count("<tr>") == 1 + len(report["totals"]["findings_by_kind"])
+    assert "Message larger than the target accepts" in findings_table
+    assert "item-too-large" not in html and "204800" not in html
+    assert "200.0 KiB (204,800 bytes)" in html
+    # the mailbox table: unreadable first, then most blockers; sortable by an inline script
+    table = html.split('<table id="mailboxes">')[1].split("</table>")[0]
+    order = [u for u in ("carol@", "alice@", "bob@", "dave@") if u in table]
+    assert sorted(order, key=table.index) == ["carol@", "alice@", "bob@", "dave@"]
+    assert 'class="sortable' in table and "<script>" in html and "src=" not in html
+    # every item is in findings.csv, one row each
+    with open(root / "report" / "findings.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == sum(report["totals"]["findings_by_kind"].values())
+    big = [r for r in rows if r["kind"] == "item-too-large"]
+    assert big[0]["user"] == "alice@example.com" and big[0]["item"].startswith("uid 4 ")
+
+
 def test_html_report_renders_with_visible_charts(seeded, tmp_path):
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     if chromium is None:
@@ -343,7 +373,7 @@ def test_html_report_renders_with_visible_charts(seeded, tmp_path):
     shot = seeded["root"] / "report.png"
     subprocess.run(
         [chromium, *CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'profile'}",
-         f"--screenshot={shot}", "--window-size=1200,1400", page.as_uri()],
+         f"--screenshot={shot}", "--window-size=1200,2400", page.as_uri()],
         capture_output=True,
         timeout=90,
         check=False,

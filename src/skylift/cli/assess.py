@@ -12,7 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from skylift.cli.common import print_json
 from skylift.cli.mail import admin_password
 from skylift.cli.mail import endpoint as source_endpoint
-from skylift.engine.assess import human_bytes
+from skylift.engine.assess_summary import kind_label
 from skylift.engine.assessment_files import UserSummary, read_assessment
 from skylift.engine.estimate import parse_bandwidth
 from skylift.engine.profiles import load_profile
@@ -26,6 +26,7 @@ from skylift.engine.waves_io import (
     write_waves_csv,
 )
 from skylift.errors import ConfigError, ConnectError
+from skylift.model.units import human_bytes
 from skylift.runners.assess import run_assessment
 from skylift.runners.local import RunSettings
 from skylift.state.store import StateStore
@@ -117,9 +118,13 @@ def assess(
                 "probe": head.get("probe"),
                 "rates": head["rates"],
                 "totals": totals,
+                "verdict": head["verdict"],
             }
         )
         return
+    print(head["verdict"]["headline"])
+    for line in head["verdict"]["to_fix"]:
+        print(f"  - {line}")
     sev = totals["findings_by_severity"]
     print(
         f"{totals['users']} mailboxes ({totals['users_failed']} unreadable), "
@@ -128,8 +133,8 @@ def assess(
     )
     print(f"estimated {totals['hours']:.1f} h (bound by {totals['hours_bound']})")
     for kind, count in totals["findings_by_kind"].items():
-        print(f"  {kind}: {count}")
-    print(f"report: {out / 'assessment.html'}")
+        print(f"  {kind_label(kind)}: {count}")
+    print(f"report: {out / 'assessment.html'} (every item: {out / 'findings.csv'})")
 
 
 def plan(

@@ -13,6 +13,7 @@ from typing import Any
 from skylift.engine.estimate import Estimate
 from skylift.engine.inventory import FolderInventory, MailboxInventory
 from skylift.engine.profiles import Limit, TargetProfile
+from skylift.model.units import human_bytes
 
 ITEM_FINDINGS_PER_USER = 100
 
@@ -80,14 +81,6 @@ def _finding(
         limit=limit.name if limit else None,
         source=limit.cite() if limit else None,
     )
-
-
-def human_bytes(size: float) -> str:
-    for unit in ("B", "KB", "MB", "GB", "TB"):
-        if abs(size) < 1024 or unit == "TB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{size:.1f} TB"
 
 
 def check_mailbox(

@@ -1,4 +1,4 @@
-"""Write assessment.json / assessment.csv as users finish, with memory bounded per user.
+"""Write assessment.json / .csv / findings.csv as users finish, memory bounded per user.
 
 Each finished mailbox goes to a spool file at once (JSON line) and to the CSV; only a small
 summary per user stays in memory. ``finish`` streams the spool into assessment.json in the
@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from skylift.engine.assess import Finding, public_folder_finding
+from skylift.engine.assess_summary import group_findings, verdict
 from skylift.engine.estimate import Estimate, RateBounds, estimate_total
 from skylift.engine.inventory import SIZE_BUCKET_LABELS, FolderInventory, MailboxInventory
 from skylift.engine.profiles import TargetProfile
@@ -44,6 +45,17 @@ CSV_COLUMNS = [
     "infos",
     "finding_kinds",
     "shares_with",
+]
+FINDING_COLUMNS = [
+    "user",
+    "severity",
+    "kind",
+    "folder",
+    "item",
+    "detail",
+    "remedy",
+    "limit",
+    "source",
 ]
 
 
@@ -85,6 +97,8 @@ class AssessmentWriter:
     _spool: IO[str] | None = None
     _csv_file: IO[str] | None = None
     _csv: Any = None
+    _findings_file: IO[str] | None = None
+    _findings_csv: Any = None
 
     def __post_init__(self) -> None:
         try:
@@ -95,10 +109,15 @@ class AssessmentWriter:
             self._csv_file = open(  # noqa: SIM115
                 self.out_dir / "assessment.csv", "w", newline="", encoding="utf-8"
             )
+            self._findings_file = open(  # noqa: SIM115 - every finding, one row each
+                self.out_dir / "findings.csv", "w", newline="", encoding="utf-8"
+            )
         except OSError as exc:
             raise ConfigError(f"cannot write to {self.out_dir}: {exc.strerror}") from None
         self._csv = csv.writer(self._csv_file)
         self._csv.writerow(CSV_COLUMNS + self.extra_columns)
+        self._findings_csv = csv.DictWriter(self._findings_file, fieldnames=FINDING_COLUMNS)
+        self._findings_csv.writeheader()
 
     def add(
         self,
@@ -139,6 +158,7 @@ class AssessmentWriter:
             if finding.severity == "blocker":
                 blocker_kinds[finding.kind] = blocker_kinds.get(finding.kind, 0) + 1
             self._keep(finding)
+            self._findings_csv.writerow({k: v or "" for k, v in finding.to_dict().items()})
         for folder in inventory.folders:
             if folder.namespace == "shared" and folder.selectable:
                 seen = self.public_folders.get(folder.name)
@@ -237,13 +257,24 @@ class AssessmentWriter:
             for _, (folder, seen_by) in sorted(self.public_folders.items())
         ]
         self.findings_sample[:0] = self.organization_findings
+        assert self._findings_file is not None
+        for finding in self.organization_findings:
+            self._findings_csv.writerow({k: v or "" for k, v in finding.to_dict().items()})
+        self._findings_file.close()
+        totals = self.totals()
+        groups = group_findings(
+            self.summaries,
+            [f for f in self.findings_sample if f.user != ORGANIZATION],
+            self.organization_findings,
+        )
         head: dict[str, Any] = {
             "schema": SCHEMA,
             "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
             **self.meta,
             "profile": self.profile.to_dict(),
             "rates": self.rates.to_dict(),
-            "totals": self.totals(),
+            "totals": totals,
+            "verdict": verdict(totals, groups).to_dict(),
             "organization_findings": [f.to_dict() for f in self.organization_findings],
         }
         path = self.out_dir / "assessment.json"

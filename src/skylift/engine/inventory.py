@@ -28,14 +28,14 @@ SIZE_BUCKET_BOUNDS = (
     150 * 1024**2,
 )
 SIZE_BUCKET_LABELS = (
-    "<10 KB",
-    "10-100 KB",
-    "100 KB-1 MB",
-    "1-10 MB",
-    "10-25 MB",
-    "25-35 MB",
-    "35-150 MB",
-    ">150 MB",
+    "<10 KiB",
+    "10-100 KiB",
+    "100 KiB-1 MiB",
+    "1-10 MiB",
+    "10-25 MiB",
+    "25-35 MiB",
+    "35-150 MiB",
+    ">150 MiB",
 )
 LARGE_ITEMS_PER_FOLDER = 200
 

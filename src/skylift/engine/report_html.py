@@ -1,7 +1,8 @@
 """assessment.html: one self-contained page for a manager, charts drawn as inline SVG.
 
-No script, no font, no stylesheet is fetched: the page reads the same from a USB stick on
-a plane. Each chart has its own colour so a screenshot test can find it.
+No script, no font, no stylesheet is fetched (the one script, for sorting the mailbox
+table, is inline): the page reads the same from a USB stick on a plane. Each chart has its
+own colour so a screenshot test can find it.
 """
 
 from __future__ import annotations
@@ -14,8 +15,16 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
-from skylift.engine.assess import Finding, human_bytes
-from skylift.engine.assessment_files import UserSummary
+from skylift.engine.assess import Finding
+from skylift.engine.assess_summary import (
+    group_findings,
+    kind_label,
+    mailbox_rows,
+    status_label,
+    verdict,
+)
+from skylift.engine.assessment_files import ORGANIZATION, UserSummary
+from skylift.model.units import human_bytes
 
 TEMPLATES = Path(__file__).parent / "templates"
 CHART_COLOURS = {
@@ -26,15 +35,14 @@ CHART_COLOURS = {
     "items": "#0891b2",
 }
 MAILBOX_CLASSES = (
-    ("<100 MB", 100 * 1024**2),
-    ("100 MB-1 GB", 1024**3),
-    ("1-5 GB", 5 * 1024**3),
-    ("5-10 GB", 10 * 1024**3),
-    ("10-50 GB", 50 * 1024**3),
-    (">50 GB", None),
+    ("<100 MiB", 100 * 1024**2),
+    ("100 MiB-1 GiB", 1024**3),
+    ("1-5 GiB", 5 * 1024**3),
+    ("5-10 GiB", 10 * 1024**3),
+    ("10-50 GiB", 50 * 1024**3),
+    (">50 GiB", None),
 )
 TOP_USERS = 20
-SEVERITY_ORDER = {"blocker": 0, "warning": 1, "info": 2}
 
 
 def bar_chart(rows: Sequence[tuple[str, float, str]], colour: str, empty: str) -> Markup:
@@ -44,7 +52,7 @@ def bar_chart(rows: Sequence[tuple[str, float, str]], colour: str, empty: str) -
             f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 640 40" width="100%" role="img">'
             f'<text x="10" y="25" font-size="14" fill="#555">{escape(empty)}</text></svg>'
         )
-    label_w, bar_w, row_h = 170, 360, 24
+    label_w, bar_w, row_h = 250, 300, 24
     top = max(v for _, v, _ in rows)
     height = row_h * len(rows) + 10
     parts = [
@@ -56,7 +64,7 @@ def bar_chart(rows: Sequence[tuple[str, float, str]], colour: str, empty: str) -
         width = max(2.0, bar_w * value / top) if value > 0 else 0.0
         parts.append(
             f'<text x="{label_w - 6}" y="{y + 16}" text-anchor="end" fill="#222">'
-            f"{escape(label[:28])}</text>"
+            f"{escape(label if len(label) <= 38 else label[:37] + '…')}</text>"
             f'<rect x="{label_w}" y="{y + 2}" width="{width:.1f}" height="{row_h - 6}" '
             f'fill="{colour}"><title>{escape(label)}: {escape(text)}</title></rect>'
             f'<text x="{label_w + width + 6:.1f}" y="{y + 16}" fill="#222">{escape(text)}</text>'
@@ -115,7 +123,10 @@ def charts(
             "No data.",
         ),
         "blockers": bar_chart(
-            [(k, n, str(n)) for k, n in sorted(kinds.items(), key=lambda kv: (-kv[1], kv[0]))],
+            [
+                (kind_label(k), n, str(n))
+                for k, n in sorted(kinds.items(), key=lambda kv: (-kv[1], kv[0]))
+            ],
             CHART_COLOURS["blockers"],
             "No blockers.",
         ),
@@ -133,6 +144,19 @@ def charts(
     }
 
 
+def limit_text(name: str, value: Any) -> str:
+    """A profile limit as a person reads it: sizes in binary units, lists joined."""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int | float) and name.endswith("_bytes"):
+        return f"{human_bytes(value)} ({value:,} bytes)"
+    if isinstance(value, int | float):
+        return f"{value:,}"
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value)
+    return str(value)
+
+
 def write_html(
     path: Path,
     head: dict[str, Any],
@@ -140,19 +164,26 @@ def write_html(
     findings: Sequence[Finding],
     group_by: str | None = None,
 ) -> None:
-    """Render the report page to *path*."""
+    """Render the report page to *path*: the verdict, what to fix, the mailboxes, charts."""
     env = Environment(
         loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html", "j2"])
     )
     env.filters["bytes"] = human_bytes
+    env.filters["kind"] = kind_label
+    env.filters["status"] = status_label
+    env.globals["limit_text"] = limit_text
     template = env.get_template("assessment.html.j2")
+    organization = [f for f in findings if f.user == ORGANIZATION]
+    sample = [f for f in findings if f.user != ORGANIZATION]
+    groups = group_findings(summaries, sample, organization)
     path.write_text(
         template.render(
             head=head,
             totals=head["totals"],
             profile=head["profile"],
-            users=summaries,
-            findings=sorted(findings, key=lambda f: (SEVERITY_ORDER.get(f.severity, 9), f.user)),
+            users=mailbox_rows(summaries),
+            groups=groups,
+            verdict=head.get("verdict") or verdict(head["totals"], groups).to_dict(),
             charts=charts(head, summaries, group_by),
         ),
         encoding="utf-8",
