@@ -53,6 +53,11 @@ STATUS_LABELS = {
 SEVERITY_RANK = {"blocker": 0, "warning": 1, "info": 2}
 
 
+def duration(hours: float) -> str:
+    """ "40 min" under an hour, "12.3 h" above: how long, as a person says it."""
+    return f"{max(1, round(hours * 60))} min" if hours < 1 else f"{hours:.1f} h"
+
+
 def kind_label(kind: str) -> str:
     """Plain words for a finding id (an unknown id still reads as words)."""
     return KIND_LABELS.get(kind, kind.replace("-", " ").capitalize())
@@ -147,13 +152,13 @@ def verdict(totals: dict[str, Any], groups: Sequence[KindGroup]) -> Verdict:
     if hours <= WEEKEND_HOURS:
         return Verdict(
             True,
-            f"Ready for a weekend cut-over: no blockers, about {hours:.1f} h in all "
+            f"Ready for a weekend cut-over: no blockers, about {duration(hours)} in all "
             f"(a weekend is {WEEKEND_HOURS:.0f} h, Friday 20:00 to Monday 06:00)",
             [],
         )
     return Verdict(
         True,
-        f"Ready, but more than one weekend: no blockers, about {hours:.1f} h in all; "
+        f"Ready, but more than one weekend: no blockers, about {duration(hours)} in all; "
         "split it into waves with 'skylift plan'",
         [],
     )
