@@ -29,3 +29,39 @@ def test_version_is_the_installed_one() -> None:
     result = run_skylift("--version")
     assert result.returncode == 0
     assert result.stdout.strip() == f"skylift {version('skylift')}"
+
+
+def _leaf_commands() -> list[tuple[str, ...]]:
+    root = typer.main.get_command(build_app())
+    found: list[tuple[str, ...]] = []
+    for name, command in root.commands.items():  # type: ignore[attr-defined]
+        subs = getattr(command, "commands", None)
+        found += [(name, sub) for sub in subs] if subs else [(name,)]
+    return found
+
+
+def test_help_is_readable_at_80_columns() -> None:
+    """Every option's full name on its line, values as FILE/TEXT/N, no Python type names."""
+    import os
+    import subprocess
+    import sys
+
+    root = typer.main.get_command(build_app())
+    for path in _leaf_commands():
+        command = root
+        for part in path:
+            command = command.commands[part]  # type: ignore[attr-defined]
+        result = subprocess.run(
+            [sys.executable, "-m", "skylift", *path, "--help"],
+            capture_output=True,
+            text=True,
+            env=os.environ | {"COLUMNS": "80", "TERM": "dumb"},
+        )
+        assert result.returncode == 0, result.stderr
+        text = result.stdout
+        assert "<list[" not in text and "<str>" not in text and "<path>" not in text, path
+        assert all(len(line) <= 80 for line in text.splitlines()), path
+        for param in command.params:
+            for option in param.opts:
+                if option.startswith("--") and not getattr(param, "hidden", False):
+                    assert f" {option} " in text, (path, option)

@@ -28,6 +28,30 @@ def _click_classes() -> tuple[tuple[type[BaseException], ...], tuple[type[BaseEx
     return tuple(usage), tuple(exits)
 
 
+# What an option's value is, in the words of a man page rather than Python's type names.
+METAVARS = {"Path": "FILE", "str": "TEXT", "int": "N", "float": "NUM"}
+
+
+def plain_help(command: Any) -> None:
+    """Make ``--help`` readable at 80 columns: ``FILE``/``TEXT``/``N`` instead of
+    ``<path>``/``<list[str]>``, nothing after a flag, and no ``--no-…`` twin for flags
+    that are off unless given (the twins halved the width left for the explanations)."""
+    for sub in (getattr(command, "commands", None) or {}).values():
+        plain_help(sub)
+    for param in getattr(command, "params", []):
+        if getattr(param, "is_flag", False):
+            twins = [o for o in param.secondary_opts if o.startswith("--no-")]
+            if twins and param.default is False:  # keep real pairs such as --preview/--apply
+                param.secondary_opts = [o for o in param.secondary_opts if o not in twins]
+                param.show_default = False
+            param.metavar = ""
+        elif param.metavar is None and hasattr(param, "bare_type"):
+            bare = param.bare_type()
+            element = bare.removeprefix("list[").removesuffix("]")
+            name = METAVARS.get(element, element.upper())
+            param.metavar = f"{name}..." if bare.startswith("list[") else name
+
+
 def run_cli(app: typer.Typer, argv: list[str] | None = None) -> int:
     """Run *app*; turn every SkyliftError into ``skylift: error: …`` and its exit code.
 
@@ -35,6 +59,7 @@ def run_cli(app: typer.Typer, argv: list[str] | None = None) -> int:
     """
     usage_errors, exits = _click_classes()
     command = typer.main.get_command(app)
+    plain_help(command)
     try:
         result = command.main(args=argv, prog_name="skylift", standalone_mode=False)
     except SkyliftError as exc:
