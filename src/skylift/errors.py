@@ -10,6 +10,8 @@ EXIT_OK = 0
 EXIT_ITEMS_FAILED = 1
 EXIT_USAGE = 2
 EXIT_CONNECT = 3
+EXIT_INTERNAL = 70  # sysexits' EX_SOFTWARE: a bug in skylift; the log file has the detail
+EXIT_INTERRUPTED = 130
 
 
 class SkyliftError(Exception):

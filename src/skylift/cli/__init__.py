@@ -11,6 +11,7 @@ from __future__ import annotations
 import ctypes
 import importlib
 import sys
+from pathlib import Path
 
 import typer
 
@@ -47,8 +48,20 @@ def build_app(argv: list[str] | None = None) -> typer.Typer:
     @app.callback(invoke_without_command=True)
     def root(
         version: bool = typer.Option(False, "--version", help="Print skylift's version and exit."),
+        verbose: int = typer.Option(
+            0, "--verbose", "-v", count=True, help="More detail on the terminal (-vv: debug)."
+        ),
+        quiet: bool = typer.Option(False, "--quiet", "-q", help="Only errors on the terminal."),
+        log_file: Path | None = typer.Option(
+            None,
+            "--log-file",
+            help="Also write a detailed log here (rotated at 10 MiB, 5 kept; no secrets).",
+        ),
     ) -> None:
         """Move mailboxes, calendars, contacts and directories into a hosted suite."""
+        from skylift.cli.logs import configure
+
+        configure(-1 if quiet else verbose, log_file)
         if version:
             from importlib.metadata import version as installed_version
 

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import importlib
 import json
+import logging
 import os
 import sys
 from typing import Any
 
 import typer
 
-from skylift.errors import EXIT_USAGE, SkyliftError
+from skylift.cli.logs import LOG, redact
+from skylift.errors import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_USAGE, SkyliftError
 
 
 def _click_classes() -> tuple[tuple[type[BaseException], ...], tuple[type[BaseException], ...]]:
@@ -60,12 +62,14 @@ def run_cli(app: typer.Typer, argv: list[str] | None = None) -> int:
     usage_errors, exits = _click_classes()
     command = typer.main.get_command(app)
     plain_help(command)
+    LOG.debug("skylift %s", redact(" ".join(argv or [])))
     try:
         result = command.main(args=argv, prog_name="skylift", standalone_mode=False)
     except SkyliftError as exc:
         if os.environ.get("SKYLIFT_DEBUG"):
             raise
-        print(f"skylift: error: {exc}", file=sys.stderr)
+        LOG.debug("error (exit %d): %s", exc.exit_code, exc, exc_info=True)
+        print(f"skylift: error: {redact(str(exc))}", file=sys.stderr)
         return exc.exit_code
     except exits as exc:
         return int(getattr(exc, "exit_code", 0) or 0)
@@ -73,14 +77,32 @@ def run_cli(app: typer.Typer, argv: list[str] | None = None) -> int:
         exc.show()  # type: ignore[attr-defined]
         return EXIT_USAGE
     except KeyboardInterrupt:
+        LOG.debug("interrupted")
         print("skylift: interrupted; rerun the same command to resume", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
     except Exception as exc:
         if type(exc).__name__ == "Abort":
             print("skylift: aborted", file=sys.stderr)
-            return 130
-        raise
+            return EXIT_INTERRUPTED
+        if os.environ.get("SKYLIFT_DEBUG"):
+            raise
+        # The one error boundary: a bug is one line too; the traceback goes to the log file.
+        LOG.debug("internal error", exc_info=True)
+        where = "the --log-file" if _has_log_file() else "rerun with --log-file FILE to keep"
+        print(
+            f"skylift: error: internal error ({type(exc).__name__}: {redact(str(exc))}); "
+            f"{where} for the details, and please report it",
+            file=sys.stderr,
+        )
+        return EXIT_INTERNAL
+    LOG.debug("exit %s", int(result or 0))
     return int(result or 0)
+
+
+def _has_log_file() -> bool:
+    return any(
+        not isinstance(h, logging.StreamHandler) or hasattr(h, "baseFilename") for h in LOG.handlers
+    )
 
 
 def print_json(obj: Any) -> None:
