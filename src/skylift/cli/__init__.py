@@ -31,6 +31,7 @@ COMMANDS = {
     "verify-calendars": "skylift.cli.calendars",
     "verify-contacts": "skylift.cli.calendars",
     "freebusy": "skylift.cli.calendars",
+    "jobs": "skylift.cli.jobs",
 }
 COMMAND_MODULES = tuple(dict.fromkeys(COMMANDS.values()))
 

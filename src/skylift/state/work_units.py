@@ -1,0 +1,239 @@
+"""Work units in the state store: what each run was asked to do, and how far each piece got.
+
+A work unit is one piece of a run that can succeed or fail on its own — a mailbox pair, a
+calendar/contacts account, a directory sync, the assessment of a mailbox — whatever the
+domain. Every runner records the units it executes here, so ``skylift jobs`` (and later a
+dashboard or a distributed runner) sees every kind of work in one table and one shape.
+The table holds ids, states, counts and the last error's text: never a password or token.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Engine,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    and_,
+    insert,
+    select,
+    update,
+)
+
+from skylift.state.store import open_engine
+
+SCHEMA_VERSION = 1
+STATES = ("queued", "running", "done", "partial", "failed")
+KINDS = ("mail", "calendars", "contacts", "directory", "assess")
+
+metadata = MetaData()
+
+work_units = Table(
+    "work_units",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("run", String(64), nullable=False),  # one id per command invocation
+    Column("kind", String(16), nullable=False),  # one of KINDS
+    Column("key", String(320), nullable=False),  # the mailbox, account or directory pair
+    Column("state", String(16), nullable=False),  # one of STATES
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("items", BigInteger, nullable=False, default=0),
+    Column("bytes", BigInteger, nullable=False, default=0),
+    Column("problems", Integer, nullable=False, default=0),
+    Column("last_error", Text),
+    Column("worker", String(128)),  # host:pid that ran it last
+    Column("queued_at", DateTime(timezone=True), nullable=False),
+    Column("started_at", DateTime(timezone=True)),
+    Column("finished_at", DateTime(timezone=True)),
+)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    """SQLite gives back naive datetimes; every time here is UTC, so say so."""
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=UTC)
+
+
+def new_run_id(command: str) -> str:
+    """An id for one invocation: sortable by time, unique across machines and processes."""
+    stamp = _now().strftime("%Y%m%dT%H%M%S.%fZ")
+    return f"{command}-{stamp}-{socket.gethostname()}-{os.getpid()}"
+
+
+@dataclass(frozen=True)
+class WorkUnitRow:
+    """One unit as ``skylift jobs`` shows it."""
+
+    id: int
+    run: str
+    kind: str
+    key: str
+    state: str
+    attempts: int
+    items: int
+    bytes: int
+    problems: int
+    last_error: str | None
+    worker: str | None
+    queued_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+    def to_dict(self) -> dict[str, Any]:
+        data = dict(self.__dict__)
+        for name in ("queued_at", "started_at", "finished_at"):
+            value = data[name]
+            data[name] = value.isoformat(timespec="seconds") if value else None
+        return data
+
+
+class WorkUnits:
+    """Read and write the work-unit table at a state file path or database URL.
+
+    Safe to share between the runner's threads (one writer at a time, as SQLite wants).
+    """
+
+    def __init__(self, location: str | Path | Engine, *, must_exist: bool = False) -> None:
+        if isinstance(location, Engine):
+            self.engine = location
+            self._owned = False
+        else:
+            self.engine = open_engine(location, must_exist=must_exist)
+            self._owned = True
+        self._lock = threading.Lock()
+        metadata.create_all(self.engine)
+        self.worker = f"{socket.gethostname()}:{os.getpid()}"
+
+    def close(self) -> None:
+        if self._owned:
+            self.engine.dispose()
+
+    def queue(self, run: str, kind: str, keys: list[str]) -> dict[str, int]:
+        """Record *keys* as queued units of *run*; return key -> unit id."""
+        if kind not in KINDS:
+            raise ValueError(f"unknown work-unit kind {kind!r}")
+        ids: dict[str, int] = {}
+        with self._lock, self.engine.begin() as conn:
+            for key in keys:
+                res = conn.execute(
+                    insert(work_units).values(
+                        run=run,
+                        kind=kind,
+                        key=key,
+                        state="queued",
+                        attempts=0,
+                        items=0,
+                        bytes=0,
+                        problems=0,
+                        queued_at=_now(),
+                    )
+                )
+                ids[key] = int(res.inserted_primary_key[0])  # type: ignore[index]
+        return ids
+
+    def start(self, unit_id: int) -> None:
+        """The unit is running here now (another attempt if it ran before)."""
+        with self._lock, self.engine.begin() as conn:
+            conn.execute(
+                update(work_units)
+                .where(work_units.c.id == unit_id)
+                .values(
+                    state="running",
+                    attempts=work_units.c.attempts + 1,
+                    worker=self.worker,
+                    started_at=_now(),
+                    finished_at=None,
+                )
+            )
+
+    def finish(
+        self,
+        unit_id: int,
+        state: str,
+        *,
+        items: int = 0,
+        nbytes: int = 0,
+        problems: int = 0,
+        error: str | None = None,
+    ) -> None:
+        """The unit ended as *state* (done, partial or failed) with what it moved."""
+        if state not in STATES:
+            raise ValueError(f"unknown work-unit state {state!r}")
+        with self._lock, self.engine.begin() as conn:
+            conn.execute(
+                update(work_units)
+                .where(work_units.c.id == unit_id)
+                .values(
+                    state=state,
+                    items=items,
+                    bytes=nbytes,
+                    problems=problems,
+                    last_error=error,
+                    finished_at=_now(),
+                )
+            )
+
+    def list(
+        self, *, kind: str | None = None, state: str | None = None, run: str | None = None
+    ) -> list[WorkUnitRow]:
+        """Units, newest run first, each run's units in the order they were queued."""
+        c = work_units.c
+        where = []
+        if kind:
+            where.append(c.kind == kind)
+        if state:
+            where.append(c.state == state)
+        if run:
+            where.append(c.run == run)
+        query = select(work_units).order_by(c.id)
+        if where:
+            query = query.where(and_(*where))
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).mappings().all()
+        newest = {row["run"]: row["id"] for row in rows}  # a run's last id: when it was queued
+        rows = sorted(rows, key=lambda row: (-newest[row["run"]], row["id"]))
+        return [
+            WorkUnitRow(
+                **{
+                    **dict(row),
+                    "queued_at": _aware(row["queued_at"]),
+                    "started_at": _aware(row["started_at"]),
+                    "finished_at": _aware(row["finished_at"]),
+                }
+            )
+            for row in rows
+        ]
+
+    def latest_runs(self) -> dict[str, str]:
+        """Kind -> the run that queued its newest unit."""
+        c = work_units.c
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(c.kind, c.run).order_by(c.id)).all()
+        return {str(kind): str(run) for kind, run in rows}
+
+    def latest_run(self, kind: str | None = None) -> str | None:
+        c = work_units.c
+        query = select(c.run).order_by(c.id.desc()).limit(1)
+        if kind:
+            query = query.where(c.kind == kind)
+        with self.engine.connect() as conn:
+            row = conn.execute(query).first()
+        return str(row[0]) if row else None
