@@ -92,6 +92,7 @@ class SyncResult:
             "counts": self.plan.counts(),
             "changes": plan_rows(self.plan),
             "problems": self.plan.problems,
+            "blocked": self.plan.blocked_lines(),
             "preflight": self.report,
             "applied": self.applied,
             "failed": self.failed,
@@ -417,13 +418,15 @@ def _save_state(
         obj: DirectoryObject | None = desired.users.get(anchor) or desired.groups.get(anchor)
         disabled_at = None
         if obj is not None and target_id and anchor not in matches.blocked and anchor not in failed:
-            applied = object_to_dict(_with_target_members(obj, ids))
+            applied = object_to_dict(_with_target_members(obj, ids, matches))
         elif anchor in matches.leaving and target_id:
             applied = _as_left(applied or object_to_dict(matches.leaving[anchor]), kind)
             disabled_at = (old.disabled_at if old else None) or now
         source_entry = None
-        if entry is not None:
-            source_entry = entry_to_dict(entry) if anchor not in failed else None
+        if entry is not None and anchor not in failed:
+            members = desired.member_anchors.get(anchor) if entry.kind == "group" else None
+            unresolved = desired.unresolved_members.get(anchor, ())
+            source_entry = entry_to_dict(entry, members, unresolved)
         row = KnownObject(
             kind, target_id, source_entry, applied if target_id else None, disabled_at
         )
@@ -434,14 +437,17 @@ def _save_state(
     journal.forget(a for a in known if a not in kept and a not in failed)
 
 
-def _with_target_members(obj: DirectoryObject, ids: dict[str, str]) -> DirectoryObject:
+def _with_target_members(
+    obj: DirectoryObject, ids: dict[str, str], matches: MatchResult
+) -> DirectoryObject:
+    """The group as written: a blocked member counts only if the target already had it."""
     if isinstance(obj, Group):
-        return Group(
-            obj.external_id,
-            obj.display_name,
-            frozenset(ids[m] for m in obj.members if m in ids),
-            id=obj.id,
+        found = matches.matched.get(obj.external_id)
+        had = found[0].members if found is not None and isinstance(found[0], Group) else set()
+        members = frozenset(
+            ids[m] for m in obj.members if m in ids and (m not in matches.blocked or ids[m] in had)
         )
+        return Group(obj.external_id, obj.display_name, members, id=obj.id)
     return obj
 
 
