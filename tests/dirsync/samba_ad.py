@@ -32,6 +32,7 @@ DISABLED = NORMAL | 2  # ACCOUNTDISABLE
 
 def port_is_free(port: int) -> bool:
     with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as Samba binds: TIME_WAIT is fine
         try:
             s.bind(("127.0.0.1", port))
         except OSError:

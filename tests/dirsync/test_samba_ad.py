@@ -80,7 +80,9 @@ def test_ad_preset_end_to_end_rename_move_and_disable_keep_memberships(
     ad.replace(carol, userAccountControl=DISABLED)
     team = ad.group(ou, "Team", [alice, bob, carol, dave])
     ad.group(ou, "Pair", [alice, bob])
-    sync = AdSync(samba_ad, scim, tmp_path, ("--ou", ou, "--group-ou", ou))
+    mapping = tmp_path / "mapping.toml"  # the scope from a mapping file, users and groups
+    mapping.write_text(f'preset = "ad"\n[scope]\nuser_ous = ["{ou}"]\ngroup_ous = ["{ou}"]\n')
+    sync = AdSync(samba_ad, scim, tmp_path, ("--mapping", str(mapping)))
 
     first = sync.json("--apply")
     assert first["applied"] == 6 and not first["failed"]

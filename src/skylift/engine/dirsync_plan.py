@@ -291,7 +291,9 @@ def _norm(value: object) -> object:
 
 def _member_name(desired: DesiredState, anchor: str) -> str:
     found: DirectoryObject | None = desired.users.get(anchor) or desired.groups.get(anchor)
-    return _name(found) if found is not None else anchor
+    if found is None:
+        return anchor
+    return found.source_dn or _name(found)  # in a conflict names clash; DNs do not
 
 
 def _name(obj: DirectoryObject) -> str:
