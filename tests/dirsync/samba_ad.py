@@ -21,7 +21,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from ldap3 import BASE, MODIFY_ADD, Connection, Server, Tls
+from ldap3 import BASE, MODIFY_ADD, MODIFY_REPLACE, Connection, Server, Tls
 
 SAMBA = shutil.which("samba") or "/usr/sbin/samba"
 SAMBA_TOOL = shutil.which("samba-tool") or "/usr/bin/samba-tool"
@@ -216,8 +216,6 @@ class AdWriter:
         return f"{new_rdn},{new_parent or dn.split(',', 1)[1]}"
 
     def replace(self, dn: str, **values: object) -> None:
-        from ldap3 import MODIFY_REPLACE
-
         self.conn.modify(dn, {k: [(MODIFY_REPLACE, [v])] for k, v in values.items()})
 
     def guid(self, dn: str) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -49,8 +50,6 @@ class AdSync:
             "SKYLIFT_SCIM_TOKEN": self.scim.token,
             "PYTHONPATH": child_pythonpath(),
         }
-        import os
-
         return subprocess.run(
             cmd, capture_output=True, text=True, env=os.environ | env, timeout=300
         )
