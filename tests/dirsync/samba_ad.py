@@ -2,9 +2,9 @@
 
 ``samba-tool domain provision`` writes the domain (a few seconds); smb.conf is then cut down
 to the LDAP service alone, bound to 127.0.0.1. Samba has no setting for its LDAP port, so
-it listens on 389/636 of 127.0.0.1. It serves LDAPS with a test certificate: Samba answers
-StartTLS with "success" even when TLS is disabled and then drops the connection, so a
-plain ``ldap://`` URL is not usable against it. Users are added over LDAPS with ldap3
+it listens on 389/636 of 127.0.0.1. It serves LDAPS and StartTLS with a test certificate:
+with TLS disabled, Samba still answers StartTLS with "success" and then drops the
+connection, so TLS stays on (simple binds over TLS need no ``require strong auth = no``). Users are added over LDAPS with ldap3
 (about 4 ms each), without passwords (``PASSWD_NOTREQD``), which is fast enough for 1,600.
 """
 
@@ -136,7 +136,17 @@ idmap_ldb:use rfc2307 = yes
                 )
         log = (self.root / "samba.out").open("wb")
         self.process = subprocess.Popen(
-            [SAMBA, "-i", "-M", "single", "-s", str(self.root / "etc" / "smb.conf")],
+            # --foreground, not -i: -i ends Samba as soon as its stdin reaches EOF.
+            [
+                SAMBA,
+                "--foreground",
+                "--debug-stdout",
+                "-M",
+                "single",
+                "-s",
+                str(self.root / "etc" / "smb.conf"),
+            ],
+            stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # its own process group, killed as a whole in stop()

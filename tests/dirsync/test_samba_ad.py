@@ -37,11 +37,12 @@ class AdSync:
     scim: ScimServer
     workdir: Path
     scope: tuple[str, ...] = ()
+    source_url: str = ""
 
     def run(self, *args: str) -> subprocess.CompletedProcess[str]:
         cmd = [
             sys.executable, "-m", "skylift", "dirsync", "--preset", "ad",
-            "--source", self.ad.url, "--ca-file", str(self.ad.ca_file), "--base", self.ad.base,
+            "--source", self.source_url or self.ad.url, "--ca-file", str(self.ad.ca_file), "--base", self.ad.base,
             "--bind", self.ad.admin_dn, "--target", self.scim.url,
             "--state", str(self.workdir / "state.db"), *self.scope, *args,
         ]  # fmt: skip
@@ -147,7 +148,8 @@ def test_group_ou_gives_groups_a_scope_of_their_own(
     ad.group(other, "Printer Admins Local", [frank])
     ad.close()
 
-    sync = AdSync(samba_ad, scim, tmp_path, ("--ou", people, "--group-ou", wanted))
+    starttls = f"ldap://127.0.0.1:{samba_ad.port}"  # StartTLS, verified with --ca-file
+    sync = AdSync(samba_ad, scim, tmp_path, ("--ou", people, "--group-ou", wanted), starttls)
     plan = sync.json()
     assert planned(plan, "group") == {"Cloud Team"}
     assert planned(plan, "user") == {"frank@old.example"}
