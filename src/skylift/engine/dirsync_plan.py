@@ -74,7 +74,7 @@ class Plan:
     conflicts: list[Conflict] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     managed: int = 0
-    # Memberships that wait for a conflict to be fixed: group name -> member names. They
+    # Memberships that wait for a conflict to be fixed: group name -> member DNs. They
     # are reported here, once, and never planned, so a rerun stays quiet.
     blocked: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
