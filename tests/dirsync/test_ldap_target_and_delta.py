@@ -6,7 +6,7 @@ import subprocess
 from datetime import timedelta
 from pathlib import Path
 
-from tests.dirsync.conftest import STAFF, TARGET_SUFFIX, Sync, scim_users
+from tests.dirsync.conftest import MAPPING, STAFF, TARGET_SUFFIX, Sync, scim_users
 from tests.dirsync.servers import ADMIN_PASSWORD, ScimServer, Slapd
 
 
@@ -156,3 +156,16 @@ def test_every_from_the_command_line_syncs_until_ctrl_c(scim_sync: Sync, scim: S
     assert "Traceback" not in err
     resumed = scim_sync.json("--apply")  # the interrupted loop left a consistent state
     assert not resumed["failed"] and scim_sync.json("--apply")["changes"] == []
+
+
+def test_a_mapping_that_reads_a_new_attribute_reaches_unchanged_users(
+    scim_sync: Sync, scim: ScimServer, tmp_path: Path
+) -> None:
+    assert scim_sync.json("--apply")["applied"] == 253
+    assert scim_sync.json("--apply")["delta"] is True
+    mapping = tmp_path / "title-from-cn.toml"  # cn was never read before: not in any snapshot
+    mapping.write_text(MAPPING.replace("[scope]", 'title = "cn"\n\n[scope]'), encoding="utf-8")
+    result = scim_sync.json("--apply", "--mapping", str(mapping))
+    assert result["delta"] is False  # a full read, though nothing changed in the source
+    assert result["counts"]["update"] == 240
+    assert scim_users(scim)["user00007@new.example"]["title"] == "Given7 Family7"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 import sys
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated
@@ -61,6 +62,8 @@ def _print_result(result: SyncResult, as_json: bool) -> None:
         print(f"  {'skip':<7} {'':<5} {conflict.message}")
     for problem in result.plan.problems:
         print(f"  {'skip':<7} {'':<5} {problem}")
+    for line in result.plan.blocked_lines():
+        print(f"  {'skip':<7} {'':<5} {line}")
     counts = ", ".join(f"{k} {v}" for k, v in result.plan.counts().items() if v) or "nothing to do"
     print(f"summary: {counts}")
     report = result.report
@@ -113,6 +116,10 @@ def register(app: typer.Typer) -> None:
         ou: Annotated[
             list[str] | None, typer.Option("--ou", help="Only users below this DN (repeatable).")
         ] = None,
+        group_ou: Annotated[
+            list[str] | None,
+            typer.Option("--group-ou", help="Only groups below this DN (repeatable)."),
+        ] = None,
         apply: Annotated[
             bool, typer.Option("--apply/--preview", help="Make the changes (default: preview).")
         ] = False,
@@ -160,10 +167,12 @@ def register(app: typer.Typer) -> None:
         loaded = load_mapping(mapping, preset)
         if preset and mapping is None:
             loaded = mapping_from_dict({}, preset)
-        if filter or ou:
-            from dataclasses import replace
-
-            scope = replace(loaded.scope, user_ous=tuple(ou or ()) or loaded.scope.user_ous)
+        if filter or ou or group_ou:
+            scope = replace(
+                loaded.scope,
+                user_ous=tuple(ou or ()) or loaded.scope.user_ous,
+                group_ous=tuple(group_ou or ()) or loaded.scope.group_ous,
+            )
             loaded = replace(loaded, scope=scope, ldap_filter=filter or loaded.ldap_filter)
         options = SyncOptions(
             source=source_ep,

@@ -36,6 +36,9 @@ class LdapPreset:
 
     OpenLDAP's change counter is entryCSN (the syncrepl change sequence number: like
     modifyTimestamp, but with microseconds, so a delta does not re-read a whole second).
+    *member_range*: AD hands out at most MaxValRange (1,500) values of ``member`` per
+    response, so members are asked for in windows of that size (``member;range=0-1499``)
+    and ldap3's auto-range follows the windows until ``range=…-*``.
     """
 
     name: str
@@ -44,6 +47,7 @@ class LdapPreset:
     anchor: str
     anchor_is_guid: bool
     change_attr: str
+    member_range: int = 0
 
 
 PRESETS = {
@@ -62,6 +66,7 @@ PRESETS = {
         "objectGUID",
         True,
         "uSNChanged",
+        member_range=1500,
     ),
 }
 
@@ -91,6 +96,7 @@ def open_ldap(endpoint: Endpoint, bind_dn: str, password: Secret | None) -> Conn
         raise_exceptions=False,
         receive_timeout=max(int(endpoint.timeout), 1),
         read_only=False,
+        auto_range=True,  # AD's ranged attributes (member;range=…) are read to the end
     )
     where = endpoint.display()
     try:
@@ -163,7 +169,8 @@ class LdapDirectorySource:
         self.preset = preset
         self.ldap_filter = ldap_filter
         self.page_size = page_size
-        wanted = {a.lower() for a in attributes} | {"member", "uniquemember", "objectclass"}
+        member = f"member;range=0-{preset.member_range - 1}" if preset.member_range else "member"
+        wanted = {a.lower() for a in attributes} | {member, "uniquemember", "objectclass"}
         self.attributes = sorted(wanted | {preset.anchor.lower(), preset.change_attr.lower()})
         self.high_water = ""
 
@@ -225,7 +232,11 @@ class LdapDirectorySource:
             anchor = self.anchor_of(raw)
             if not anchor:
                 continue
-            attrs = {k.lower(): tuple(decode(v) for v in vals) for k, vals in raw.items() if vals}
+            attrs = {
+                k.lower(): tuple(decode(v) for v in vals)
+                for k, vals in raw.items()
+                if vals and ";range=" not in k  # auto-range merged the windows into "member"
+            }
             attrs.pop(self.preset.anchor.lower(), None)
             mark = attrs.get(change_attr, ("",))[0]
             if _later(mark, self.high_water):

@@ -136,13 +136,16 @@ class Scope:
 
     *user_ous*/*group_ous*: DN suffixes (empty: the whole base). *member_of*: users must be
     members, directly or through nested groups, of one of these group DNs. *exclude*: DNs,
-    anchors, userNames or group names never synced.
+    anchors, userNames or group names never synced. *include_critical*: also sync AD's
+    critical system objects (Administrator, krbtgt, Domain Admins, the Builtin groups …),
+    which belong to the old directory itself and are left out by default.
     """
 
     user_ous: tuple[str, ...] = ()
     group_ous: tuple[str, ...] = ()
     member_of: tuple[str, ...] = ()
     exclude: frozenset[str] = frozenset()
+    include_critical: bool = False
 
 
 @dataclass(frozen=True)
@@ -163,7 +166,7 @@ class Mapping:
         }
         if self.disabled.attribute:
             names.add(self.disabled.attribute)
-        return names
+        return names | set(CRITICAL_ATTRIBUTES.get(self.preset, ()))
 
 
 PRESET_FLOWS: dict[str, dict[str, dict[str, Flow]]] = {
@@ -195,6 +198,8 @@ PRESET_FLOWS: dict[str, dict[str, dict[str, Flow]]] = {
         "group": {"displayName": Flow(("cn",))},
     },
 }
+# What marks a directory's own system objects (see Scope.include_critical), by preset.
+CRITICAL_ATTRIBUTES: dict[str, tuple[str, ...]] = {"ad": ("isCriticalSystemObject", "groupType")}
 PRESET_DISABLED: dict[str, DisabledRule] = {
     "openldap": DisabledRule(attribute="pwdAccountLockedTime"),
     "ad": DisabledRule(attribute="userAccountControl", bitmask=2),
@@ -243,6 +248,7 @@ def mapping_from_dict(
         group_ous=tuple(_strings(scope_data.pop("group_ous", []), where)),
         member_of=tuple(_strings(scope_data.pop("member_of", []), where)),
         exclude=frozenset(s.lower() for s in _strings(scope_data.pop("exclude", []), where)),
+        include_critical=_bool(scope_data.pop("include_critical", False), where),
     )
     ldap_filter = str(scope_data.pop("filter", ""))
     if scope_data:
@@ -295,3 +301,9 @@ def _strings(value: Any, where: str) -> list[str]:
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise ConfigError(f"{where}: expected a string or a list of strings, got {value!r}")
     return list(value)
+
+
+def _bool(value: Any, where: str) -> bool:
+    if not isinstance(value, bool):
+        raise ConfigError(f"{where} [scope]: include_critical must be true or false")
+    return value

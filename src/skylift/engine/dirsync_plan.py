@@ -74,6 +74,9 @@ class Plan:
     conflicts: list[Conflict] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     managed: int = 0
+    # Memberships that wait for a conflict to be fixed: group name -> member DNs. They
+    # are reported here, once, and never planned, so a rerun stays quiet.
+    blocked: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def removals(self) -> int:
         return sum(1 for c in self.changes if c.removes_access)
@@ -83,7 +86,15 @@ class Plan:
         for c in self.changes:
             out[c.action] = out.get(c.action, 0) + 1
         out["conflict"] = len(self.conflicts)
+        out["blocked"] = sum(len(m) for m in self.blocked.values())
         return out
+
+    def blocked_lines(self) -> list[str]:
+        return [
+            f"blocked: {len(names)} membership(s) of group {group} wait for a conflict "
+            f"to be fixed: {', '.join(names)}"
+            for group, names in sorted(self.blocked.items())
+        ]
 
 
 def parse_threshold(text: str) -> tuple[int, bool]:
@@ -130,8 +141,20 @@ def plan_changes(
         if anchor not in matches.blocked:
             _plan_object(plan, anchor, user, matches, disabled_at)
     for anchor, group in desired.groups.items():
-        if anchor not in matches.blocked:
-            _plan_object(plan, anchor, group, matches, disabled_at, id_to_anchor)
+        if anchor in matches.blocked:
+            continue
+        waiting = group.members & matches.blocked
+        if waiting:
+            plan.blocked[group.display_name] = tuple(
+                sorted(_member_name(desired, m) for m in waiting)
+            )
+            group = Group(
+                group.external_id,
+                group.display_name,
+                group.members - waiting,
+                source_dn=group.source_dn,
+            )
+        _plan_object(plan, anchor, group, matches, disabled_at, id_to_anchor, waiting)
     for anchor, target in matches.leaving.items():
         reason = desired.out_of_scope.get(anchor, "deleted in source (or moved outside the base)")
         _plan_leaver(
@@ -156,7 +179,9 @@ def _plan_object(
     matches: MatchResult,
     disabled_at: dict[str, datetime],
     id_to_anchor: dict[str, str] | None = None,
+    waiting: frozenset[str] = frozenset(),
 ) -> None:
+    """Plan one object; *waiting* members are blocked: neither added nor removed."""
     kind = kind_of(obj)
     name = _name(obj)
     found = matches.matched.get(anchor)
@@ -175,7 +200,7 @@ def _plan_object(
             {id_to_anchor.get(m, "") for m in target.members} - {""} if id_to_anchor else set()
         )
         add = tuple(sorted(obj.members - current))
-        remove = tuple(sorted(current - obj.members))
+        remove = tuple(sorted(current - obj.members - waiting))
     if how != "hard":
         diffs["external_id"] = (target.external_id, anchor)
         plan.changes.append(
@@ -262,6 +287,13 @@ def _norm(value: object) -> object:
     if isinstance(value, str):
         return value.strip()
     return value
+
+
+def _member_name(desired: DesiredState, anchor: str) -> str:
+    found: DirectoryObject | None = desired.users.get(anchor) or desired.groups.get(anchor)
+    if found is None:
+        return anchor
+    return found.source_dn or _name(found)  # in a conflict names clash; DNs do not
 
 
 def _name(obj: DirectoryObject) -> str:

@@ -53,6 +53,18 @@ def plan_rows(plan: Plan) -> list[dict[str, Any]]:
                 "changes": {},
             }
         )
+    for line, group in zip(plan.blocked_lines(), sorted(plan.blocked), strict=True):
+        rows.append(
+            {
+                "action": "blocked",
+                "kind": "group",
+                "name": group,
+                "anchor": "",
+                "target_id": "",
+                "reason": line,
+                "changes": {},
+            }
+        )
     return rows
 
 

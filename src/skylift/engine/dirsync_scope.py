@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from skylift.engine.dirsync_mapping import GROUP_TARGETS, MULTI_VALUED, USER_TARGETS, Mapping
+from skylift.engine.dirsync_mapping import GROUP_TARGETS, MULTI_VALUED, USER_TARGETS, Mapping, Scope
 from skylift.model.directory import Group, SourceEntry, User
 
 
@@ -31,6 +31,10 @@ class DesiredState:
     groups: dict[str, Group] = field(default_factory=dict)
     out_of_scope: dict[str, str] = field(default_factory=dict)
     problems: dict[str, str] = field(default_factory=dict)
+    # Every group's members by anchor, in scope or not, and the member DNs no entry has:
+    # what a snapshot remembers, so a delta run never has to trust an old DN.
+    member_anchors: dict[str, frozenset[str]] = field(default_factory=dict)
+    unresolved_members: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 def under_any(dn: str, suffixes: Iterable[str]) -> bool:
@@ -65,7 +69,7 @@ def build_desired(entries: Iterable[SourceEntry], mapping: Mapping) -> DesiredSt
 
     for entry in users:
         user = build_user(entry, mapping)
-        reason = _scope_reason(entry, excluded(entry, user.user_name), scope.user_ous)
+        reason = _scope_reason(entry, excluded(entry, user.user_name), scope.user_ous, scope)
         if reason:
             state.out_of_scope[entry.anchor] = reason
         elif not user.user_name:
@@ -73,11 +77,13 @@ def build_desired(entries: Iterable[SourceEntry], mapping: Mapping) -> DesiredSt
         else:
             state.users[entry.anchor] = user
 
-    member_dns: dict[str, tuple[str, ...]] = {}
     for entry in groups:
-        member_dns[entry.anchor] = entry.all("member") + entry.all("uniqueMember")
+        found, missing = resolve_members(entry, dn_to_anchor)
+        state.member_anchors[entry.anchor] = found
+        if missing:
+            state.unresolved_members[entry.anchor] = missing
         name = _group_name(entry, mapping)
-        reason = _scope_reason(entry, excluded(entry, name), scope.group_ous)
+        reason = _scope_reason(entry, excluded(entry, name), scope.group_ous, scope)
         if reason:
             state.out_of_scope[entry.anchor] = reason
         elif not name:
@@ -85,10 +91,7 @@ def build_desired(entries: Iterable[SourceEntry], mapping: Mapping) -> DesiredSt
         else:
             state.groups[entry.anchor] = Group(entry.anchor, name, source_dn=entry.dn)
 
-    members = {
-        anchor: {dn_to_anchor[n] for n in map(normalize_dn, dns) if n in dn_to_anchor}
-        for anchor, dns in member_dns.items()
-    }
+    members = state.member_anchors
     if scope.member_of:
         allowed = _transitive_members(
             [dn_to_anchor[n] for n in map(normalize_dn, scope.member_of) if n in dn_to_anchor],
@@ -115,9 +118,22 @@ def _group_name(entry: SourceEntry, mapping: Mapping) -> str:
     return got[0] if got else ""
 
 
-def _scope_reason(entry: SourceEntry, is_excluded: bool, ous: tuple[str, ...]) -> str:
+BUILTIN_LOCAL_GROUP = 0x1  # AD groupType bit of the groups in CN=Builtin
+
+
+def is_critical(entry: SourceEntry) -> bool:
+    """AD's own objects: isCriticalSystemObject (Administrator, Domain Admins …) or Builtin."""
+    if entry.first("isCriticalSystemObject").upper() == "TRUE":
+        return True
+    group_type = entry.first("groupType")
+    return group_type.lstrip("-").isdigit() and bool(int(group_type) & BUILTIN_LOCAL_GROUP)
+
+
+def _scope_reason(entry: SourceEntry, is_excluded: bool, ous: tuple[str, ...], scope: Scope) -> str:
     if is_excluded:
         return "excluded by the mapping file"
+    if not scope.include_critical and is_critical(entry):
+        return "critical system object (built-in; see include_critical)"
     if ous and not under_any(entry.dn, ous):
         return f"left scope (moved to {parent_of(entry.dn)})"
     if not entry.in_filter:
@@ -125,7 +141,22 @@ def _scope_reason(entry: SourceEntry, is_excluded: bool, ous: tuple[str, ...]) -
     return ""
 
 
-def _transitive_members(roots: list[str], members: dict[str, set[str]]) -> set[str]:
+def resolve_members(
+    entry: SourceEntry, dn_to_anchor: dict[str, str]
+) -> tuple[frozenset[str], tuple[str, ...]]:
+    """A group's members as anchors (remembered ones kept), and the DNs no entry has."""
+    found = set(entry.member_anchors)
+    missing = []
+    for dn in entry.all("member") + entry.all("uniqueMember"):
+        anchor = dn_to_anchor.get(normalize_dn(dn))
+        if anchor is None:
+            missing.append(dn)
+        else:
+            found.add(anchor)
+    return frozenset(found), tuple(missing)
+
+
+def _transitive_members(roots: list[str], members: dict[str, frozenset[str]]) -> set[str]:
     seen: set[str] = set()
     todo = list(roots)
     while todo:

@@ -11,13 +11,24 @@ from typing import Any
 
 from skylift.model.directory import DirectoryObject, Group, ObjectKind, SourceEntry, User
 
+MEMBER_ATTRS = ("member", "uniquemember")
 
-def entry_to_dict(entry: SourceEntry) -> dict[str, Any]:
-    return {
-        "dn": entry.dn,
-        "kind": entry.kind,
-        "attributes": {k: list(v) for k, v in entry.attributes.items()},
-    }
+
+def entry_to_dict(
+    entry: SourceEntry,
+    members: frozenset[str] | None = None,
+    unresolved: tuple[str, ...] = (),
+) -> dict[str, Any]:
+    """A group's *members* are stored as anchors; only DNs no entry had stay as DNs."""
+    attributes = {k: list(v) for k, v in entry.attributes.items()}
+    data: dict[str, Any] = {"dn": entry.dn, "kind": entry.kind, "attributes": attributes}
+    if members is not None:
+        for name in MEMBER_ATTRS:
+            attributes.pop(name, None)
+        if unresolved:
+            attributes["member"] = list(unresolved)
+        data["members"] = sorted(members)
+    return data
 
 
 def entry_from_dict(
@@ -25,7 +36,8 @@ def entry_from_dict(
 ) -> SourceEntry:
     kind: ObjectKind = "group" if data["kind"] == "group" else "user"
     attributes = {k: tuple(v) for k, v in data["attributes"].items()}
-    return SourceEntry(dn or data["dn"], anchor, kind, attributes, in_filter)
+    members = frozenset(data.get("members", ()))
+    return SourceEntry(dn or data["dn"], anchor, kind, attributes, in_filter, members)
 
 
 def object_to_dict(obj: DirectoryObject) -> dict[str, Any]:

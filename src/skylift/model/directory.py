@@ -20,7 +20,9 @@ class SourceEntry:
 
     *anchor* is the stable id that survives renames and moves; *kind* says which preset
     search found it; *in_filter* is False when the entry exists but no longer matches the
-    user's ``--filter``.
+    user's ``--filter``. *member_anchors* are a remembered group's members already resolved
+    to anchors: AD does not touch a group when a member is renamed, so a DN remembered from
+    an earlier run may be stale, while the anchor is not.
     """
 
     dn: str
@@ -28,6 +30,7 @@ class SourceEntry:
     kind: ObjectKind
     attributes: dict[str, tuple[str, ...]]
     in_filter: bool = True
+    member_anchors: frozenset[str] = frozenset()
 
     def first(self, name: str) -> str:
         values = self.attributes.get(name.lower(), ())

@@ -2,9 +2,8 @@
 
 The runner is the only place that knows both the connectors and the state store. A run
 reads the source (all of it, or only what changed since the last high-water mark), plans
-against the target, and in apply mode writes the plan in a safe order: users, groups,
-memberships, then disables, then deletes. Every applied change is journaled with its
-before and after; the state moves forward only for what was written.
+against the target, and in apply mode hands the plan to :mod:`dirsync_apply`, which writes
+it in a safe order and journals it. The state moves forward only for what was written.
 """
 
 from __future__ import annotations
@@ -13,7 +12,6 @@ import csv
 import gc
 import json
 import time
-import uuid
 from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -27,19 +25,15 @@ from skylift.connectors.ldap_target import LdapDirectoryTarget
 from skylift.connectors.scim import ScimDirectoryTarget
 from skylift.engine.dirsync_mapping import Mapping
 from skylift.engine.dirsync_matching import MatchResult, match
-from skylift.engine.dirsync_plan import Change, DeleteMode, Plan, check_threshold, plan_changes
+from skylift.engine.dirsync_plan import DeleteMode, Plan, check_threshold, plan_changes
 from skylift.engine.dirsync_report import CSV_COLUMNS, csv_row, plan_rows, preflight
 from skylift.engine.dirsync_scope import DesiredState, build_desired, normalize_dn
-from skylift.engine.dirsync_snapshot import (
-    entry_from_dict,
-    entry_to_dict,
-    object_from_dict,
-    object_to_dict,
-)
-from skylift.errors import ConfigError, ConnectError, ItemRejected, SkyliftError, TransientError
+from skylift.engine.dirsync_snapshot import entry_from_dict, object_from_dict
+from skylift.errors import ConfigError, ConnectError, SkyliftError, TransientError
 from skylift.model.account import Secret
 from skylift.model.directory import DirectoryObject, DirectoryTarget, Group, SourceEntry, User
-from skylift.state.directory_journal import DirectoryJournal, JournalEntry, KnownObject
+from skylift.runners.dirsync_apply import apply_plan
+from skylift.state.directory_journal import DirectoryJournal, KnownObject
 
 FULL_EVERY = timedelta(days=1)
 
@@ -92,6 +86,7 @@ class SyncResult:
             "counts": self.plan.counts(),
             "changes": plan_rows(self.plan),
             "problems": self.plan.problems,
+            "blocked": self.plan.blocked_lines(),
             "preflight": self.report,
             "applied": self.applied,
             "failed": self.failed,
@@ -170,11 +165,15 @@ def run_once(options: SyncOptions, log: Callable[[str], None] = lambda _m: None)
         last_full = journal.get_mark("last_full")
         since = journal.get_mark("high_water")
         full_due = last_full is None or now - datetime.fromisoformat(last_full) >= FULL_EVERY
-        delta = bool(since) and bool(known) and not options.full and not full_due
-        # Connect to both sides before reading anything, so a bad target fails fast.
-        conn = open_ldap(options.source, options.bind_dn, options.bind_password)
         preset = PRESETS[options.mapping.preset]
         attributes = options.mapping.source_attributes()
+        # Snapshots hold only the attributes read then: when the mapping (or a new skylift)
+        # reads others, the remembered entries lack them and one full read is needed.
+        read_list = ",".join(sorted(a.lower() for a in attributes))
+        same_reads = journal.get_mark("attributes") == read_list
+        delta = bool(since) and bool(known) and same_reads and not options.full and not full_due
+        # Connect to both sides before reading anything, so a bad target fails fast.
+        conn = open_ldap(options.source, options.bind_dn, options.bind_password)
         source = LdapDirectorySource(
             conn, options.base, preset, attributes, options.mapping.ldap_filter
         )
@@ -216,11 +215,13 @@ def run_once(options: SyncOptions, log: Callable[[str], None] = lambda _m: None)
             gc.freeze()
             if gc_was_enabled:
                 gc.enable()
-            _apply(target, plan, matches, desired, entries, known, journal, result, now)
+            outcome = apply_plan(target, plan, matches, desired, entries, known, journal, now)
+            result.applied, result.failed = outcome.applied, outcome.failed
             if high_water and not result.failed:
                 journal.set_mark("high_water", high_water)
             if not delta and not result.failed:
                 journal.set_mark("last_full", now.isoformat())
+                journal.set_mark("attributes", read_list)
         result.seconds = time.monotonic() - started
         return result
     raise AssertionError("unreachable")
@@ -255,199 +256,6 @@ def _match(
     users = [o for o in seen.values() if isinstance(o, User)]
     groups = [o for o in seen.values() if isinstance(o, Group)]
     return match(desired, users, groups, known_ids)
-
-
-def _apply(
-    target: DirectoryTarget,
-    plan: Plan,
-    matches: MatchResult,
-    desired: DesiredState,
-    entries: list[SourceEntry],
-    known: dict[str, KnownObject],
-    journal: DirectoryJournal,
-    result: SyncResult,
-    now: datetime,
-) -> None:
-    ids = {a: obj.id for a, (obj, _) in matches.matched.items()}
-    ids.update({a: obj.id for a, obj in matches.leaving.items()})
-    done: list[JournalEntry] = []
-    failed_anchors: set[str] = set()
-    entry_by_anchor = {e.anchor: e for e in entries}
-
-    def attempt(change: Change, work: Callable[[], None]) -> None:
-        try:
-            work()
-        except ItemRejected as exc:
-            failed_anchors.add(change.anchor)
-            result.failed.append(f"{change.action} {change.kind} {change.name}: {exc}")
-            done.append(_journal_entry(change, ids.get(change.anchor, ""), False, str(exc)))
-            return
-        result.applied += 1
-        done.append(_journal_entry(change, ids.get(change.anchor, ""), True))
-
-    by_phase = {p: [c for c in plan.changes if _phase(c) == p] for p in range(5)}
-    try:
-        for change in by_phase[0]:  # users: create, link, update, enable, disable-in-source
-            attempt(change, lambda c=change: _write_user(target, c, ids))  # type: ignore[misc]
-        created_with: dict[str, set[str]] = {}
-        for change in by_phase[1]:  # groups: create with the members that exist, rename, link
-            attempt(change, lambda c=change: _write_group(target, c, ids, created_with))  # type: ignore[misc]
-        for change in by_phase[0] + by_phase[1] + by_phase[2]:  # the other memberships
-            if (change.add_members or change.remove_members) and change.anchor in ids:
-                already = created_with.get(change.anchor, set())
-                add = [ids[m] for m in change.add_members if m in ids and m not in already]
-                remove = [ids[m] for m in change.remove_members if m in ids]
-                if add or remove:
-                    try:
-                        target.update_group(ids[change.anchor], {}, add, remove)
-                    except ItemRejected as exc:
-                        failed_anchors.add(change.anchor)
-                        result.failed.append(f"members of {change.name}: {exc}")
-        for change in by_phase[3]:  # leavers: disable
-            attempt(change, lambda c=change: _disable(target, c, ids))  # type: ignore[misc]
-        for change in by_phase[4]:  # deletes, only after everything else
-            attempt(change, lambda c=change: target.delete(c.kind, ids[c.anchor]))  # type: ignore[misc]
-    finally:
-        journal.record(uuid.uuid4().hex, done)
-        _save_state(
-            journal, plan, desired, entry_by_anchor, known, ids, failed_anchors, matches, now
-        )
-
-
-def _phase(change: Change) -> int:
-    if change.action == "delete":
-        return 4
-    if change.kind == "user":
-        return 3 if change.action == "disable" and change.anchor and not change.desired else 0
-    if change.action == "disable":
-        return 3
-    return 1 if change.action in ("create", "link") or "display_name" in change.changes else 2
-
-
-def _write_user(target: DirectoryTarget, change: Change, ids: dict[str, str]) -> None:
-    if change.action == "create":
-        assert isinstance(change.desired, User)
-        ids[change.anchor] = target.create_user(change.desired)
-    else:
-        target.update_user(
-            ids[change.anchor], {k: after for k, (_b, after) in change.changes.items()}
-        )
-
-
-def _write_group(
-    target: DirectoryTarget, change: Change, ids: dict[str, str], created_with: dict[str, set[str]]
-) -> None:
-    if change.action == "create":
-        assert isinstance(change.desired, Group)
-        members = [m for m in change.add_members if m in ids]  # users exist; nested groups may not
-        ids[change.anchor] = target.create_group(change.desired, [ids[m] for m in members])
-        created_with[change.anchor] = set(members)
-    else:
-        changes = {k: after for k, (_b, after) in change.changes.items()}
-        target.update_group(ids[change.anchor], changes, [], [])
-
-
-def _disable(target: DirectoryTarget, change: Change, ids: dict[str, str]) -> None:
-    if change.kind == "user":
-        target.update_user(ids[change.anchor], {"active": False})
-    else:
-        target.update_group(
-            ids[change.anchor], {}, [], [ids[m] for m in change.remove_members if m in ids]
-        )
-
-
-def _journal_entry(
-    change: Change, target_id: str, ok: bool, error: str | None = None
-) -> JournalEntry:
-    before = {k: _plain(b) for k, (b, _a) in change.changes.items()} or None
-    after = {k: _plain(a) for k, (_b, a) in change.changes.items()} or None
-    if change.action == "create" and change.desired is not None:
-        after = object_to_dict(change.desired)
-    if change.add_members or change.remove_members:
-        after = (after or {}) | {
-            "members_added": list(change.add_members),
-            "members_removed": list(change.remove_members),
-        }
-    return JournalEntry(
-        change.action,
-        change.kind,
-        change.anchor,
-        change.name,
-        target_id,
-        change.reason,
-        before,
-        after,
-        ok,
-        error,
-    )
-
-
-def _plain(value: object) -> object:
-    return sorted(value) if isinstance(value, tuple | frozenset | set) else value  # type: ignore[type-var]
-
-
-def _save_state(
-    journal: DirectoryJournal,
-    plan: Plan,
-    desired: DesiredState,
-    entries: dict[str, SourceEntry],
-    known: dict[str, KnownObject],
-    ids: dict[str, str],
-    failed: set[str],
-    matches: MatchResult,
-    now: datetime,
-) -> None:
-    """Remember source entries, target ids and what was written; forget what is gone.
-
-    A failed change keeps the old snapshot, so the next run (delta or full) plans it again.
-    """
-    deleted = {c.anchor for c in plan.changes if c.action == "delete" and c.anchor not in failed}
-    rows: list[tuple[str, KnownObject]] = []
-    kept: set[str] = set()
-    for anchor in set(entries) | set(known):
-        old = known.get(anchor)
-        entry = entries.get(anchor)
-        if anchor in failed and old is not None:
-            continue
-        if entry is None and (anchor in deleted or anchor not in matches.leaving):
-            continue  # gone from the source and from the target: forgotten below
-        kind = entry.kind if entry is not None else old.kind  # type: ignore[union-attr]
-        target_id = "" if anchor in deleted else ids.get(anchor) or (old.target_id if old else "")
-        applied = old.applied if old else None
-        obj: DirectoryObject | None = desired.users.get(anchor) or desired.groups.get(anchor)
-        disabled_at = None
-        if obj is not None and target_id and anchor not in matches.blocked and anchor not in failed:
-            applied = object_to_dict(_with_target_members(obj, ids))
-        elif anchor in matches.leaving and target_id:
-            applied = _as_left(applied or object_to_dict(matches.leaving[anchor]), kind)
-            disabled_at = (old.disabled_at if old else None) or now
-        source_entry = None
-        if entry is not None:
-            source_entry = entry_to_dict(entry) if anchor not in failed else None
-        row = KnownObject(
-            kind, target_id, source_entry, applied if target_id else None, disabled_at
-        )
-        kept.add(anchor)
-        if row != old:  # most rows of a delta run are unchanged: skip the write
-            rows.append((anchor, row))
-    journal.save_objects(rows)
-    journal.forget(a for a in known if a not in kept and a not in failed)
-
-
-def _with_target_members(obj: DirectoryObject, ids: dict[str, str]) -> DirectoryObject:
-    if isinstance(obj, Group):
-        return Group(
-            obj.external_id,
-            obj.display_name,
-            frozenset(ids[m] for m in obj.members if m in ids),
-            id=obj.id,
-        )
-    return obj
-
-
-def _as_left(applied: dict[str, Any], kind: str) -> dict[str, Any]:
-    left: dict[str, Any] = {"active": False} if kind == "user" else {"members": []}
-    return applied | left
 
 
 def write_diff_files(out_dir: Path, result: SyncResult) -> list[str]:
