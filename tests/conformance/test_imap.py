@@ -8,6 +8,7 @@ from .conftest import PASSWORD, USER, flags_untouched
 from .contract import ConformanceCase, MailSourceContract
 from .sources import open_url
 
+
 class TestImap(MailSourceContract):
     @pytest.fixture
     def case(self, dovecot: DovecotServer) -> ConformanceCase:

@@ -46,7 +46,7 @@ def missing_parts() -> list[str]:
 class CyrusServer:
     """One Cyrus instance; :meth:`add_user` gives a fresh user with an empty INBOX."""
 
-    def __init__(self, debian_layout: bool = True, *, reject_percent: bool = True) -> None:
+    def __init__(self, debian_layout: bool = True) -> None:
         self.debian_layout = debian_layout
         self.separator = "." if debian_layout else "/"
         self.root = Path(tempfile.mkdtemp(prefix="skylift-cyrus-", dir="/tmp"))
