@@ -21,7 +21,6 @@ and the ledger makes the second call start where the first stopped.
 
 from __future__ import annotations
 
-import contextlib
 import email.parser
 import email.policy
 from collections import defaultdict
@@ -31,7 +30,7 @@ from pathlib import Path
 
 from skylift.connectors.base import MailSource, MailTarget
 from skylift.engine.folders import FolderMapping, FolderRules, map_folders
-from skylift.engine.namespaces import left_out_reason, personal_prefix_note, refused_reason
+from skylift.engine.namespaces import message_count, refused_reason, report_namespaces
 from skylift.engine.report import FolderReport, ItemProblem, MailboxReport
 from skylift.engine.throttle import TokenBucket
 from skylift.errors import FolderNotFound, FolderRefused
@@ -136,7 +135,7 @@ class MailboxMigration:
             counts = self.source.export_non_mail(self.opts.export_dir / safe)
             self.report.non_mail = dict(counts)
         mappings, target_folders = self.plan_folders()
-        self._report_namespaces()
+        report_namespaces(self.report, self.source, self.target)
         existing = {f.path: f for f in target_folders}
         for mapping in mappings:
             fr = self.report.folder(mapping.source_name, mapping.target_name)
@@ -163,26 +162,9 @@ class MailboxMigration:
                 except FolderNotFound as exc:
                     fr.failed.append(ItemProblem(mapping.source_name, "", 0, str(exc)))
 
-    def _report_namespaces(self) -> None:
-        """Say which prefixes were mapped and which listed folders are not the user's."""
-        if self.report.notes or self.report.left_out:
-            return  # a retried attempt: said already
-        for side, box in (("source", self.source), ("target", self.target)):
-            note = personal_prefix_note(side, box.namespaces())
-            if note:
-                self.report.notes.append(note)
-        foreign = self.source.shared_folders()
-        if foreign:
-            spaces = self.source.namespaces()
-            self.report.left_out = [left_out_reason(f, spaces) for f in foreign if f.selectable]
-
     def _refused(self, m: FolderMapping, fr: FolderReport, words: str) -> None:
         fr.created = False
-        count = None
-        if m.source.selectable:
-            with contextlib.suppress(FolderNotFound):
-                count = self.source.select(m.source).count
-        reason = refused_reason(m.source_name, words, count)
+        reason = refused_reason(m.source_name, words, message_count(self.source, m.source))
         fr.failed.append(ItemProblem(m.source_name, "", 0, reason))
         self.store.record_problem(self.run_id, self.mailbox, m.source_name, None, "failed", reason)
         self.store.drop_folder_mark(self.mailbox, m.source_name)

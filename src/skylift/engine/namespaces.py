@@ -8,9 +8,12 @@ when the target refuses a name.
 
 from __future__ import annotations
 
+import contextlib
 import re
 
-from skylift.connectors.base import Namespace
+from skylift.connectors.base import MailSource, Namespace
+from skylift.engine.report import MailboxReport
+from skylift.errors import FolderNotFound
 from skylift.model.mail import Folder
 
 _KINDS = {"shared": "a shared (public) folder", "other": "another user's folder"}
@@ -61,3 +64,27 @@ def refused_reason(source_name: str, words: str, count: int | None) -> str:
         f"{words}; {lost}choose a name the target accepts with "
         f"--map-folder '{source_name}={suggest_name(source_name)}'"
     )
+
+
+def report_namespaces(report: MailboxReport, source: MailSource, target: MailSource) -> None:
+    """Note the personal prefixes that were mapped and the listed folders that are not the
+    user's own (once per mailbox, also when the runner retries it)."""
+    if report.notes or report.left_out:
+        return
+    for side, box in (("source", source), ("target", target)):
+        note = personal_prefix_note(side, box.namespaces())
+        if note:
+            report.notes.append(note)
+    foreign = [f for f in source.shared_folders() if f.selectable]
+    if foreign:
+        spaces = source.namespaces()
+        report.left_out = [left_out_reason(f, spaces) for f in foreign]
+
+
+def message_count(source: MailSource, folder: Folder) -> int | None:
+    """How many messages *folder* holds, for a report; None when it cannot be told."""
+    if not folder.selectable:
+        return None
+    with contextlib.suppress(FolderNotFound):
+        return source.select(folder).count
+    return None
