@@ -89,6 +89,11 @@ def test_debian_cyrus_source_lands_at_the_top_level_with_sent_on_the_targets_sen
     assert folders["Outgoing"]["target"] == "Sent"
     assert "special folder (sent)" in folders["Outgoing"]["renamed_because"]
     assert any("'INBOX.'" in note for note in alice["notes"])
+    verify = run_skylift(
+        "verify", "--source", cyrus_debian.imap_url(), "--target", target_server.imap_url(),
+        "--users", users, "--state", tmp_path / "s.db", "--deep",
+    )  # fmt: skip
+    assert verify.returncode == 0, verify.stdout
 
 
 @pytest.mark.parametrize("layout", ["debian", "upstream"])
@@ -189,6 +194,11 @@ def test_into_debian_cyrus_folders_go_under_inbox_and_a_refused_name_fails_only_
     assert fixed.returncode == 0, fixed.stdout
     assert _summary(fixed)["copied"] == 1
     assert dump(cyrus_debian.port, user, password)["INBOX/50 Off"] == src["50% Off"]
+    verify = run_skylift(
+        "verify", "--source", source_server.imap_url(), "--target", cyrus_debian.imap_url(),
+        "--users", users, "--state", state, "--deep", "--map-folder", "50% Off=50 Off",
+    )  # fmt: skip
+    assert verify.returncode == 0, verify.stdout
 
 
 def test_names_the_target_reserves_are_renamed_by_the_documented_rule(
