@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import itertools
+import os
 import shutil
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from skylift.demo.dovecot import DovecotServer
+from tests.servers.cyrus import CyrusServer
 
 MASTER = ("skylift-admin", "master-secret-1")
 
@@ -59,3 +63,40 @@ def users_csv(tmp_path: Path) -> Path:
         "bob@new.example,bob,bob-pw,bob-new-pw\n"
     )
     return path
+
+
+# -- Cyrus IMAP: one server per layout for the whole session, a fresh user per test ----------
+
+_CYRUS_USERS = itertools.count(1)
+
+
+def _cyrus(debian_layout: bool) -> Iterator[CyrusServer]:
+    server = CyrusServer(debian_layout=debian_layout)
+    try:
+        server.start()
+    except (RuntimeError, OSError, subprocess.CalledProcessError) as exc:
+        server.cleanup()
+        layout = "Debian" if debian_layout else "upstream"
+        pytest.fail(f"Cyrus IMAP ({layout} layout) did not start: {exc}", pytrace=False)
+    yield server
+    server.cleanup()
+
+
+@pytest.fixture(scope="session")
+def cyrus_debian() -> Iterator[CyrusServer]:
+    """Cyrus as Debian ships it: personal folders under ``INBOX.``, separator ``.``."""
+    yield from _cyrus(debian_layout=True)
+
+
+@pytest.fixture(scope="session")
+def cyrus_upstream() -> Iterator[CyrusServer]:
+    """Cyrus as upstream ships it: personal folders at the top level, separator ``/``."""
+    yield from _cyrus(debian_layout=False)
+
+
+def new_cyrus_user(server: CyrusServer) -> tuple[str, str]:
+    """A user no other test has touched: (name, password), with an empty INBOX."""
+    name = f"u{next(_CYRUS_USERS)}x{os.getpid()}"
+    password = f"{name}-secret"
+    server.add_user(name, password)
+    return name, password

@@ -64,6 +64,15 @@ class FolderNotFound(SkyliftError):
     exit_code = EXIT_ITEMS_FAILED
 
 
+class FolderRefused(SkyliftError):
+    """The target would not create a folder; the message is the server's own words.
+
+    Only that folder fails: the rest of the mailbox goes on.
+    """
+
+    exit_code = EXIT_ITEMS_FAILED
+
+
 class ArchiveError(SkyliftError):
     """An archive file (PST, mbox, …) cannot be read: corrupt, encrypted, truncated."""
 

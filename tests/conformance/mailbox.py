@@ -222,14 +222,15 @@ def load_into_imap(
     """APPEND the logical mailbox over IMAP, with flags and internal dates."""
     with IMAPClient(host, port=port, ssl=False) as client:
         client.login(user, password)
-        separator = client.namespace().personal[0][1] or "/"
+        prefix, separator = client.namespace().personal[0]
+        separator = separator or "/"  # Cyrus as Debian ships it: prefix "INBOX.", separator "."
         for path, messages in LOGICAL_MAILBOX.items():
             if inbox_only and path != ("INBOX",):
                 continue
-            name = separator.join(path)
+            name = "INBOX" if path == ("INBOX",) else prefix + separator.join(path)
             if path != ("INBOX",):
                 for depth in range(1, len(path) + 1):
-                    partial = separator.join(path[:depth])
+                    partial = prefix + separator.join(path[:depth])
                     if not client.folder_exists(partial):
                         client.create_folder(partial)
             for message in messages:

@@ -1,6 +1,4 @@
-"""IMAP against Dovecot joins the conformance suite once the IMAP connector exists."""
-
-import importlib.util
+"""IMAP against Dovecot joins the conformance suite."""
 
 import pytest
 
@@ -9,11 +7,6 @@ from skylift.demo.dovecot import DovecotServer
 from .conftest import PASSWORD, USER, flags_untouched
 from .contract import ConformanceCase, MailSourceContract
 from .sources import open_url
-
-pytestmark = pytest.mark.skipif(
-    importlib.util.find_spec("skylift.connectors.imap") is None,
-    reason="skylift.connectors.imap is not on this branch yet (the lead writes it on main)",
-)
 
 
 class TestImap(MailSourceContract):

@@ -189,7 +189,9 @@ def test_dry_run_changes_nothing(
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout)
     assert summary["dry_run"] is True
-    assert summary["totals"]["copied"] == sum(len(v) for v in ODD_FOLDERS.values())
+    # Nothing was copied, and the summary says so; it says what a real run would copy.
+    assert summary["totals"]["copied"] == 0
+    assert summary["totals"]["would_copy"] == sum(len(v) for v in ODD_FOLDERS.values())
     assert dump(target_server.imap_port, "alice@new.example", "alice-new-pw") == before
     with sqlite3.connect(tmp_path / "s.db") as db:
         assert db.execute("select count(*) from mail_ledger").fetchone()[0] == 0

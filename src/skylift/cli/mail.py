@@ -141,6 +141,9 @@ def migrate(
     parallel: ParallelOpt = 4,
     max_connections: Annotated[int, typer.Option(min=1, help="Sessions per server")] = 10,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show, change nothing")] = False,
+    full: Annotated[
+        bool, typer.Option("--full", help="Ignore folder marks: list and compare every folder")
+    ] = False,
     json_out: JsonOpt = False,
     include: ListOpt = None,
     exclude: ListOpt = None,
@@ -172,6 +175,7 @@ def migrate(
             rules=rules,
             max_size=parse_size(max_size) if max_size else None,
             dry_run=dry_run,
+            full=full,
             bucket=TokenBucket(parse_rate(bwlimit) if bwlimit else None),
             export_dir=report_dir / "non-mail" if report_dir else None,
         )
@@ -181,7 +185,9 @@ def migrate(
     dst = endpoint(target, target_ca, insecure_target, allow_plaintext, timeout)
     pairs = load_pairs(users, user, waves, wave, source_admin, target_admin)
     store = StateStore(state)
-    live = MigrateProgress(enabled=not json_out and sys.stderr.isatty(), total=len(pairs))
+    live = MigrateProgress(
+        enabled=not json_out and sys.stderr.isatty(), total=len(pairs), dry_run=dry_run
+    )
     settings = RunSettings(
         parallel=parallel,
         max_connections=max_connections,

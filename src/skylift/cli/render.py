@@ -22,9 +22,10 @@ out = Console() if sys.stdout.isatty() else Console(width=160)
 class MigrateProgress:
     """Per-mailbox and overall bars when stderr is a terminal; a log line per mailbox else."""
 
-    def __init__(self, enabled: bool, total: int) -> None:
+    def __init__(self, enabled: bool, total: int, dry_run: bool = False) -> None:
         self.enabled = enabled
         self.total = total
+        self.dry_run = dry_run
         self._lock = threading.Lock()
         self._tasks: dict[str, TaskID] = {}
         self._counts: dict[str, list[int]] = {}
@@ -90,9 +91,16 @@ class MigrateProgress:
         with self._lock:
             self._done += 1
             t = report.totals()
+            copied = (
+                f"would copy {t['would_copy']}"
+                if self.dry_run
+                else f"{report.status}, {t['copied']} copied"
+            )
+            problems = ", ".join(f"{t[k]} {k}" for k in ("skipped", "rejected", "failed") if t[k])
             line = (
-                f"[{self._done}/{self.total}] {report.mailbox}: {report.status}, "
-                f"{t['copied']} copied, {t['already_there']} already there"
+                f"[{self._done}/{self.total}] {report.mailbox}: {copied}, "
+                f"{t['already_there']} already there"
+                + (f", {problems}" if problems else "")
                 + (f", error: {report.error}" if report.error else "")
             )
             if self._progress:
@@ -113,19 +121,22 @@ def _mb(n: int) -> str:
 def print_run_summary(run: RunReport) -> None:
     title = "migrate (dry run: nothing was changed)" if run.dry_run else "migrate"
     table = Table(title=title)
-    for col in ("mailbox", "status", "folders", "copied", "already there", "flags",
+    copied = "would copy" if run.dry_run else "copied"
+    for col in ("mailbox", "status", "folders", copied, "already there", "flags",
                 "skipped", "rejected", "failed", "MB", "seconds"):  # fmt: skip
         table.add_column(col, justify="left" if col in ("mailbox", "status") else "right")
+    key = "would_copy" if run.dry_run else "copied"
     for m in run.mailboxes:
         t = m.totals()
+        status = "dry run" if run.dry_run and m.status == "ok" else m.status
         table.add_row(
-            m.mailbox, m.status, str(t["folders"]), str(t["copied"]), str(t["already_there"]),
+            m.mailbox, status, str(t["folders"]), str(t[key]), str(t["already_there"]),
             str(t["flags_updated"]), str(t["skipped"]), str(t["rejected"]), str(t["failed"]),
             _mb(t["bytes"]), f"{m.seconds:.1f}",
         )  # fmt: skip
     t = run.totals()
     table.add_row(
-        "TOTAL", "", str(t["folders"]), str(t["copied"]), str(t["already_there"]),
+        "TOTAL", "", str(t["folders"]), str(t[key]), str(t["already_there"]),
         str(t["flags_updated"]), str(t["skipped"]), str(t["rejected"]), str(t["failed"]),
         _mb(t["bytes"]), f"{run.seconds:.1f}", style="bold",
     )  # fmt: skip
@@ -133,6 +144,10 @@ def print_run_summary(run: RunReport) -> None:
     for m in run.mailboxes:
         if m.error:
             out.print(f"[red]{m.mailbox}: {m.error}[/red]")
+        for note in m.notes:
+            out.print(f"{m.mailbox}: {note}")
+        for reason in m.left_out:
+            out.print(f"{m.mailbox}: left out {reason}")
         if m.non_mail:
             counts = ", ".join(f"{n} {kind}" for kind, n in sorted(m.non_mail.items()))
             out.print(f"{m.mailbox}: items that are not mail, exported beside the report: {counts}")
@@ -145,6 +160,9 @@ def print_run_summary(run: RunReport) -> None:
             for kind, items in (("skipped", f.skipped), ("rejected", f.rejected),
                                 ("failed", f.failed)):  # fmt: skip
                 for item in items:
+                    if not item.uid:  # the whole folder
+                        out.print(f"{m.mailbox}: {kind} folder '{item.folder}': {item.reason}")
+                        continue
                     mid = f" {item.message_id}" if item.message_id else ""
                     out.print(
                         f"{m.mailbox}: {kind} '{item.folder}' uid {item.uid}{mid} "

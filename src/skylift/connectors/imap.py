@@ -24,8 +24,16 @@ import imapclient
 from imapclient.exceptions import IMAPClientError, LoginError
 
 from skylift.connectors.base import Capabilities, Endpoint, MailConnector, MailTarget, Namespace
+from skylift.connectors.imap_namespace import NamespaceMap
 from skylift.connectors.imap_wire import FetchedItem, append_command, parse_fetch, uid_set
-from skylift.errors import AuthError, ConfigError, ConnectError, FolderNotFound, TransientError
+from skylift.errors import (
+    AuthError,
+    ConfigError,
+    ConnectError,
+    FolderNotFound,
+    FolderRefused,
+    TransientError,
+)
 from skylift.model.account import Login
 from skylift.model.mail import AppendResult, Folder, FolderState, Message, MessageRef
 
@@ -125,13 +133,15 @@ class ImapMailbox(MailTarget):
         self.endpoint = endpoint
         self.login_info = login
         self._selected: tuple[str, bool] | None = None
+        self._foreign: list[Folder] | None = None  # listed folders outside the personal namespace
         self.client = self._connect()
         try:
             self._login()
             caps = set(self.client.capabilities())
             if b"CONDSTORE" in caps:
                 self.client.enable("CONDSTORE")
-            self.separator = self._separator()
+            self.names = self._namespace_map()
+            self.separator = self.names.separator
         except BaseException:
             self._abandon()
             raise
@@ -142,6 +152,7 @@ class ImapMailbox(MailTarget):
             changes_since=b"CONDSTORE" in caps,
             case_insensitive_names=False,
             max_message_bytes=self._appendlimit(caps),
+            reserved_names=self.names.reserved(),
         )
         self._literal_plus = b"LITERAL+" in caps and self._server_key() not in _LITERAL_PLUS_REFUSED
         self._nodelay = False
@@ -212,17 +223,17 @@ class ImapMailbox(MailTarget):
         except NETWORK_ERRORS as exc:
             raise transient_from(exc) from None
 
-    def _separator(self) -> str:
-        try:
-            ns = self.client.namespace()
-            if ns.personal and ns.personal[0][1]:
-                return _text(ns.personal[0][1])
-        except IMAPClientError:
-            pass
+    def _namespace_map(self) -> NamespaceMap:
+        """Personal prefix and separator from NAMESPACE; LIST's separator without it."""
+        if b"NAMESPACE" in self.client.capabilities():
+            try:
+                found = NamespaceMap.from_response(self.client.namespace())
+                if found.separator:
+                    return found
+            except IMAPClientError:
+                pass
         listing = self.client.list_folders(directory="", pattern="")
-        if listing and listing[0][1]:
-            return _text(listing[0][1])
-        return "/"
+        return NamespaceMap(_text(listing[0][1]) if listing and listing[0][1] else "/")
 
     @staticmethod
     def _appendlimit(caps: set[bytes]) -> int | None:
@@ -245,7 +256,7 @@ class ImapMailbox(MailTarget):
 
     # -- helpers ----------------------------------------------------------------------
     def name_of(self, folder: Folder) -> str:
-        return self.separator.join(folder.path)
+        return self.names.to_name(folder.path)
 
     def _call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
         """Run one IMAP command; connection failures become TransientError."""
@@ -281,12 +292,23 @@ class ImapMailbox(MailTarget):
     def folders(self) -> list[Folder]:
         listed = self._call(self.client.list_folders)
         subscribed = {_text(n) for _, _, n in self._call(self.client.list_sub_folders)}
-        out = []
+        out: list[Folder] = []
+        self._foreign = []
         for flags, delim, name in listed:
             name = _text(name)
             sep = _text(delim) if delim else None
-            path = tuple(name.split(sep)) if sep else (name,)
             lower = {f.lower() for f in flags}
+            found = self.names.to_path(name, sep)
+            if found is None:  # another user's or a shared folder: not this mailbox's tree
+                self._foreign.append(
+                    Folder(
+                        path=tuple(name.split(sep)) if sep else (name,),
+                        subscribed=name in subscribed,
+                        selectable=b"\\noselect" not in lower and b"\\nonexistent" not in lower,
+                    )
+                )
+                continue
+            path = found
             role = next((r for f, r in SPECIAL_USE_ROLES.items() if f in lower), None)
             if path[0].upper() == "INBOX" and len(path) == 1:
                 path, role = ("INBOX",), "inbox"
@@ -405,14 +427,15 @@ class ImapMailbox(MailTarget):
             _text(n) for _, _, n in self._call(self.client.list_folders, "", self.name_of(folder))
         }
         for depth in range(1, len(folder.path) + 1):
-            name = self.separator.join(folder.path[:depth])
+            name = self.names.to_name(folder.path[:depth])
             if name in existing or (depth < len(folder.path) and self._exists(name)):
                 continue
             try:
                 self._call(self.client.create_folder, name)
             except IMAPClientError as exc:
                 if "exists" not in str(exc).lower():
-                    raise FolderNotFound(f"cannot create folder {name!r}: {exc}") from None
+                    said = re.sub(r"^create failed:\s*", "", str(exc))
+                    raise FolderRefused(f"the target refused to create {name!r}: {said}") from None
 
     def _exists(self, name: str) -> bool:
         return bool(self._call(self.client.list_folders, "", name))
@@ -567,26 +590,10 @@ class ImapMailbox(MailTarget):
         return out
 
     def shared_folders(self) -> list[Folder]:
-        out: list[Folder] = []
-        for ns in self.namespaces():
-            if ns.kind == "personal" or not ns.prefix:
-                continue
-            try:
-                listed = self._call(self.client.list_folders, "", ns.prefix + "*")
-            except IMAPClientError:
-                continue
-            for flags, delim, name in listed:
-                text = _text(name)
-                sep = _text(delim) if delim else None
-                lower = {f.lower() for f in flags}
-                out.append(
-                    Folder(
-                        path=tuple(text.split(sep)) if sep else (text,),
-                        subscribed=False,
-                        selectable=b"\\noselect" not in lower and b"\\nonexistent" not in lower,
-                    )
-                )
-        return out
+        """Listed folders outside the personal namespace (full server paths)."""
+        if self._foreign is None:
+            self.folders()
+        return list(self._foreign or [])
 
     def folder_acl(self, folder: Folder) -> dict[str, str]:
         if b"ACL" not in self.client.capabilities():

@@ -30,9 +30,10 @@ from pathlib import Path
 
 from skylift.connectors.base import MailSource, MailTarget
 from skylift.engine.folders import FolderMapping, FolderRules, map_folders
+from skylift.engine.namespaces import message_count, refused_reason, report_namespaces
 from skylift.engine.report import FolderReport, ItemProblem, MailboxReport
 from skylift.engine.throttle import TokenBucket
-from skylift.errors import FolderNotFound
+from skylift.errors import FolderNotFound, FolderRefused
 from skylift.model.mail import Folder, Message, MessageRef, fingerprint
 from skylift.state.store import CopyRecord, FolderMark, LedgerEntry, StateStore
 
@@ -46,6 +47,7 @@ class MigrateOptions:
     rules: FolderRules = field(default_factory=FolderRules)
     max_size: int | None = None
     dry_run: bool = False
+    full: bool = False  # ignore folder marks: list every folder in full (--full)
     batch_bytes: int = 2 * 1024 * 1024
     batch_count: int = 1000
     export_dir: Path | None = None  # where non-mail items (PST calendars, contacts) go
@@ -133,6 +135,7 @@ class MailboxMigration:
             counts = self.source.export_non_mail(self.opts.export_dir / safe)
             self.report.non_mail = dict(counts)
         mappings, target_folders = self.plan_folders()
+        report_namespaces(self.report, self.source, self.target)
         existing = {f.path: f for f in target_folders}
         for mapping in mappings:
             fr = self.report.folder(mapping.source_name, mapping.target_name)
@@ -141,7 +144,11 @@ class MailboxMigration:
             if present is None:
                 fr.created = True
                 if not self.opts.dry_run:
-                    self.target.create_folder(mapping.target)
+                    try:
+                        self.target.create_folder(mapping.target)
+                    except FolderRefused as exc:
+                        self._refused(mapping, fr, str(exc))
+                        continue  # this folder alone fails; the mailbox goes on
                 existing[mapping.target.path] = mapping.target
             if (
                 mapping.source.subscribed
@@ -155,11 +162,19 @@ class MailboxMigration:
                 except FolderNotFound as exc:
                     fr.failed.append(ItemProblem(mapping.source_name, "", 0, str(exc)))
 
+    def _refused(self, m: FolderMapping, fr: FolderReport, words: str) -> None:
+        fr.created = False
+        reason = refused_reason(m.source_name, words, message_count(self.source, m.source))
+        fr.failed.append(ItemProblem(m.source_name, "", 0, reason))
+        self.store.record_problem(self.run_id, self.mailbox, m.source_name, None, "failed", reason)
+        self.store.drop_folder_mark(self.mailbox, m.source_name)
+
     # -- one folder -------------------------------------------------------------------
     def sync_folder(self, m: FolderMapping, fr: FolderReport, target_existed: bool) -> None:
         sname, tname = m.source_name, m.target_name
+        problems_before = len(fr.failed) + len(fr.rejected) + len(fr.skipped)
         state = self.source.select(m.source)
-        mark = self.store.folder_mark(self.mailbox, sname)
+        mark = None if self.opts.full else self.store.folder_mark(self.mailbox, sname)
         pending = self.store.has_pending(self.mailbox, sname)
         same_epoch = (
             mark is not None and mark.validity == state.validity and mark.target_folder == tname
@@ -198,10 +213,9 @@ class MailboxMigration:
 
         todo: list[MessageRef] = []
         flag_changes: dict[str, tuple[str, frozenset[str]]] = {}
-        seen = 0
+        skipped = 0
         limit = self._size_limit()
         for ref in refs:
-            seen += 1
             entry = ledger.get(ref.uid)
             if entry is not None and entry.state == "copied":
                 if not incremental:
@@ -211,27 +225,32 @@ class MailboxMigration:
                 continue
             if limit is not None and ref.size > limit:
                 self._problem(fr.skipped, "skipped", sname, ref, self._too_big_reason(ref.size))
+                skipped += 1
                 continue
             todo.append(ref)
         if incremental:
-            fr.already_there += max(state.count - len(todo), 0)
+            fr.already_there += max(state.count - len(todo) - skipped, 0)
 
-        problems_before = len(fr.failed) + len(fr.rejected) + len(fr.skipped)
         if todo:
             self._copy(
                 m, fr, todo, state.validity, ledger_empty=not ledger, target_existed=target_existed
             )
         if flag_changes:
             self._sync_flags(m, fr, state.validity, flag_changes)
-        # A folder with items that did not arrive keeps no mark: the next run lists it again,
-        # retries them (the target's limit may have been raised) and reports them again.
+        # A folder with items that did not arrive (skipped, rejected, failed) keeps no mark:
+        # the next run lists it again, retries them (a limit may have been lifted) and
+        # reports them again.
         problems = len(fr.failed) + len(fr.rejected) + len(fr.skipped)
-        if not self.opts.dry_run and problems == problems_before:
+        if self.opts.dry_run:
+            return
+        if problems == problems_before:
             self.store.save_folder_mark(
                 self.mailbox,
                 sname,
                 FolderMark(state.validity, tname, state.next_uid, state.modseq, state.count),
             )
+        else:
+            self.store.drop_folder_mark(self.mailbox, sname)
 
     def _size_limit(self) -> int | None:
         limits = [x for x in (self.opts.max_size, self.target.capabilities.max_message_bytes) if x]
@@ -292,7 +311,7 @@ class MailboxMigration:
                     fresh.append((msg, fp))
             fr.already_there += len(known)
             if self.opts.dry_run:
-                fr.copied += len(fresh)
+                fr.would_copy += len(fresh)
                 fr.bytes += sum(len(x.raw) for x, _ in fresh)
                 self.progress(self.mailbox, len(messages), nbytes)
                 continue

@@ -27,6 +27,7 @@ class FolderReport:
     renamed_because: str | None = None
     created: bool = False
     copied: int = 0
+    would_copy: int = 0  # dry run: what a real run would copy
     already_there: int = 0
     flags_updated: int = 0
     bytes: int = 0
@@ -45,6 +46,8 @@ class MailboxReport:
     attempts: int = 0
     error_code: int = 0  # the exit code the mailbox's error maps to (see skylift.errors)
     non_mail: dict[str, int] = field(default_factory=dict)  # exported calendar/contact items
+    notes: list[str] = field(default_factory=list)  # namespace mapping, said once per mailbox
+    left_out: list[str] = field(default_factory=list)  # shared/other users' folders, and why
     folders: dict[str, FolderReport] = field(default_factory=dict)
 
     def folder(self, source: str, target: str) -> FolderReport:
@@ -53,10 +56,11 @@ class MailboxReport:
         return self.folders[source]
 
     def totals(self) -> dict[str, int]:
-        t = dict.fromkeys(("folders", "flags_updated", "bytes", *OUTCOMES), 0)
+        t = dict.fromkeys(("folders", "flags_updated", "bytes", "would_copy", *OUTCOMES), 0)
         for f in self.folders.values():
             t["folders"] += 1
             t["copied"] += f.copied
+            t["would_copy"] += f.would_copy
             t["already_there"] += f.already_there
             t["flags_updated"] += f.flags_updated
             t["bytes"] += f.bytes
@@ -83,6 +87,8 @@ class MailboxReport:
             "seconds": round(self.seconds, 3),
             "attempts": self.attempts,
             "non_mail": self.non_mail,
+            "notes": self.notes,
+            "left_out": self.left_out,
             **self.totals(),
             "folders": [asdict(f) for f in self.folders.values()],
         }
@@ -96,7 +102,9 @@ class RunReport:
     seconds: float = 0.0
 
     def totals(self) -> dict[str, int]:
-        t = dict.fromkeys(("mailboxes", "folders", "flags_updated", "bytes", *OUTCOMES), 0)
+        t = dict.fromkeys(
+            ("mailboxes", "folders", "flags_updated", "bytes", "would_copy", *OUTCOMES), 0
+        )
         t["mailboxes_failed"] = 0
         for m in self.mailboxes:
             t["mailboxes"] += 1

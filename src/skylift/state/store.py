@@ -261,15 +261,41 @@ class StateStore:
 
     # -- folder marks -----------------------------------------------------------------
     def folder_mark(self, mailbox: str, source_folder: str) -> FolderMark | None:
+        """The folder's mark, unless the run that saved it also recorded a problem there.
+
+        Since skylift keeps no mark for a folder with problems, such a mark can only come
+        from an older skylift that hid skipped items this way; it is not trusted.
+        """
         c = t.folder_marks.c
         q = select(t.folder_marks).where(c.mailbox == mailbox, c.source_folder == source_folder)
+        p, r_ = t.problems.c, t.runs.c
         with self.engine.connect() as conn:
             r = conn.execute(q).first()
-        if r is None:
+            if r is None:
+                return None
+            tainted = conn.execute(
+                select(p.id)
+                .join(t.runs, r_.id == p.run_id)
+                .where(
+                    p.mailbox == mailbox,
+                    p.source_folder == source_folder,
+                    r_.started_at <= r.updated_at,
+                    (r_.finished_at.is_(None)) | (r_.finished_at >= r.updated_at),
+                )
+                .limit(1)
+            ).first()
+        if tainted is not None:
             return None
         return FolderMark(
             r.source_validity, r.target_folder, r.next_uid, r.modseq, r._mapping["count"]
         )
+
+    def drop_folder_mark(self, mailbox: str, source_folder: str) -> None:
+        c = t.folder_marks.c
+        with self._lock, self.engine.begin() as conn:
+            conn.execute(
+                delete(t.folder_marks).where(c.mailbox == mailbox, c.source_folder == source_folder)
+            )
 
     def save_folder_mark(self, mailbox: str, source_folder: str, mark: FolderMark) -> None:
         c = t.folder_marks.c
