@@ -16,6 +16,7 @@ from tests.dirsync.conftest import (
     scim_users,
 )
 from tests.dirsync.servers import ADMIN_PASSWORD, ScimServer, Slapd, free_port, org_text
+from tests.mailtools import run_skylift
 
 USERS = 240
 GROUPS = 13  # 12 departments + all-staff
@@ -66,6 +67,13 @@ def test_first_sync_creates_all_and_a_rerun_changes_nothing(
     again = scim_sync.json("--apply")
     assert again["changes"] == [] and again["applied"] == 0
     assert scim_users(scim) == users  # not even a version bump
+
+    jobs = run_skylift(
+        "jobs", "--state", scim_sync.workdir / "state.db", "--kind", "directory", "--all", "--json"
+    )
+    units = json.loads(jobs.stdout)["items"]
+    assert [(u["kind"], u["state"]) for u in units] == [("directory", "done")] * 2
+    assert units[1]["items"] == USERS + GROUPS and units[0]["items"] == 0
 
 
 def test_rename_disable_delete_move_and_membership_propagate(

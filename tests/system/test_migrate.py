@@ -176,6 +176,17 @@ def test_target_refusal_is_reported_with_the_servers_words_and_the_run_goes_on(
         alice = json.loads(skip.stdout)["mailboxes"][0]
         assert alice["skipped"] == 1 and alice["copied"] == 0
         assert "--max-size" in alice["folders"][0]["skipped"][0]["reason"]
+        # every run is in the state store as work units: skylift jobs says what happened
+        jobs = run_skylift("jobs", "--state", tmp_path / "s.db", "--all", "--json")
+        units = json.loads(jobs.stdout)["items"]
+        assert [(u["key"], u["state"]) for u in units] == [
+            ("alice@new.example", "partial"),  # the --max-size run, newest first
+            ("bob@new.example", "done"),
+            ("alice@new.example", "partial"),
+            ("bob@new.example", "done"),
+        ]
+        assert units[0]["problems"] == 1 and "1 skipped" in units[0]["last_error"]
+        assert units[2]["items"] == 2 and units[2]["attempts"] == 1
     finally:
         small.cleanup()
 

@@ -34,6 +34,7 @@ from skylift.model.account import Secret
 from skylift.model.directory import DirectoryObject, DirectoryTarget, Group, SourceEntry, User
 from skylift.runners.dirsync_apply import apply_plan
 from skylift.state.directory_journal import DirectoryJournal, KnownObject
+from skylift.state.work_units import WorkUnits, new_run_id
 
 FULL_EVERY = timedelta(days=1)
 
@@ -149,7 +150,31 @@ def read_source(
 
 
 def run_once(options: SyncOptions, log: Callable[[str], None] = lambda _m: None) -> SyncResult:
-    """Run one preview or apply; raises SkyliftError subclasses for what stops a run."""
+    """Run one preview or apply, recorded as one directory work unit; raises SkyliftError
+    subclasses for what stops a run."""
+    units = WorkUnits(options.state)
+    key = pair_name(options)
+    [unit] = units.queue(new_run_id("dirsync"), "directory", [key]).values()
+    units.start(unit)
+    try:
+        result = _run_once(options, log)
+    except BaseException as exc:
+        units.finish(unit, "failed", error=str(exc) or type(exc).__name__)
+        units.close()
+        raise
+    problems = len(result.failed) + len(result.plan.conflicts) + len(result.plan.problems)
+    units.finish(
+        unit,
+        "partial" if problems else "done",
+        items=result.applied if options.apply else len(result.plan.changes),
+        problems=problems,
+        error="; ".join(result.failed[:3]) or None,
+    )
+    units.close()
+    return result
+
+
+def _run_once(options: SyncOptions, log: Callable[[str], None]) -> SyncResult:
     started = time.monotonic()
     now = datetime.now(UTC).replace(tzinfo=None)
     with ExitStack() as stack:

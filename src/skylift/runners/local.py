@@ -24,6 +24,7 @@ from skylift.engine.verify import VerifyReport, verify_mailbox
 from skylift.errors import EXIT_CONNECT, EXIT_ITEMS_FAILED, SkyliftError, TransientError
 from skylift.model.account import MailboxPair
 from skylift.state.store import StateStore
+from skylift.state.work_units import WorkUnits, new_run_id
 
 
 @dataclass
@@ -78,6 +79,23 @@ def _with_retries(
     report.error_code = EXIT_CONNECT
 
 
+def record_unit(units: WorkUnits, unit_id: int, report: MailboxReport) -> None:
+    """A finished mailbox as a work unit: its state, what it moved, why it is not done."""
+    totals = report.totals()
+    problems = totals["skipped"] + totals["rejected"] + totals["failed"]
+    error = report.error
+    if error is None and problems:
+        error = (
+            f"{totals['skipped']} skipped, {totals['rejected']} rejected, "
+            f"{totals['failed']} failed (rerun to retry; see the summary for each item)"
+        )
+    state = {"ok": "done", "partial": "partial"}.get(report.status, "failed")
+    units.finish(
+        unit_id, state, items=totals["copied"], nbytes=totals["bytes"], problems=problems,
+        error=error, attempts=report.attempts,
+    )  # fmt: skip
+
+
 def migrate_all(
     pairs: list[MailboxPair],
     source: Endpoint,
@@ -92,6 +110,8 @@ def migrate_all(
     run = RunReport(command="migrate", dry_run=options.dry_run)
     run.mailboxes = [MailboxReport(p.key, p.source.user) for p in pairs]
     run_id = store.start_run("migrate-dry-run" if options.dry_run else "migrate")
+    units = None if options.dry_run else WorkUnits(store.engine)
+    unit_ids = units.queue(new_run_id("migrate"), "mail", [p.key for p in pairs]) if units else {}
     limit_src = ConnectionLimit(settings.max_connections)
     limit_dst = ConnectionLimit(settings.max_connections)
     started = time.monotonic()
@@ -99,6 +119,8 @@ def migrate_all(
     def one(index: int) -> None:
         pair, report = pairs[index], run.mailboxes[index]
         settings.on_mailbox_start(pair)
+        if units:
+            units.start(unit_ids[pair.key])
         t0 = time.monotonic()
 
         def attempt() -> None:
@@ -123,6 +145,8 @@ def migrate_all(
             store.record_mailbox_run(
                 run_id, pair.key, totals["copied"], totals["bytes"], report.seconds, report.status
             )
+        if units:
+            record_unit(units, unit_ids[pair.key], report)
         settings.on_mailbox_done(report)
 
     with ThreadPoolExecutor(max_workers=max(settings.parallel, 1)) as pool:

@@ -173,23 +173,27 @@ class WorkUnits:
         nbytes: int = 0,
         problems: int = 0,
         error: str | None = None,
+        attempts: int | None = None,
     ) -> None:
-        """The unit ended as *state* (done, partial or failed) with what it moved."""
+        """The unit ended as *state* (done, partial or failed) with what it moved.
+
+        *attempts* replaces the count when the unit retried inside one start (the mail
+        runner reconnects a mailbox itself).
+        """
         if state not in STATES:
             raise ValueError(f"unknown work-unit state {state!r}")
+        values: dict[str, Any] = {
+            "state": state,
+            "items": items,
+            "bytes": nbytes,
+            "problems": problems,
+            "last_error": error,
+            "finished_at": _now(),
+        }
+        if attempts is not None:
+            values["attempts"] = attempts
         with self._lock, self.engine.begin() as conn:
-            conn.execute(
-                update(work_units)
-                .where(work_units.c.id == unit_id)
-                .values(
-                    state=state,
-                    items=items,
-                    bytes=nbytes,
-                    problems=problems,
-                    last_error=error,
-                    finished_at=_now(),
-                )
-            )
+            conn.execute(update(work_units).where(work_units.c.id == unit_id).values(**values))
 
     def list(
         self, *, kind: str | None = None, state: str | None = None, run: str | None = None
