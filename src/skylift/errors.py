@@ -73,6 +73,12 @@ class FolderRefused(SkyliftError):
     exit_code = EXIT_ITEMS_FAILED
 
 
+class Interrupted(SkyliftError):
+    """The run was asked to stop (Ctrl-C) and stopped at a batch boundary, ledger written."""
+
+    exit_code = EXIT_INTERRUPTED
+
+
 class ArchiveError(SkyliftError):
     """An archive file (PST, mbox, …) cannot be read: corrupt, encrypted, truncated."""
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -17,6 +18,7 @@ from typing import Annotated
 import typer
 
 from skylift.cli.common import print_json
+from skylift.cli.interrupt import graceful_stop
 from skylift.cli.render import MigrateProgress, print_run_summary, print_verify
 from skylift.connectors import MAIL_CONNECTORS
 from skylift.connectors.base import Endpoint
@@ -26,6 +28,7 @@ from skylift.engine.throttle import TokenBucket, parse_rate
 from skylift.engine.users import load_users
 from skylift.errors import (
     EXIT_CONNECT,
+    EXIT_INTERRUPTED,
     EXIT_ITEMS_FAILED,
     EXIT_OK,
     ConfigError,
@@ -196,7 +199,7 @@ def migrate(
         on_mailbox_done=live.mailbox_done,
     )
     try:
-        with live:
+        with graceful_stop(options.stop), live:
             run = migrate_all(pairs, src, dst, store, options, settings, live.advance)
     finally:
         store.close()
@@ -206,6 +209,13 @@ def migrate(
         print_run_summary(run)
     if report_dir is not None:
         (report_dir / "migrate.json").write_text(json.dumps(run.as_dict(), indent=2, default=str))
+    if options.stop.is_set():
+        print(
+            "skylift: interrupted; what was copied is recorded. Resume with the same command:\n"
+            f"  skylift {' '.join(shlex.quote(a) for a in sys.argv[1:])}",
+            file=sys.stderr,
+        )
+        return EXIT_INTERRUPTED
     if any(m.error_code == EXIT_CONNECT for m in run.mailboxes):
         return EXIT_CONNECT
     return EXIT_OK if run.ok else EXIT_ITEMS_FAILED

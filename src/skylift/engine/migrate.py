@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import email.parser
 import email.policy
+import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -33,7 +34,7 @@ from skylift.engine.folders import FolderMapping, FolderRules, map_folders
 from skylift.engine.namespaces import message_count, refused_reason, report_namespaces
 from skylift.engine.report import FolderReport, ItemProblem, MailboxReport
 from skylift.engine.throttle import TokenBucket
-from skylift.errors import FolderNotFound, FolderRefused
+from skylift.errors import FolderNotFound, FolderRefused, Interrupted
 from skylift.model.mail import Folder, Message, MessageRef, fingerprint
 from skylift.state.store import CopyRecord, FolderMark, LedgerEntry, StateStore
 
@@ -52,6 +53,8 @@ class MigrateOptions:
     batch_count: int = 1000
     export_dir: Path | None = None  # where non-mail items (PST calendars, contacts) go
     bucket: TokenBucket = field(default_factory=lambda: TokenBucket(None))
+    # Set by the first Ctrl-C: stop at the next batch boundary, after the ledger is written.
+    stop: threading.Event = field(default_factory=threading.Event)
 
 
 def _noop_progress(_: str, __: int, ___: int) -> None:
@@ -138,6 +141,7 @@ class MailboxMigration:
         report_namespaces(self.report, self.source, self.target)
         existing = {f.path: f for f in target_folders}
         for mapping in mappings:
+            self._check_stop()
             fr = self.report.folder(mapping.source_name, mapping.target_name)
             fr.renamed_because = mapping.reason
             present = existing.get(mapping.target.path)
@@ -161,6 +165,11 @@ class MailboxMigration:
                     self.sync_folder(mapping, fr, target_existed=present is not None)
                 except FolderNotFound as exc:
                     fr.failed.append(ItemProblem(mapping.source_name, "", 0, str(exc)))
+
+    def _check_stop(self) -> None:
+        """Between batches: every copied batch is in the ledger, so stopping here is clean."""
+        if self.opts.stop.is_set():
+            raise Interrupted("stopped by Ctrl-C; rerun the same command to resume")
 
     def _refused(self, m: FolderMapping, fr: FolderReport, words: str) -> None:
         fr.created = False
@@ -292,6 +301,7 @@ class MailboxMigration:
         elif not self.opts.dry_run:
             mark = 1  # a folder created just now starts at UID 1
         for batch in batches(todo, self.opts.batch_bytes, self.opts.batch_count):
+            self._check_stop()
             messages = list(self.source.fetch(m.source, [r.uid for r in batch]))
             nbytes = sum(len(x.raw) for x in messages)
             self.opts.bucket.consume(nbytes)

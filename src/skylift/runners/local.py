@@ -21,7 +21,13 @@ from skylift.engine.migrate import MailboxMigration, MigrateOptions, ProgressFn
 from skylift.engine.report import MailboxReport, RunReport
 from skylift.engine.throttle import backoff_seconds
 from skylift.engine.verify import VerifyReport, verify_mailbox
-from skylift.errors import EXIT_CONNECT, EXIT_ITEMS_FAILED, SkyliftError, TransientError
+from skylift.errors import (
+    EXIT_CONNECT,
+    EXIT_INTERRUPTED,
+    EXIT_ITEMS_FAILED,
+    SkyliftError,
+    TransientError,
+)
 from skylift.model.account import MailboxPair
 from skylift.state.store import StateStore
 from skylift.state.work_units import WorkUnits, new_run_id
@@ -118,6 +124,10 @@ def migrate_all(
 
     def one(index: int) -> None:
         pair, report = pairs[index], run.mailboxes[index]
+        if options.stop.is_set():  # Ctrl-C before this mailbox began: leave it queued
+            report.error, report.error_code = "not started (stopped by Ctrl-C)", EXIT_INTERRUPTED
+            report.finish()
+            return
         settings.on_mailbox_start(pair)
         if units:
             units.start(unit_ids[pair.key])
