@@ -46,6 +46,9 @@ UsersOpt = Annotated[
 UserOpt = Annotated[str | None, typer.Option("--user", help="One target mailbox (archive sources)")]
 StateOpt = Annotated[str, typer.Option("--state", help="State file or database URL")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON summary on stdout")]
+ConnectTimeoutOpt = Annotated[
+    float, typer.Option(help="Seconds to connect and get the server's greeting")
+]
 ParallelOpt = Annotated[int, typer.Option("--parallel", min=1, help="Mailboxes at once")]
 ListOpt = Annotated[list[str] | None, typer.Option()]
 
@@ -64,16 +67,24 @@ def parse_size(text: str) -> int:
 
 
 def endpoint(
-    url: str, ca: Path | None, insecure: bool, allow_plaintext: bool, timeout: float
+    url: str,
+    ca: Path | None,
+    insecure: bool,
+    allow_plaintext: bool,
+    timeout: float,
+    connect_timeout: float = 15.0,
 ) -> Endpoint:
     if ca is not None and not ca.is_file():
         raise ConfigError(f"CA file not found: {ca}")
+    if timeout <= 0 or connect_timeout <= 0:
+        raise ConfigError("--timeout and --connect-timeout must be more than zero seconds")
     parsed = Endpoint.parse(
         url,
         ca_file=str(ca) if ca else None,
         insecure=insecure,
         allow_plaintext=allow_plaintext,
         timeout=timeout,
+        connect_timeout=connect_timeout,
     )
     if parsed.scheme not in MAIL_CONNECTORS:
         known = ", ".join(sorted(MAIL_CONNECTORS))
@@ -163,6 +174,7 @@ def migrate(
     waves: Annotated[Path | None, typer.Option(help="waves.csv from 'skylift plan'")] = None,
     wave: Annotated[str | None, typer.Option(help="Wave number to migrate")] = None,
     timeout: Annotated[float, typer.Option(help="Seconds per server answer")] = 120.0,
+    connect_timeout: ConnectTimeoutOpt = 15.0,
     retries: Annotated[int, typer.Option(min=0, help="Reconnects per mailbox")] = 5,
     report_dir: Annotated[
         Path | None,
@@ -184,8 +196,8 @@ def migrate(
         )
     except (ValueError, re.error) as exc:
         raise ConfigError(str(exc)) from None
-    src = endpoint(source, source_ca, insecure_source, allow_plaintext, timeout)
-    dst = endpoint(target, target_ca, insecure_target, allow_plaintext, timeout)
+    src = endpoint(source, source_ca, insecure_source, allow_plaintext, timeout, connect_timeout)
+    dst = endpoint(target, target_ca, insecure_target, allow_plaintext, timeout, connect_timeout)
     pairs = load_pairs(users, user, waves, wave, source_admin, target_admin)
     store = StateStore(state)
     live = MigrateProgress(
@@ -240,15 +252,16 @@ def verify(
     allow_plaintext: Annotated[bool, typer.Option()] = False,
     source_admin: Annotated[str | None, typer.Option()] = None,
     target_admin: Annotated[str | None, typer.Option()] = None,
-    timeout: Annotated[float, typer.Option()] = 120.0,
+    timeout: Annotated[float, typer.Option(help="Seconds per server answer")] = 120.0,
+    connect_timeout: ConnectTimeoutOpt = 15.0,
 ) -> int:
     """Compare source and target: folders, counts, bytes, flags, dates (--deep: content)."""
     try:
         rules = FolderRules(include or [], exclude or [], parse_map_folder(map_folder or []))
     except (ValueError, re.error) as exc:
         raise ConfigError(str(exc)) from None
-    src = endpoint(source, source_ca, insecure_source, allow_plaintext, timeout)
-    dst = endpoint(target, target_ca, insecure_target, allow_plaintext, timeout)
+    src = endpoint(source, source_ca, insecure_source, allow_plaintext, timeout, connect_timeout)
+    dst = endpoint(target, target_ca, insecure_target, allow_plaintext, timeout, connect_timeout)
     pairs = load_pairs(users, user, None, None, source_admin, target_admin)
     store = StateStore(state, must_exist=True) if state else None
     try:

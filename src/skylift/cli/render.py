@@ -8,6 +8,7 @@ import time
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -56,10 +57,10 @@ class MigrateProgress:
             self._progress.stop()
 
     def _overall_detail(self) -> str:
-        rate = self._bytes / max(time.monotonic() - self._started, 0.001) / 1e6
+        rate = self._bytes / max(time.monotonic() - self._started, 0.001) / 1024**2
         return (
             f"{self._done}/{self.total} mailboxes, {self._messages} messages, "
-            f"{self._bytes / 1e6:.1f} MB, {rate:.1f} MB/s"
+            f"{self._bytes / 1024**2:.1f} MiB, {rate:.1f} MiB/s"
         )
 
     def mailbox_started(self, pair: MailboxPair) -> None:
@@ -82,7 +83,7 @@ class MigrateProgress:
                 counts[0] += messages
                 counts[1] += nbytes
                 self._progress.update(
-                    task, detail=f"{counts[0]} messages, {counts[1] / 1e6:.1f} MB"
+                    task, detail=f"{counts[0]} messages, {counts[1] / 1024**2:.1f} MiB"
                 )
             if self._overall is not None:
                 self._progress.update(self._overall, detail=self._overall_detail())
@@ -115,7 +116,18 @@ class MigrateProgress:
 
 
 def _mb(n: int) -> str:
-    return f"{n / 1_000_000:.1f}"
+    """Sizes in MiB, the binary unit of every size skylift prints (see model.units)."""
+    return f"{n / 1024**2:.1f}"
+
+
+def _column(table: Table, name: str) -> None:
+    """Addresses are never cut: the mailbox column does not wrap, others fold if they must."""
+    table.add_column(
+        name,
+        justify="left" if name in ("mailbox", "status", "result") else "right",
+        no_wrap=name == "mailbox",
+        overflow="fold",
+    )
 
 
 def print_run_summary(run: RunReport) -> None:
@@ -123,8 +135,8 @@ def print_run_summary(run: RunReport) -> None:
     table = Table(title=title)
     copied = "would copy" if run.dry_run else "copied"
     for col in ("mailbox", "status", "folders", copied, "already there", "flags",
-                "skipped", "rejected", "failed", "MB", "seconds"):  # fmt: skip
-        table.add_column(col, justify="left" if col in ("mailbox", "status") else "right")
+                "skipped", "rejected", "failed", "MiB", "seconds"):  # fmt: skip
+        _column(table, col)
     key = "would_copy" if run.dry_run else "copied"
     for m in run.mailboxes:
         t = m.totals()
@@ -141,9 +153,8 @@ def print_run_summary(run: RunReport) -> None:
         _mb(t["bytes"]), f"{run.seconds:.1f}", style="bold",
     )  # fmt: skip
     out.print(table)
+    print_errors([(m.mailbox, m.error) for m in run.mailboxes if m.error])
     for m in run.mailboxes:
-        if m.error:
-            out.print(f"[red]{m.mailbox}: {m.error}[/red]")
         for note in m.notes:
             out.print(f"{m.mailbox}: {note}")
         for reason in m.left_out:
@@ -170,10 +181,25 @@ def print_run_summary(run: RunReport) -> None:
                     )
 
 
+def print_errors(errors: list[tuple[str, str]]) -> None:
+    """Each distinct error once: a dead server is one line, not one per mailbox."""
+    by_text: dict[str, list[str]] = {}
+    for mailbox, error in errors:
+        by_text.setdefault(error, []).append(mailbox)
+    for error, mailboxes in by_text.items():
+        if len(mailboxes) == 1:
+            out.print(f"[red]{mailboxes[0]}: {escape(error)}[/red]")
+            continue
+        names = ", ".join(mailboxes[:3]) + (
+            f" and {len(mailboxes) - 3} more" if len(mailboxes) > 3 else ""
+        )
+        out.print(f"[red]{len(mailboxes)} mailboxes ({names}): {escape(error)}[/red]")
+
+
 def print_verify(reports: list[VerifyReport]) -> None:
     table = Table(title="verify")
-    for col in ("mailbox", "result", "folders", "messages", "MB", "differences"):
-        table.add_column(col)
+    for col in ("mailbox", "result", "folders", "messages", "MiB", "differences"):
+        _column(table, col)
     for r in reports:
         result = "error" if r.error else ("identical" if r.ok else "DIFFERENT")
         table.add_row(
@@ -181,9 +207,8 @@ def print_verify(reports: list[VerifyReport]) -> None:
             str(len(r.differences)),
         )  # fmt: skip
     out.print(table)
+    print_errors([(r.mailbox, r.error) for r in reports if r.error])
     for r in reports:
-        if r.error:
-            out.print(f"[red]{r.mailbox}: {r.error}[/red]")
         for d in r.differences[:200]:
             uid = f" uid {d.uid}" if d.uid else ""
             out.print(f"{r.mailbox}: '{d.folder}'{uid}: {d.what}: {d.detail}")

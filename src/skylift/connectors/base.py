@@ -52,7 +52,10 @@ class Endpoint:
     ca_file: str | None = None
     insecure: bool = False
     allow_plaintext: bool = False
-    timeout: float = 60.0
+    timeout: float = 60.0  # seconds to wait for each answer once connected
+    # Seconds to connect and get the greeting: short, so a wrong port, a TLS port spoken to
+    # in plain text or a host that drops packets fails in seconds, not minutes per mailbox.
+    connect_timeout: float = 15.0
     options: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -83,6 +86,16 @@ class Endpoint:
             ctx.check_hostname = False
             ctx.verify_mode = ssl.CERT_NONE
         return ctx
+
+    def no_greeting(self, where: str) -> str:
+        """Why a server said nothing in time, with the likely mistake when the port says so."""
+        text = f"no answer from {where} within {self.connect_timeout:g} s"
+        tls_ports, plain_ports = {993, 995, 636}, {143, 110, 389}
+        if not self.scheme.endswith("s") and self.port in tls_ports:
+            return text + f" (port {self.port} expects TLS: use {self.scheme}s://)"
+        if self.scheme.endswith("s") and self.port in plain_ports:
+            return text + f" (port {self.port} is plain: use {self.scheme[:-1]}://)"
+        return text + " (wrong host or port, or a firewall dropping packets?)"
 
     def display(self) -> str:
         port = f":{self.port}" if self.port else ""

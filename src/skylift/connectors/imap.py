@@ -168,13 +168,19 @@ class ImapMailbox(MailTarget):
                 port=port,
                 ssl=ep.scheme == "imaps",
                 ssl_context=ep.ssl_context() if ep.scheme == "imaps" else None,
-                timeout=ep.timeout,
+                timeout=imapclient.SocketTimeout(
+                    connect=min(ep.connect_timeout, ep.timeout), read=ep.timeout
+                ),
             )
         except ssl.SSLCertVerificationError as exc:
             raise ConnectError(
                 f"TLS certificate of {where} not trusted ({exc.verify_message}); pass the CA "
                 "with --source-ca/--target-ca, or --insecure-source/--insecure-target"
             ) from None
+        except TimeoutError:
+            raise ConnectError(ep.no_greeting(where)) from None
+        except ssl.SSLError as exc:
+            raise ConnectError(f"TLS with {where} failed ({exc.reason or exc})") from None
         except (OSError, imaplib.IMAP4.error) as exc:
             raise ConnectError(f"cannot connect to {where}: {exc}") from None
         client.normalise_times = False

@@ -38,12 +38,16 @@ class Pop3Connector(MailConnector):
         implicit_tls = endpoint.scheme == "pop3s"
         port = endpoint.port or (995 if implicit_tls else 110)
         try:
+            connect = min(endpoint.connect_timeout, endpoint.timeout)
             if implicit_tls:
                 conn: poplib.POP3 = poplib.POP3_SSL(
-                    endpoint.host, port, timeout=endpoint.timeout, context=endpoint.ssl_context()
+                    endpoint.host, port, timeout=connect, context=endpoint.ssl_context()
                 )
             else:
-                conn = poplib.POP3(endpoint.host, port, timeout=endpoint.timeout)
+                conn = poplib.POP3(endpoint.host, port, timeout=connect)
+            conn.sock.settimeout(endpoint.timeout)  # greeting read: now each answer's timeout
+        except TimeoutError:
+            raise ConnectError(endpoint.no_greeting(f"{endpoint.host}:{port}")) from None
         except ssl.SSLError as exc:
             raise ConnectError(f"{endpoint.display()}: TLS failed ({exc.reason or exc})") from exc
         except (OSError, poplib.error_proto) as exc:

@@ -45,6 +45,7 @@ class MailboxReport:
     seconds: float = 0.0
     attempts: int = 0
     error_code: int = 0  # the exit code the mailbox's error maps to (see skylift.errors)
+    error_kind: str = ""  # the error's class name: a refused login is this user's alone
     non_mail: dict[str, int] = field(default_factory=dict)  # exported calendar/contact items
     notes: list[str] = field(default_factory=list)  # namespace mapping, said once per mailbox
     left_out: list[str] = field(default_factory=list)  # shared/other users' folders, and why

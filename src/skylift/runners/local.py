@@ -76,6 +76,7 @@ def _with_retries(
                 time.sleep(backoff_seconds(attempt, exc.retry_after, settings.retry_cap_seconds))
         except SkyliftError as exc:  # login refused, bad archive, …: no retry helps
             report.error, report.error_code = str(exc), exc.exit_code
+            report.error_kind = type(exc).__name__
             return
         except Exception as exc:  # one mailbox's bug must not stop the run
             report.error = f"unexpected error ({type(exc).__name__}): {exc}"
@@ -83,6 +84,46 @@ def _with_retries(
             return
     report.error = f"gave up after {settings.retries + 1} attempts: {last}"
     report.error_code = EXIT_CONNECT
+
+
+class SameFailure:
+    """Stops a run whose first mailboxes all fail to connect the same way within a minute.
+
+    A wrong port, a dead host or a refused app registration fails every mailbox alike;
+    trying the other 2,000 only repeats the line 2,000 times. The run stops after
+    *threshold* identical failures (and no success) and says so once.
+    """
+
+    WINDOW_SECONDS = 60.0
+
+    def __init__(self, total: int, threshold: int = 3) -> None:
+        self.threshold = min(threshold, total)
+        self.errors: list[str] = []
+        self.succeeded = False
+        self.reason: str | None = None
+        self._lock = threading.Lock()
+
+    def add(self, report: MailboxReport, elapsed: float) -> None:
+        with self._lock:
+            if (
+                report.error_code != EXIT_CONNECT
+                or not report.error
+                or report.error_kind
+                in (
+                    "AuthError",  # one user's password or permission: the others may work
+                    "",
+                )
+            ):
+                self.succeeded = self.succeeded or report.error is None
+                return
+            self.errors.append(report.error)
+            if (
+                not self.succeeded
+                and elapsed <= self.WINDOW_SECONDS
+                and len(self.errors) >= self.threshold > 1
+                and len(set(self.errors)) == 1
+            ):
+                self.reason = self.errors[0]
 
 
 def record_unit(units: WorkUnits, unit_id: int, report: MailboxReport) -> None:
@@ -122,10 +163,19 @@ def migrate_all(
     limit_dst = ConnectionLimit(settings.max_connections)
     started = time.monotonic()
 
+    same_failure = SameFailure(len(pairs))
+
     def one(index: int) -> None:
         pair, report = pairs[index], run.mailboxes[index]
         if options.stop.is_set():  # Ctrl-C before this mailbox began: leave it queued
             report.error, report.error_code = "not started (stopped by Ctrl-C)", EXIT_INTERRUPTED
+            report.finish()
+            return
+        if same_failure.reason:  # every mailbox so far failed the same way: stop trying
+            report.error = (
+                f"not started: every mailbox before it failed with: {same_failure.reason}"
+            )
+            report.error_code = EXIT_CONNECT
             report.finish()
             return
         settings.on_mailbox_start(pair)
@@ -157,6 +207,7 @@ def migrate_all(
             )
         if units:
             record_unit(units, unit_ids[pair.key], report)
+        same_failure.add(report, time.monotonic() - started)
         settings.on_mailbox_done(report)
 
     with ThreadPoolExecutor(max_workers=max(settings.parallel, 1)) as pool:

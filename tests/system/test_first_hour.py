@@ -1,0 +1,95 @@
+"""The first hour of a new admin: a wrong port fails in seconds and once, addresses are whole."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from skylift.connectors.base import Endpoint
+from skylift.demo.dovecot import DovecotServer
+from tests.mailtools import run_skylift, write_users
+
+
+@pytest.fixture
+def silent_port() -> Iterator[int]:
+    """A port that accepts and never says a word: a TLS port spoken to in plain text, or a
+    proxy that drops the connection on the floor."""
+    server = socket.create_server(("127.0.0.1", 0))
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        server.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                conn, _ = server.accept()
+                held.append(conn)
+            except OSError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield server.getsockname()[1]
+    stop.set()
+    thread.join()
+    for conn in held:
+        conn.close()
+    server.close()
+
+
+def test_a_silent_server_fails_in_seconds_and_the_run_stops_saying_so_once(
+    silent_port: int, target_server: DovecotServer, tmp_path: Path
+) -> None:
+    rows = [(f"u{n}@new.example", f"u{n}", "pw", "pw2") for n in range(6)]
+    users = write_users(
+        tmp_path / "users.csv", rows, "EmailAddress,UserName,Password,TargetPassword"
+    )
+    started = time.monotonic()
+    result = run_skylift(
+        "migrate", "--source", f"imap://127.0.0.1:{silent_port}", "--target",
+        target_server.imap_url(), "--users", users, "--state", tmp_path / "s.db",
+        "--parallel", "1", "--connect-timeout", "1",
+    )  # fmt: skip
+    took = time.monotonic() - started
+    assert result.returncode == 3, result.stderr
+    assert took < 15  # three 1 s timeouts, then the other mailboxes are not tried
+    wanted = f"no answer from 127.0.0.1:{silent_port} within 1 s"
+    summary = result.stdout
+    assert summary.count(wanted) == 2  # once for the three that failed, once in "not started"
+    assert "3 mailboxes (u0@new.example, u1@new.example, u2@new.example)" in summary
+    assert "3 mailboxes (u3@new.example, u4@new.example, u5@new.example): not started" in summary
+    jobs = json.loads(run_skylift("jobs", "--state", tmp_path / "s.db", "--json").stdout)
+    assert [u["state"] for u in jobs["items"]] == ["failed"] * 3 + ["queued"] * 3  # not tried
+
+
+def test_a_tls_port_spoken_to_in_plain_text_says_which_scheme_to_use() -> None:
+    hint = Endpoint.parse("imap://mail.example:993").no_greeting("mail.example:993")
+    assert hint.endswith("(port 993 expects TLS: use imaps://)")
+    hint = Endpoint.parse("pop3s://mail.example:110").no_greeting("mail.example:110")
+    assert hint.endswith("(port 110 is plain: use pop3://)")
+
+
+def test_addresses_are_never_cut_in_the_summary_at_80_columns(
+    source_server: DovecotServer, tmp_path: Path
+) -> None:
+    long = "firstname.middlename.lastname@subsidiary.example.com"
+    target = DovecotServer(tmp_path / "t", users={long: "pw"}, separator="/").start()
+    try:
+        users = write_users(
+            tmp_path / "users.csv", [(long, "alice", "alice-pw", "pw")],
+            "EmailAddress,UserName,Password,TargetPassword",
+        )  # fmt: skip
+        result = run_skylift(
+            "migrate", "--source", source_server.imap_url(), "--target", target.imap_url(),
+            "--users", users, "--state", tmp_path / "s.db", env={"COLUMNS": "80"},
+        )  # fmt: skip
+        assert result.returncode == 0, result.stderr
+        assert long in result.stdout
+    finally:
+        target.cleanup()
