@@ -17,6 +17,14 @@ import httpx
 from lxml import etree
 
 from skylift.connectors.base import Endpoint
+from skylift.connectors.dav_http import send
+from skylift.connectors.dav_props import (
+    add_props,
+    description_prop,
+    proppatch_body,
+    refused,
+    text_props,
+)
 from skylift.connectors.dav_xml import (
     CR,
     CS,
@@ -25,7 +33,9 @@ from skylift.connectors.dav_xml import (
     C,
     D,
     canonical_href,
+    failed_precondition,
     first_href,
+    parse_keeping_cr,
     prop_text,
     propfind_body,
     q,
@@ -33,7 +43,7 @@ from skylift.connectors.dav_xml import (
     text_of,
     to_int,
 )
-from skylift.errors import AuthError, ConfigError, ConnectError, SkyliftError, TransientError
+from skylift.errors import ConfigError, ConnectError, SkyliftError
 from skylift.model.account import Login
 from skylift.model.dav import (
     CALENDAR_COMPONENTS,
@@ -80,7 +90,7 @@ class DavConnector:
             auth=httpx.BasicAuth(user, password),
             verify=verify,  # type: ignore[arg-type]
             timeout=self.endpoint.timeout,
-            follow_redirects=True,
+            follow_redirects=False,  # dav_http follows them, keeping the method
             headers={"User-Agent": "skylift"},
         )
         account = DavAccount(client, self.base_url, self.kind, login)
@@ -115,28 +125,19 @@ class DavAccount:
         hdrs = dict(headers or {})
         if body is not None and "Content-Type" not in hdrs:
             hdrs["Content-Type"] = "application/xml; charset=utf-8"
-        try:
-            response = self.client.request(method, url, content=body, headers=hdrs)
-        except httpx.TimeoutException as exc:
-            raise TransientError(f"{method} {url}: timed out") from exc
-        except httpx.TransportError as exc:
-            raise ConnectError(f"cannot reach {url}: {exc}") from exc
-        if response.status_code == 401:
-            who = self.login.admin or self.login.user
-            raise AuthError(f"{urlsplit(url).netloc} refused the login of {who}")
-        if response.status_code in (429, 503):
-            retry = response.headers.get("Retry-After", "")
-            raise TransientError(
-                f"{method} {url}: HTTP {response.status_code}",
-                retry_after=float(retry) if retry.isdigit() else None,
-            )
-        return response
+        return send(self.client, method, url, body, hdrs, self.login.admin or self.login.user)
 
-    def _multistatus(self, response: httpx.Response, what: str) -> list[etree._Element]:
+    def _multistatus(
+        self, response: httpx.Response, what: str, keep_cr: bool = False
+    ) -> list[etree._Element]:
         if response.status_code != 207:
             raise SkyliftError(f"{what}: HTTP {response.status_code} {_reason(response)}")
         try:
-            root = etree.fromstring(response.content)
+            root = (
+                parse_keeping_cr(response.content)
+                if keep_cr
+                else etree.fromstring(response.content)
+            )
         except etree.XMLSyntaxError as exc:
             raise SkyliftError(f"{what}: the server sent broken XML ({exc})") from exc
         return list(root.iter(q(D, "response")))
@@ -160,8 +161,17 @@ class DavAccount:
             probe = self._request("PROPFIND", well_known, body, {"Depth": "0"})
             if probe.status_code == 207:
                 start = str(probe.url)
-        responses = self._propfind(start, "0", (D, "current-user-principal"))
-        principal = first_href(responses, (D, "current-user-principal"))
+        response = self._request(
+            "PROPFIND", start, propfind_body((D, "current-user-principal")), {"Depth": "0"}
+        )
+        if response.status_code != 207:
+            raise ConnectError(
+                f"no CalDAV/CardDAV service at {start} (PROPFIND answered HTTP "
+                f"{response.status_code}); give the server's DAV URL"
+            )
+        principal = first_href(
+            self._multistatus(response, f"PROPFIND {start}"), (D, "current-user-principal")
+        )
         if not principal:
             raise ConnectError(f"{self.base_url} does not name a principal (not a DAV server?)")
         if self.login.admin:
@@ -216,18 +226,13 @@ class DavAccount:
             )
             if self.kind is DavKind.CALENDAR and not components:
                 components = CALENDAR_COMPONENTS
-            description_prop = (
-                (C, "calendar-description")
-                if self.kind is DavKind.CALENDAR
-                else (CR, "addressbook-description")
-            )
             found.append(
                 Collection(
                     kind=self.kind,
                     name=unquote(href.rstrip("/").rpartition("/")[2]),
                     display_name=prop_text(response, (D, "displayname")),
                     color=prop_text(response, (ICAL, "calendar-color")),
-                    description=prop_text(response, description_prop),
+                    description=prop_text(response, description_prop(self.kind)),
                     components=components,
                     href=canonical_href(href.rstrip("/") + "/"),
                     sync_token=prop_text(response, (D, "sync-token")) or None,
@@ -246,14 +251,19 @@ class DavAccount:
         return found
 
     def create_collection(self, spec: Collection) -> Collection:
-        """Create a collection like *spec* in the home (MKCALENDAR or extended MKCOL).
+        """Create a collection like *spec* in the home; an existing one is returned as it is."""
+        return self.make_collection(spec)[0]
 
-        An existing collection of that name is returned as it is.
+    def make_collection(self, spec: Collection) -> tuple[Collection, list[str]]:
+        """Create a collection like *spec* (MKCALENDAR or extended MKCOL).
+
+        Properties the answer refuses are set again with PROPPATCH; what still fails comes
+        back as one line each. An existing collection of that name is returned as it is.
         """
         href = canonical_href(self.home.rstrip("/") + "/" + quote(spec.name, safe="") + "/")
         for existing in self.collections():
             if same_href(existing.href, href):
-                return existing
+                return existing, []
         calendar = self.kind is DavKind.CALENDAR
         root = etree.Element(q(C, "mkcalendar") if calendar else q(D, "mkcol"), nsmap=NSMAP)
         prop = etree.SubElement(etree.SubElement(root, q(D, "set")), q(D, "prop"))
@@ -261,13 +271,8 @@ class DavAccount:
             rtype = etree.SubElement(prop, q(D, "resourcetype"))
             etree.SubElement(rtype, q(D, "collection"))
             etree.SubElement(rtype, q(CR, "addressbook"))
-        if spec.display_name:
-            etree.SubElement(prop, q(D, "displayname")).text = spec.display_name
-        if spec.description:
-            tag = q(C, "calendar-description") if calendar else q(CR, "addressbook-description")
-            etree.SubElement(prop, tag).text = spec.description
-        if calendar and spec.color:
-            etree.SubElement(prop, q(ICAL, "calendar-color")).text = spec.color
+        values = text_props(spec)
+        add_props(prop, values)
         if calendar and spec.components:
             comps = etree.SubElement(prop, q(C, "supported-calendar-component-set"))
             for name in sorted(spec.components):
@@ -279,10 +284,40 @@ class DavAccount:
                 f"cannot create {spec.kind} {spec.name!r}: HTTP {response.status_code} "
                 f"{_reason(response)}"
             )
+        problems = []
+        refusals = refused(response.content)
+        retry = {name: value for name, value in values.items() if name in refusals}
+        for name, status in refusals.items():
+            if name not in retry:
+                problems.append(f"the target refused {name[1]} when creating it ({status})")
+        problems += self.set_properties(href, retry, "refused when creating it, then ")
         for created in self.collections():
             if same_href(created.href, href):
-                return created
-        return Collection(kind=self.kind, name=spec.name, href=href)
+                return created, problems
+        return Collection(kind=self.kind, name=spec.name, href=href), problems
+
+    def set_properties(
+        self, href: str, values: dict[tuple[str, str], str], why: str = ""
+    ) -> list[str]:
+        """PROPPATCH each of *values* on *href*, one at a time; a line per property refused.
+
+        One at a time because a PROPPATCH is all or nothing (RFC 4918 §9.2): one refused
+        property would take the others down with it.
+        """
+        problems = []
+        for name, value in values.items():
+            response = self._request("PROPPATCH", href, proppatch_body({name: value}))
+            if response.status_code == 207:
+                still = refused(response.content)
+                if name not in still:
+                    continue
+                reason = still[name]
+            elif response.status_code in (200, 204):
+                continue
+            else:
+                reason = f"HTTP {response.status_code} {_reason(response)}"
+            problems.append(f"property {name[1]} not set ({why}refused by PROPPATCH: {reason})")
+        return problems
 
     def marker(self, collection: Collection) -> str | None:
         """The collection's current sync-token or ctag (None when it offers neither)."""
@@ -367,7 +402,7 @@ class DavAccount:
                 etree.SubElement(root, q(D, "href")).text = href
             body = etree.tostring(root, xml_declaration=True, encoding="utf-8")
             response = self._request("REPORT", collection.href, body, {"Depth": "1"})
-            for part in self._multistatus(response, f"REPORT {collection.href}"):
+            for part in self._multistatus(response, f"REPORT {collection.href}", keep_cr=True):
                 href = text_of(part, (D, "href"))
                 element = part.find(f".//{q(*data)}")
                 if element is None or element.text is None:
@@ -404,9 +439,12 @@ class DavAccount:
         headers = {"Content-Type": f"{self.kind.content_type}; charset=utf-8"}
         headers["If-Match" if etag else "If-None-Match"] = etag or "*"
         response = self._request("PUT", href, raw, headers)
-        if response.status_code == 412:
+        precondition = failed_precondition(response.content)
+        if response.status_code == 412 and not precondition:
             # Another writer was first, or (Radicale) the object broke a size precondition.
             return PutResult(href=href, conflict=True, error=f"HTTP 412 {_reason(response)}")
+        if precondition:  # Xandikos: 412 naming e.g. valid-calendar-data, a refusal
+            return PutResult(href=href, error=f"HTTP {response.status_code} {precondition}")
         if response.status_code not in (200, 201, 204):
             return PutResult(href=href, error=f"HTTP {response.status_code} {_reason(response)}")
         new_etag = response.headers.get("ETag")

@@ -154,7 +154,7 @@ class RadicaleServer:
         while time.monotonic() < deadline:
             if self._proc.poll() is not None:
                 raise RuntimeError(f"radicale exited: {self.log_tail()}")
-            if _listening(self.port):
+            if listening(self.port):
                 return self
             time.sleep(0.05)
         self.stop()
@@ -181,7 +181,7 @@ class RadicaleServer:
         self.stop()
 
 
-def _listening(port: int) -> bool:
+def listening(port: int) -> bool:
     with socket.socket() as s:
         s.settimeout(0.2)
         return s.connect_ex(("127.0.0.1", port)) == 0
