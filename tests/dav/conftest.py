@@ -100,7 +100,9 @@ class DavPair:
             if side == "source"
             else (self.target, self.target_user, TARGET_PASSWORD)
         )
-        endpoint = Endpoint.parse(server.url("caldav+http"))
+        # Test setup goes straight to the DAV root; discovery has tests of its own.
+        root = getattr(server, "root_url", server.url)
+        endpoint = Endpoint.parse(root("caldav+http"))
         return DavConnector(endpoint, kind).open(Login(user, Secret(password)))
 
 

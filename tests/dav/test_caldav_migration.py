@@ -263,7 +263,9 @@ def test_users_csv_moves_every_account_and_a_bad_login_does_not_stop_the_others(
 
 def test_tls_target_needs_its_ca_and_says_so_in_one_line(dav_pair: DavPair, tmp_path: Path) -> None:
     _seed_source(dav_pair)
-    secure = RadicaleServer(tmp_path / "tls", users={dav_pair.target_user: TARGET_PASSWORD}, tls=True)
+    secure = RadicaleServer(
+        tmp_path / "tls", users={dav_pair.target_user: TARGET_PASSWORD}, tls=True
+    )
     with secure:
         args = (
             "migrate-calendars",

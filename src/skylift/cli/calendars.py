@@ -149,6 +149,10 @@ def _print_reports(account: str, reports: list[CollectionReport], dry_run: bool)
     for report in reports:
         if report.unchanged:
             print(f"{account} {report.kind} {report.name}: unchanged since the last run")
+            for note in report.notes:
+                print(f"  {note}")
+            for step in report.failed:
+                print(f"  failed {step.uid or step.source_href}: {step.reason}")
             continue
         counts = ", ".join(
             f"{report.count(a)} {would}{a}d".replace("skipd", "skipped").replace("faild", "failed")

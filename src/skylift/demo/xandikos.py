@@ -41,6 +41,10 @@ class XandikosServer:
             scheme += "+http"
         return f"{scheme}://127.0.0.1:{self.port}/"
 
+    def root_url(self, scheme: str = "caldav") -> str:
+        """The DAV root itself (``…/dav/``), for a client that skips discovery."""
+        return self.url(scheme) + self.prefix.lstrip("/")
+
     @property
     def http_url(self) -> str:
         return f"http://127.0.0.1:{self.port}/"
