@@ -112,7 +112,7 @@ def radicale_servers(
 ) -> Iterator[tuple[DavServer, DavServer]]:
     root = tmp_path_factory.mktemp("radicale")
     source = RadicaleServer(root / "source", admin=(ADMIN, ADMIN_PASSWORD))
-    target = RadicaleServer(root / "target", max_resource_size=200_000)
+    target = RadicaleServer(root / "target", max_resource_size=200_000, read_only="locked")
     with source, target:
         yield source, target
 

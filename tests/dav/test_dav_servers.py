@@ -229,3 +229,27 @@ def test_cards_keep_their_bytes_into_a_server_that_stores_them_as_sent(
     before = _by_uid(_served(mixed_pair, "source", DavKind.ADDRESSBOOK, "people"))
     after = _by_uid(_served(mixed_pair, "target", DavKind.ADDRESSBOOK, "people"))
     assert after == before and b"\r\n" in after["card-1@old.example"]
+
+
+def test_a_property_the_target_still_refuses_is_reported_and_the_exit_code_says_so(
+    dav_pair: DavPair,
+) -> None:
+    locked = Collection(
+        DavKind.CALENDAR, "locked", "Shared plans", components=frozenset({"VEVENT"})
+    )
+    with dav_pair.account("source", DavKind.CALENDAR) as source:
+        seed(source, locked, {})
+    # On the target the user may read "locked" but not change it (Radicale rights: r).
+    folder = dav_pair.target.storage / "collection-root" / dav_pair.target_user / "locked"  # type: ignore[attr-defined]
+    folder.mkdir(parents=True)
+    (folder / ".Radicale.props").write_text(
+        json.dumps({"tag": "VCALENDAR", "D:displayname": "Old name"})
+    )
+    result = dav_pair.migrate(DavKind.CALENDAR)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert (
+        "property displayname not set (differs from the source; refused by PROPPATCH: HTTP 403"
+        in result.stdout
+    )
+    again = dav_pair.migrate(DavKind.CALENDAR)
+    assert again.returncode == 1 and "property displayname not set" in again.stdout
