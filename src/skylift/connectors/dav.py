@@ -19,8 +19,8 @@ from lxml import etree
 from skylift.connectors.base import Endpoint
 from skylift.connectors.dav_http import send
 from skylift.connectors.dav_props import (
-    add_props,
     description_prop,
+    mkcol_body,
     proppatch_body,
     refused,
     text_props,
@@ -265,19 +265,8 @@ class DavAccount:
             if same_href(existing.href, href):
                 return existing, []
         calendar = self.kind is DavKind.CALENDAR
-        root = etree.Element(q(C, "mkcalendar") if calendar else q(D, "mkcol"), nsmap=NSMAP)
-        prop = etree.SubElement(etree.SubElement(root, q(D, "set")), q(D, "prop"))
-        if not calendar:
-            rtype = etree.SubElement(prop, q(D, "resourcetype"))
-            etree.SubElement(rtype, q(D, "collection"))
-            etree.SubElement(rtype, q(CR, "addressbook"))
         values = text_props(spec)
-        add_props(prop, values)
-        if calendar and spec.components:
-            comps = etree.SubElement(prop, q(C, "supported-calendar-component-set"))
-            for name in sorted(spec.components):
-                etree.SubElement(comps, q(C, "comp"), name=name)
-        body = etree.tostring(root, xml_declaration=True, encoding="utf-8")
+        body = mkcol_body(spec, values)
         response = self._request("MKCALENDAR" if calendar else "MKCOL", href, body)
         if response.status_code not in (200, 201):
             raise SkyliftError(

@@ -60,6 +60,23 @@ def add_props(prop: etree._Element, values: dict[tuple[str, str], str]) -> None:
         etree.SubElement(prop, q(ns, name)).text = value
 
 
+def mkcol_body(spec: Collection, values: dict[tuple[str, str], str]) -> bytes:
+    """MKCALENDAR (RFC 4791) or extended MKCOL (RFC 5689) carrying *values*."""
+    calendar = spec.kind is DavKind.CALENDAR
+    root = etree.Element(q(C, "mkcalendar") if calendar else q(D, "mkcol"), nsmap=NSMAP)
+    prop = etree.SubElement(etree.SubElement(root, q(D, "set")), q(D, "prop"))
+    if not calendar:
+        rtype = etree.SubElement(prop, q(D, "resourcetype"))
+        etree.SubElement(rtype, q(D, "collection"))
+        etree.SubElement(rtype, q(CR, "addressbook"))
+    add_props(prop, values)
+    if calendar and spec.components:
+        comps = etree.SubElement(prop, q(C, "supported-calendar-component-set"))
+        for component in sorted(spec.components):
+            etree.SubElement(comps, q(C, "comp"), name=component)
+    return etree.tostring(root, xml_declaration=True, encoding="utf-8")
+
+
 def proppatch_body(values: dict[tuple[str, str], str]) -> bytes:
     root = etree.Element(q(D, "propertyupdate"), nsmap=NSMAP)
     add_props(etree.SubElement(etree.SubElement(root, q(D, "set")), q(D, "prop")), values)
