@@ -11,6 +11,7 @@ scheme change taken.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from email.utils import parsedate_to_datetime
 from urllib.parse import urljoin, urlsplit
 
@@ -43,7 +44,7 @@ def send(
     body: bytes | None,
     headers: dict[str, str],
     who: str,
-    sleep: object = time.sleep,
+    sleep: Callable[[float], None] = time.sleep,
 ) -> httpx.Response:
     """Send one request; follow same-host redirects, wait out a short Retry-After."""
     attempts = 0
@@ -65,7 +66,7 @@ def send(
             wait = retry_after(response.headers.get("Retry-After", ""))
             if wait is not None and wait <= MAX_WAIT and attempts < RETRIES:
                 attempts += 1
-                sleep(wait)  # type: ignore[operator]
+                sleep(wait)
                 continue
             raise TransientError(f"{method} {url}: HTTP {response.status_code}", retry_after=wait)
         return response
@@ -84,3 +85,9 @@ def _next_url(url: str, location: str, hops: int) -> str:
             "give that server as the URL (skylift sends the login to one server only)"
         )
     return target
+
+
+def reason(response: httpx.Response) -> str:
+    """The status phrase and the start of the body, on one line, for a report."""
+    text = " ".join(response.text.split())[:200] if response.content else ""
+    return (response.reason_phrase + (f": {text}" if text else "")).strip()
