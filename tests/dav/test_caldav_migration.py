@@ -143,6 +143,7 @@ def test_rerun_copies_nothing_and_brings_updates_and_deletions(any_pair: DavPair
 
     quiet = dav_pair.migrate(DavKind.CALENDAR, "--delete")
     assert "unchanged since the last run" in quiet.stdout and "created" not in quiet.stdout
+    assert "as on the source" not in quiet.stdout  # the properties arrived as they were
 
 
 def test_an_object_the_target_refuses_is_reported_and_the_run_goes_on(dav_pair: DavPair) -> None:
