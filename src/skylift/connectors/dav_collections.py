@@ -113,16 +113,17 @@ class DavCollections:
         """Create a collection like *spec* in the home; an existing one is returned as it is."""
         return self.make_collection(spec)[0]
 
-    def make_collection(self, spec: Collection) -> tuple[Collection, list[str]]:
+    def make_collection(self, spec: Collection) -> tuple[Collection, list[str], list[str]]:
         """Create a collection like *spec* (MKCALENDAR or extended MKCOL).
 
-        Properties the answer refuses are set again with PROPPATCH; what still fails comes
-        back as one line each. An existing collection of that name is returned as it is.
+        Properties the answer refuses are set again with PROPPATCH. Returns the collection,
+        a line per property that still failed, and a line per property set that way. An
+        existing collection of that name is returned as it is.
         """
         href = canonical_href(self.home.rstrip("/") + "/" + quote(spec.name, safe="") + "/")
         for existing in self.collections():
             if same_href(existing.href, href):
-                return existing, []
+                return existing, [], []
         calendar = self.kind is DavKind.CALENDAR
         values = text_props(spec)
         body = mkcol_body(spec, values)
@@ -138,11 +139,17 @@ class DavCollections:
         for name, status in refusals.items():
             if name not in retry:
                 problems.append(f"the target refused {name[1]} when creating it ({status})")
-        problems += self.set_properties(href, retry, "refused when creating it, then ")
+        still = self.set_properties(href, retry, "refused when creating it, then ")
+        problems += still
+        notes = [
+            f"{name[1]} refused when creating it; set by PROPPATCH"
+            for name in retry
+            if not any(f"property {name[1]} " in line for line in still)
+        ]
         for created in self.collections():
             if same_href(created.href, href):
-                return created, problems
-        return Collection(kind=self.kind, name=spec.name, href=href), problems
+                return created, problems, notes
+        return Collection(kind=self.kind, name=spec.name, href=href), problems, notes
 
     def set_properties(
         self, href: str, values: dict[tuple[str, str], str], why: str = ""

@@ -229,8 +229,9 @@ def migrate_collection(
         if options.dry_run:
             target_collection = Collection(kind=kind, name=spec.name, href="")
         else:
-            target_collection, problems = target.make_collection(spec)
+            target_collection, problems, notes = target.make_collection(spec)
             _property_failures(report, spec, problems)
+            report.notes += notes
     else:
         target_collection = existing
         _repair_properties(report, spec, existing, target, options.dry_run)
