@@ -10,10 +10,11 @@ import httpx
 import pytest
 
 from skylift.demo.http_front import HttpFront
+from skylift.demo.radicale import RadicaleServer
 from skylift.model.dav import Collection, DavKind
 
 from .calendars import crlf, task, team_meeting
-from .conftest import DATA, SOURCE_PASSWORD, DavPair, seed
+from .conftest import DATA, SOURCE_PASSWORD, DavPair, DavServer, seed
 
 WORK = Collection(
     DavKind.CALENDAR, "work", "Work", "#336699FF", "Meetings", frozenset({"VEVENT", "VTODO"})
@@ -140,11 +141,11 @@ def test_a_property_refused_in_the_mkcol_answer_is_set_by_proppatch_and_reruns_r
 
 
 def test_well_known_302_discovery_finds_a_dav_root_that_is_not_slash(
-    xandikos_servers: tuple[object, object], tmp_path: Path
+    xandikos_servers: tuple[DavServer, DavServer], tmp_path: Path
 ) -> None:
     _, server = xandikos_servers
-    server.add_user("ann@new.example", "ann-pw")  # type: ignore[attr-defined]
-    base = server.http_url  # type: ignore[attr-defined]
+    server.add_user("ann@new.example", "ann-pw")
+    base = server.http_url
     probe = httpx.request(
         "PROPFIND", base + ".well-known/caldav", auth=("ann@new.example", "ann-pw")
     )
@@ -154,7 +155,7 @@ def test_well_known_302_discovery_finds_a_dav_root_that_is_not_slash(
     from skylift.connectors.dav import DavConnector
     from skylift.model.account import Login, Secret
 
-    endpoint = Endpoint.parse(server.url("caldav+http"))  # type: ignore[attr-defined]
+    endpoint = Endpoint.parse(server.url("caldav+http"))
     login = Login("ann@new.example", Secret("ann-pw"))
     with DavConnector(endpoint, DavKind.CALENDAR).open(login) as account:
         assert account.home.startswith("/dav/")
@@ -201,11 +202,11 @@ def test_a_429_with_retry_after_is_waited_out(dav_pair: DavPair) -> None:
 
 @pytest.mark.parametrize("password", [SOURCE_PASSWORD])
 def test_the_password_front_refuses_a_wrong_password(
-    xandikos_servers: tuple[object, object], password: str
+    xandikos_servers: tuple[DavServer, DavServer], password: str
 ) -> None:
     source, _ = xandikos_servers
-    source.add_user("zed@old.example", password)  # type: ignore[attr-defined]
-    url = source.http_url + "dav/"  # type: ignore[attr-defined]
+    source.add_user("zed@old.example", password)
+    url = source.http_url + "dav/"
     assert httpx.request("PROPFIND", url, auth=("zed@old.example", "wrong")).status_code == 401
     assert httpx.request("PROPFIND", url, auth=("zed@old.example", password)).status_code == 207
 
@@ -244,7 +245,8 @@ def test_a_property_the_target_still_refuses_is_reported_and_the_exit_code_says_
     with dav_pair.account("source", DavKind.CALENDAR) as source:
         seed(source, locked, {})
     # On the target the user may read "locked" but not change it (Radicale rights: r).
-    folder = dav_pair.target.storage / "collection-root" / dav_pair.target_user / "locked"  # type: ignore[attr-defined]
+    assert isinstance(dav_pair.target, RadicaleServer)
+    folder = dav_pair.target.storage / "collection-root" / dav_pair.target_user / "locked"
     folder.mkdir(parents=True)
     (folder / ".Radicale.props").write_text(
         json.dumps({"tag": "VCALENDAR", "D:displayname": "Old name"})
