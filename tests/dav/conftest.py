@@ -1,38 +1,62 @@
-"""Two real Radicale servers (source and target) and helpers to seed and run skylift."""
+"""Real CalDAV/CardDAV servers, each started once per test session, and helpers.
+
+Radicale and Xandikos each run as a source and a target server for the whole session;
+every test gets its own users on them (``jane<N>@old.example`` / ``jane<N>@new.example``),
+so tests never see each other's collections. ``dav_pair`` is the Radicale pair (the only
+server here with proxy login and a size limit); ``any_pair`` runs a test against both.
+Xandikos sits behind :class:`~skylift.demo.http_front.HttpFront` for passwords, under
+``/dav/`` with ``.well-known`` answered by a 302.
+"""
 
 from __future__ import annotations
 
+import itertools
 import os
 import subprocess
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import pytest
 
 from skylift.connectors.base import Endpoint
 from skylift.connectors.dav import DavAccount, DavConnector
 from skylift.demo.radicale import RadicaleServer
+from skylift.demo.xandikos import XandikosServer
 from skylift.model.account import Login, Secret
 from skylift.model.dav import Collection, DavKind
 
 DATA = Path(__file__).resolve().parent.parent / "data"
-SOURCE_USER, SOURCE_PASSWORD = "jane@old.example", "source-secret-1"
-TARGET_USER, TARGET_PASSWORD = "jane@new.example", "target-secret-2"
+SOURCE_PASSWORD, TARGET_PASSWORD = "source-secret-1", "target-secret-2"
 ADMIN, ADMIN_PASSWORD = "migrator", "admin-secret-3"
+SERVER_KINDS = ("radicale", "xandikos")
+_numbers = itertools.count(1)
+
+
+class DavServer(Protocol):
+    @property
+    def port(self) -> int: ...
+    @property
+    def http_url(self) -> str: ...
+    def url(self, scheme: str = "caldav") -> str: ...
+    def add_user(self, name: str, password: str) -> None: ...
 
 
 @dataclass
 class DavPair:
-    source: RadicaleServer
-    target: RadicaleServer
+    source: DavServer
+    target: DavServer
     state: Path
     workdir: Path
+    source_user: str = "jane@old.example"
+    target_user: str = "jane@new.example"
+    server: str = "radicale"
 
     def env(self, **extra: str) -> dict[str, str]:
         return os.environ | {
-            "SKYLIFT_SOURCE_USER": SOURCE_USER,
+            "SKYLIFT_SOURCE_USER": self.source_user,
             "SKYLIFT_SOURCE_PASSWORD": SOURCE_PASSWORD,
             "SKYLIFT_TARGET_PASSWORD": TARGET_PASSWORD,
             **extra,
@@ -48,6 +72,7 @@ class DavPair:
             text=True,
             env=env or self.env(),
             timeout=120,
+            cwd=self.workdir,
         )
 
     def migrate(self, kind: DavKind, *extra: str) -> subprocess.CompletedProcess[str]:
@@ -63,7 +88,7 @@ class DavPair:
             "--target",
             self.target.url(scheme),
             "--user",
-            TARGET_USER,
+            self.target_user,
             "--state",
             str(self.state),
             *extra,
@@ -71,24 +96,75 @@ class DavPair:
 
     def account(self, side: str, kind: DavKind) -> DavAccount:
         server, user, password = (
-            (self.source, SOURCE_USER, SOURCE_PASSWORD)
+            (self.source, self.source_user, SOURCE_PASSWORD)
             if side == "source"
-            else (self.target, TARGET_USER, TARGET_PASSWORD)
+            else (self.target, self.target_user, TARGET_PASSWORD)
         )
-        endpoint = Endpoint.parse(server.url("caldav+http"))
+        # Test setup goes straight to the DAV root; discovery has tests of its own.
+        root = getattr(server, "root_url", server.url)
+        endpoint = Endpoint.parse(root("caldav+http"))
         return DavConnector(endpoint, kind).open(Login(user, Secret(password)))
 
 
-@pytest.fixture
-def dav_pair(tmp_path: Path) -> Iterator[DavPair]:
-    source = RadicaleServer(
-        tmp_path / "source", users={SOURCE_USER: SOURCE_PASSWORD}, admin=(ADMIN, ADMIN_PASSWORD)
-    )
-    target = RadicaleServer(
-        tmp_path / "target", users={TARGET_USER: TARGET_PASSWORD}, max_resource_size=200_000
-    )
+@pytest.fixture(scope="session")
+def radicale_servers(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[DavServer, DavServer]]:
+    root = tmp_path_factory.mktemp("radicale")
+    source = RadicaleServer(root / "source", admin=(ADMIN, ADMIN_PASSWORD))
+    target = RadicaleServer(root / "target", max_resource_size=200_000, read_only="locked")
     with source, target:
-        yield DavPair(source, target, tmp_path / "skylift.db", tmp_path)
+        yield source, target
+
+
+@pytest.fixture(scope="session")
+def xandikos_servers(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[DavServer, DavServer]]:
+    root = tmp_path_factory.mktemp("xandikos")
+    with XandikosServer(root / "source") as source, XandikosServer(root / "target") as target:
+        yield source, target
+
+
+def _pair(servers: tuple[DavServer, DavServer], tmp_path: Path, server: str) -> DavPair:
+    source, target = servers
+    n = next(_numbers)
+    pair = DavPair(
+        source,
+        target,
+        tmp_path / "skylift.db",
+        tmp_path,
+        f"jane{n}@old.example",
+        f"jane{n}@new.example",
+        server,
+    )
+    source.add_user(pair.source_user, SOURCE_PASSWORD)
+    target.add_user(pair.target_user, TARGET_PASSWORD)
+    return pair
+
+
+@pytest.fixture
+def dav_pair(radicale_servers: tuple[DavServer, DavServer], tmp_path: Path) -> DavPair:
+    """Radicale to Radicale, fresh users."""
+    return _pair(radicale_servers, tmp_path, "radicale")
+
+
+@pytest.fixture(params=SERVER_KINDS)
+def any_pair(request: pytest.FixtureRequest, tmp_path: Path) -> DavPair:
+    """The same server software on both sides, once per kind, fresh users."""
+    servers = request.getfixturevalue(f"{request.param}_servers")
+    return _pair(servers, tmp_path, request.param)
+
+
+@pytest.fixture
+def mixed_pair(
+    radicale_servers: tuple[DavServer, DavServer],
+    xandikos_servers: tuple[DavServer, DavServer],
+    tmp_path: Path,
+) -> DavPair:
+    """A Radicale source and a Xandikos target (its parser is the stricter), fresh users."""
+    pair = _pair((radicale_servers[0], xandikos_servers[1]), tmp_path, "radicale->xandikos")
+    return pair
 
 
 def seed(account: DavAccount, spec: Collection, objects: dict[str, bytes]) -> Collection:

@@ -10,6 +10,7 @@ from skylift.connectors.ics_files import split_calendar
 from skylift.connectors.vcf_files import split_vcards
 from skylift.engine.davsync_objects import MalformedObject, prepare, resource_name
 from skylift.engine.davsync_plan import Action, plan_listing, plan_object
+from skylift.engine.davsync_repair import repair_calendar_object
 from skylift.engine.davsync_vcard import logical_lines, prepare_vcard
 from skylift.engine.davsync_verify import compare_cards, compare_events
 from skylift.model.dav import DavKind, Item, ItemRecord, ItemRef
@@ -59,10 +60,23 @@ def test_organizer_and_attendee_domains_are_rewritten_and_nothing_else_changes()
     assert untouched.raw == team_meeting()
 
 
-def test_malformed_objects_are_refused_with_the_parser_reason() -> None:
+def test_an_out_of_range_utc_offset_leaves_byte_for_byte_and_only_structure_is_refused() -> None:
     raw = (DATA / "ics/khal/invalid_tzoffset.ics").read_bytes()
-    with pytest.raises(MalformedObject, match="Offset must be less than 24 hours"):
-        prepare(_calendar_item(raw))
+    assert prepare(_calendar_item(raw)).raw == raw  # no strict parser in the way
+    unclosed = raw.replace(b"END:VCALENDAR", b"")
+    with pytest.raises(MalformedObject, match="BEGIN:VCALENDAR is never closed"):
+        prepare(_calendar_item(unclosed))
+
+
+def test_the_repair_rule_changes_only_the_out_of_range_offsets() -> None:
+    raw = (DATA / "ics/khal/invalid_tzoffset.ics").read_bytes().replace(b"\r\n", b"\n")
+    repaired = repair_calendar_object(raw.replace(b"\n", b"\r\n"))
+    assert repaired is not None
+    assert repaired.changes == ["TZOFFSETFROM:+5328 -> +2359"]
+    assert repaired.raw == raw.replace(b"\n", b"\r\n").replace(
+        b"TZOFFSETFROM:+5328", b"TZOFFSETFROM:+2359"
+    )
+    assert repair_calendar_object(team_meeting()) is None  # nothing to repair: no guess
 
 
 def test_vcard_21_becomes_30_with_decoded_text_and_named_types() -> None:

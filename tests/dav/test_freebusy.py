@@ -41,7 +41,7 @@ def test_freebusy_publish_writes_private_busy_blocks_and_settles(dav_pair: DavPa
         "--target",
         dav_pair.target.url(),
         "--user",
-        "jane@new.example",
+        dav_pair.target_user,
         "--weeks",
         "3",
     )
@@ -84,7 +84,7 @@ def test_vfreebusy_object_matches_what_the_target_server_answers(dav_pair: DavPa
         "--target",
         dav_pair.target.url(),
         "--user",
-        "jane@new.example",
+        dav_pair.target_user,
         "--weeks",
         "4",
         "--vfreebusy-out",
@@ -93,10 +93,10 @@ def test_vfreebusy_object_matches_what_the_target_server_answers(dav_pair: DavPa
     )
     assert result.returncode == 0, result.stdout + result.stderr
     account = json.loads(result.stdout)["accounts"][0]
-    published = out / "jane@new.example.ifb"
+    published = out / f"{dav_pair.target_user}.ifb"
     assert account["vfreebusy_file"] == str(published)
     periods, component = _freebusy(published.read_bytes())
-    assert str(component["ORGANIZER"]) == "mailto:jane@new.example"
+    assert str(component["ORGANIZER"]) == f"mailto:{dav_pair.target_user}"
     # The weekly Monday meeting, 10:00-11:00 Berlin time: four or five one-hour periods.
     assert 4 <= len(periods) <= 5
     assert all(e - b == timedelta(hours=1) and b.weekday() == 0 for b, e in periods)
@@ -109,7 +109,7 @@ def test_vfreebusy_object_matches_what_the_target_server_answers(dav_pair: DavPa
         "end": component["DTEND"].dt.strftime("%Y%m%dT%H%M%SZ"),
     }
     answer = httpx.get(
-        account["calendar_url"], params=window, auth=("jane@new.example", TARGET_PASSWORD)
+        account["calendar_url"], params=window, auth=(dav_pair.target_user, TARGET_PASSWORD)
     )
     assert answer.status_code == 200, answer.text
     assert _freebusy(answer.content)[0] == periods
@@ -125,7 +125,7 @@ def test_vfreebusy_out_in_a_missing_folder_is_a_one_line_usage_error(dav_pair: D
         "--target",
         dav_pair.target.url(),
         "--user",
-        "jane@new.example",
+        dav_pair.target_user,
         "--vfreebusy-out",
         str(missing),
     )

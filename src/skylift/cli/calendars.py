@@ -149,6 +149,10 @@ def _print_reports(account: str, reports: list[CollectionReport], dry_run: bool)
     for report in reports:
         if report.unchanged:
             print(f"{account} {report.kind} {report.name}: unchanged since the last run")
+            for note in report.notes:
+                print(f"  {note}")
+            for step in report.failed:
+                print(f"  failed {step.uid or step.source_href}: {step.reason}")
             continue
         counts = ", ".join(
             f"{report.count(a)} {would}{a}d".replace("skipd", "skipped").replace("faild", "failed")
@@ -156,8 +160,13 @@ def _print_reports(account: str, reports: list[CollectionReport], dry_run: bool)
         )
         new = f" ({would}created)" if report.created else ""
         print(f"{account} {report.kind} {report.name}{new}: {counts}")
-        for step in report.failed:
-            print(f"  failed {step.uid or step.source_href}: {step.reason}")
+        for note in report.notes:
+            print(f"  {note}")
+        for step in report.outcomes:
+            if step.action is Action.FAIL:
+                print(f"  failed {step.uid or step.source_href}: {step.reason}")
+            elif step.notice:
+                print(f"  {step.action} {step.uid or step.source_href}: {step.reason}")
 
 
 def _verify(
@@ -213,12 +222,24 @@ def _make_migrate(kind: DavKind):  # type: ignore[no-untyped-def]
         dav_workers: Annotated[
             int, typer.Option(min=1, max=32, help="Writes at once within one collection")
         ] = 4,
+        export_dir: Annotated[
+            Path | None,
+            typer.Option(
+                help="Where originals of objects not stored as they were go "
+                "(default: skylift-export beside the state file)"
+            ),
+        ] = None,
     ) -> int:
         src, dst = _sides(
             source, target, allow_plaintext, source_ca, target_ca, insecure_source, insecure_target
         )
         options = RunOptions(
-            kind, dry_run, delete, parse_domain_map(rewrite_domain or []), dav_workers
+            kind,
+            dry_run,
+            delete,
+            parse_domain_map(rewrite_domain or []),
+            dav_workers,
+            export_dir or default_export_dir(state),
         )
         pairs = _pairs(users, user, source_admin, target_admin)
         return _migrate(kind, src, dst, pairs, state, options, json_out, parallel)
@@ -226,6 +247,13 @@ def _make_migrate(kind: DavKind):  # type: ignore[no-untyped-def]
     what = "calendars (events, tasks, time zones)" if kind is DavKind.CALENDAR else "address books"
     command.__doc__ = f"Copy {what} keeping every UID; reruns copy only what changed."
     return command
+
+
+def default_export_dir(state: str) -> Path:
+    """``skylift-export`` beside a state file; in the current folder for a database URL."""
+    if "://" in state:
+        return Path("skylift-export")
+    return Path(state).resolve().parent / "skylift-export"
 
 
 def _make_verify(kind: DavKind):  # type: ignore[no-untyped-def]

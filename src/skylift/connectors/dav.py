@@ -11,32 +11,34 @@ conditional PUT/DELETE and the ctag / sync-token markers, with nothing hand-pars
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from urllib.parse import quote, unquote, urljoin, urlsplit
+from urllib.parse import quote, urljoin, urlsplit
 
 import httpx
 from lxml import etree
 
 from skylift.connectors.base import Endpoint
+from skylift.connectors.dav_collections import DavCollections
+from skylift.connectors.dav_http import reason as _reason
+from skylift.connectors.dav_http import send
 from skylift.connectors.dav_xml import (
     CR,
     CS,
-    ICAL,
     NSMAP,
     C,
     D,
     canonical_href,
+    failed_precondition,
     first_href,
+    parse_keeping_cr,
     prop_text,
     propfind_body,
     q,
     same_href,
     text_of,
-    to_int,
 )
-from skylift.errors import AuthError, ConfigError, ConnectError, SkyliftError, TransientError
+from skylift.errors import ConfigError, ConnectError, SkyliftError
 from skylift.model.account import Login
 from skylift.model.dav import (
-    CALENDAR_COMPONENTS,
     Collection,
     DavKind,
     Item,
@@ -80,7 +82,7 @@ class DavConnector:
             auth=httpx.BasicAuth(user, password),
             verify=verify,  # type: ignore[arg-type]
             timeout=self.endpoint.timeout,
-            follow_redirects=True,
+            follow_redirects=False,  # dav_http follows them, keeping the method
             headers={"User-Agent": "skylift"},
         )
         account = DavAccount(client, self.base_url, self.kind, login)
@@ -92,7 +94,7 @@ class DavConnector:
         return account
 
 
-class DavAccount:
+class DavAccount(DavCollections):
     """One user's calendar home or address book home; a context manager."""
 
     def __init__(self, client: httpx.Client, base_url: str, kind: DavKind, login: Login) -> None:
@@ -115,28 +117,19 @@ class DavAccount:
         hdrs = dict(headers or {})
         if body is not None and "Content-Type" not in hdrs:
             hdrs["Content-Type"] = "application/xml; charset=utf-8"
-        try:
-            response = self.client.request(method, url, content=body, headers=hdrs)
-        except httpx.TimeoutException as exc:
-            raise TransientError(f"{method} {url}: timed out") from exc
-        except httpx.TransportError as exc:
-            raise ConnectError(f"cannot reach {url}: {exc}") from exc
-        if response.status_code == 401:
-            who = self.login.admin or self.login.user
-            raise AuthError(f"{urlsplit(url).netloc} refused the login of {who}")
-        if response.status_code in (429, 503):
-            retry = response.headers.get("Retry-After", "")
-            raise TransientError(
-                f"{method} {url}: HTTP {response.status_code}",
-                retry_after=float(retry) if retry.isdigit() else None,
-            )
-        return response
+        return send(self.client, method, url, body, hdrs, self.login.admin or self.login.user)
 
-    def _multistatus(self, response: httpx.Response, what: str) -> list[etree._Element]:
+    def _multistatus(
+        self, response: httpx.Response, what: str, keep_cr: bool = False
+    ) -> list[etree._Element]:
         if response.status_code != 207:
             raise SkyliftError(f"{what}: HTTP {response.status_code} {_reason(response)}")
         try:
-            root = etree.fromstring(response.content)
+            root = (
+                parse_keeping_cr(response.content)
+                if keep_cr
+                else etree.fromstring(response.content)
+            )
         except etree.XMLSyntaxError as exc:
             raise SkyliftError(f"{what}: the server sent broken XML ({exc})") from exc
         return list(root.iter(q(D, "response")))
@@ -160,8 +153,17 @@ class DavAccount:
             probe = self._request("PROPFIND", well_known, body, {"Depth": "0"})
             if probe.status_code == 207:
                 start = str(probe.url)
-        responses = self._propfind(start, "0", (D, "current-user-principal"))
-        principal = first_href(responses, (D, "current-user-principal"))
+        response = self._request(
+            "PROPFIND", start, propfind_body((D, "current-user-principal")), {"Depth": "0"}
+        )
+        if response.status_code != 207:
+            raise ConnectError(
+                f"no CalDAV/CardDAV service at {start} (PROPFIND answered HTTP "
+                f"{response.status_code}); give the server's DAV URL"
+            )
+        principal = first_href(
+            self._multistatus(response, f"PROPFIND {start}"), (D, "current-user-principal")
+        )
         if not principal:
             raise ConnectError(f"{self.base_url} does not name a principal (not a DAV server?)")
         if self.login.admin:
@@ -183,106 +185,6 @@ class DavAccount:
         raise ConfigError(
             f"cannot derive {self.login.user}'s principal from the admin's ({admin_principal})"
         )
-
-    # -- collections ---------------------------------------------------------------------
-
-    def collections(self) -> list[Collection]:
-        """Return every calendar (or address book) in the home set."""
-        responses = self._propfind(
-            self.home,
-            "1",
-            (D, "resourcetype"),
-            (D, "displayname"),
-            (ICAL, "calendar-color"),
-            (C, "calendar-description"),
-            (CR, "addressbook-description"),
-            (C, "supported-calendar-component-set"),
-            (D, "sync-token"),
-            (CS, "getctag"),
-            (CR, "supported-address-data"),
-            (C, "max-resource-size"),
-            (CR, "max-resource-size"),
-        )
-        wanted = q(C, "calendar") if self.kind is DavKind.CALENDAR else q(CR, "addressbook")
-        found = []
-        for response in responses:
-            href = text_of(response, (D, "href"))
-            types = response.find(f".//{q(D, 'resourcetype')}")
-            if types is None or types.find(wanted) is None or same_href(href, self.home):
-                continue
-            comps = response.find(f".//{q(C, 'supported-calendar-component-set')}")
-            components = frozenset(
-                c.get("name", "").upper() for c in (comps if comps is not None else [])
-            )
-            if self.kind is DavKind.CALENDAR and not components:
-                components = CALENDAR_COMPONENTS
-            description_prop = (
-                (C, "calendar-description")
-                if self.kind is DavKind.CALENDAR
-                else (CR, "addressbook-description")
-            )
-            found.append(
-                Collection(
-                    kind=self.kind,
-                    name=unquote(href.rstrip("/").rpartition("/")[2]),
-                    display_name=prop_text(response, (D, "displayname")),
-                    color=prop_text(response, (ICAL, "calendar-color")),
-                    description=prop_text(response, description_prop),
-                    components=components,
-                    href=canonical_href(href.rstrip("/") + "/"),
-                    sync_token=prop_text(response, (D, "sync-token")) or None,
-                    ctag=prop_text(response, (CS, "getctag")) or None,
-                    data_versions=frozenset(
-                        t.get("version", "3.0")
-                        for t in response.iter(q(CR, "address-data-type"))
-                        if t.get("content-type", "text/vcard").lower() == "text/vcard"
-                    ),
-                    max_resource_size=to_int(
-                        prop_text(response, (C, "max-resource-size"))
-                        or prop_text(response, (CR, "max-resource-size"))
-                    ),
-                )
-            )
-        return found
-
-    def create_collection(self, spec: Collection) -> Collection:
-        """Create a collection like *spec* in the home (MKCALENDAR or extended MKCOL).
-
-        An existing collection of that name is returned as it is.
-        """
-        href = canonical_href(self.home.rstrip("/") + "/" + quote(spec.name, safe="") + "/")
-        for existing in self.collections():
-            if same_href(existing.href, href):
-                return existing
-        calendar = self.kind is DavKind.CALENDAR
-        root = etree.Element(q(C, "mkcalendar") if calendar else q(D, "mkcol"), nsmap=NSMAP)
-        prop = etree.SubElement(etree.SubElement(root, q(D, "set")), q(D, "prop"))
-        if not calendar:
-            rtype = etree.SubElement(prop, q(D, "resourcetype"))
-            etree.SubElement(rtype, q(D, "collection"))
-            etree.SubElement(rtype, q(CR, "addressbook"))
-        if spec.display_name:
-            etree.SubElement(prop, q(D, "displayname")).text = spec.display_name
-        if spec.description:
-            tag = q(C, "calendar-description") if calendar else q(CR, "addressbook-description")
-            etree.SubElement(prop, tag).text = spec.description
-        if calendar and spec.color:
-            etree.SubElement(prop, q(ICAL, "calendar-color")).text = spec.color
-        if calendar and spec.components:
-            comps = etree.SubElement(prop, q(C, "supported-calendar-component-set"))
-            for name in sorted(spec.components):
-                etree.SubElement(comps, q(C, "comp"), name=name)
-        body = etree.tostring(root, xml_declaration=True, encoding="utf-8")
-        response = self._request("MKCALENDAR" if calendar else "MKCOL", href, body)
-        if response.status_code not in (200, 201):
-            raise SkyliftError(
-                f"cannot create {spec.kind} {spec.name!r}: HTTP {response.status_code} "
-                f"{_reason(response)}"
-            )
-        for created in self.collections():
-            if same_href(created.href, href):
-                return created
-        return Collection(kind=self.kind, name=spec.name, href=href)
 
     def marker(self, collection: Collection) -> str | None:
         """The collection's current sync-token or ctag (None when it offers neither)."""
@@ -367,7 +269,7 @@ class DavAccount:
                 etree.SubElement(root, q(D, "href")).text = href
             body = etree.tostring(root, xml_declaration=True, encoding="utf-8")
             response = self._request("REPORT", collection.href, body, {"Depth": "1"})
-            for part in self._multistatus(response, f"REPORT {collection.href}"):
+            for part in self._multistatus(response, f"REPORT {collection.href}", keep_cr=True):
                 href = text_of(part, (D, "href"))
                 element = part.find(f".//{q(*data)}")
                 if element is None or element.text is None:
@@ -404,9 +306,12 @@ class DavAccount:
         headers = {"Content-Type": f"{self.kind.content_type}; charset=utf-8"}
         headers["If-Match" if etag else "If-None-Match"] = etag or "*"
         response = self._request("PUT", href, raw, headers)
-        if response.status_code == 412:
+        precondition = failed_precondition(response.content)
+        if response.status_code == 412 and not precondition:
             # Another writer was first, or (Radicale) the object broke a size precondition.
             return PutResult(href=href, conflict=True, error=f"HTTP 412 {_reason(response)}")
+        if precondition:  # Xandikos: 412 naming e.g. valid-calendar-data, a refusal
+            return PutResult(href=href, error=f"HTTP {response.status_code} {precondition}")
         if response.status_code not in (200, 201, 204):
             return PutResult(href=href, error=f"HTTP {response.status_code} {_reason(response)}")
         new_etag = response.headers.get("ETag")
@@ -450,8 +355,3 @@ class DavAccount:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def _reason(response: httpx.Response) -> str:
-    text = " ".join(response.text.split())[:200] if response.content else ""
-    return (response.reason_phrase + (f": {text}" if text else "")).strip()

@@ -6,6 +6,7 @@ lxml parses; nothing here looks at XML as text.
 
 from __future__ import annotations
 
+import re
 from urllib.parse import quote, unquote, urlsplit
 
 from lxml import etree
@@ -65,3 +66,42 @@ def first_href(responses: list[etree._Element], name: tuple[str, str]) -> str:
             if found is not None and found.text:
                 return found.text.strip()
     return ""
+
+
+def parse_keeping_cr(content: bytes) -> etree._Element:
+    """Parse a multistatus keeping the carriage returns inside calendar or address data.
+
+    An XML parser turns every CR LF into LF (XML 1.0 §2.11), so object bytes read from a
+    multiget would lose their CRs; escaped as ``&#13;`` they survive. Falls back to a plain
+    parse when the escaped text is not well-formed (a CR inside a tag) or not UTF-8.
+    """
+    if b"\r" not in content:
+        return etree.fromstring(content)
+    body = content
+    if body.startswith(b"<?xml"):
+        declaration, _, body = body.partition(b"?>")
+        if b"encoding" in declaration and not re.search(
+            rb"encoding\s*=\s*[\"']utf-?8[\"']", declaration, re.IGNORECASE
+        ):
+            return etree.fromstring(content)
+    try:
+        return etree.fromstring(body.strip().replace(b"\r", b"&#13;"))
+    except etree.XMLSyntaxError:
+        return etree.fromstring(content)
+
+
+def failed_precondition(body: bytes) -> str:
+    """The CalDAV/CardDAV precondition a DAV:error body names (with its description), or ""."""
+    if b"error" not in body:
+        return ""
+    try:
+        root = etree.fromstring(body)
+    except etree.XMLSyntaxError:
+        return ""
+    if root.tag != q(D, "error"):
+        return ""
+    names = [etree.QName(e).localname for e in root if etree.QName(e).namespace in (C, CR)]
+    if not names:
+        return ""
+    description = text_of(root, (D, "responsedescription"))
+    return ", ".join(names) + (f": {description}" if description else "")

@@ -35,13 +35,20 @@ user: .+
 collection: {{user}}
 permissions: RW
 
-[collections]
+{read_only}[collections]
 user: .+
 collection: {{user}}/[^/]+
 permissions: rw
 """
 
 NO_ADMIN = "(?!)"  # a user pattern that never matches
+READ_ONLY = """\
+[read-only]
+user: .+
+collection: {{user}}/{pattern}
+permissions: r
+
+"""
 
 
 def free_port() -> int:
@@ -55,13 +62,15 @@ def free_port() -> int:
 class RadicaleServer:
     """A Radicale instance with plain htpasswd users and filesystem storage under *root*.
 
-    *max_resource_size* makes the server refuse larger objects, as a hosted target does.
+    *max_resource_size* makes the server refuse larger objects, as a hosted target does;
+    *read_only* collections refuse every write (a shared calendar the user may only read).
     """
 
     root: Path
     users: dict[str, str] = field(default_factory=dict)
     admin: tuple[str, str] | None = None
     max_resource_size: int | None = None
+    read_only: str = ""  # collection names (a regex) users may read but not change
     tls: bool = False
     port: int = 0
     _proc: subprocess.Popen[bytes] | None = None
@@ -140,7 +149,8 @@ class RadicaleServer:
             make_self_signed_cert(self.root)
         self._write_users()
         admin_pattern = self.admin[0].replace(".", r"\.") if self.admin else NO_ADMIN
-        (self.root / "rights").write_text(RIGHTS.format(admin=admin_pattern))
+        read_only = READ_ONLY.format(pattern=self.read_only) if self.read_only else ""
+        (self.root / "rights").write_text(RIGHTS.format(admin=admin_pattern, read_only=read_only))
         conf = self.root / "radicale.conf"
         conf.write_text(self._config())
         self._proc = subprocess.Popen(
@@ -154,7 +164,7 @@ class RadicaleServer:
         while time.monotonic() < deadline:
             if self._proc.poll() is not None:
                 raise RuntimeError(f"radicale exited: {self.log_tail()}")
-            if _listening(self.port):
+            if listening(self.port):
                 return self
             time.sleep(0.05)
         self.stop()
@@ -181,7 +191,7 @@ class RadicaleServer:
         self.stop()
 
 
-def _listening(port: int) -> bool:
+def listening(port: int) -> bool:
     with socket.socket() as s:
         s.settimeout(0.2)
         return s.connect_ex(("127.0.0.1", port)) == 0

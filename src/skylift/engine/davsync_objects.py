@@ -1,9 +1,9 @@
 """Turn a source object into the bytes a CalDAV/CardDAV target stores, keeping its UID.
 
-Objects are edited on content lines, not re-serialised, so everything the engine does not
-mean to change (X- properties, alarms, attachments, VTIMEZONE blocks) keeps its exact bytes.
-Each object is still parsed by icalendar first: a malformed one is refused here with the
-parser's reason instead of being sent.
+Objects are edited on content lines, not re-serialised, and only where a transform needs
+it, so an object the source serves leaves byte for byte unless skylift must change it. No
+strict parser gates an object: the structure CalDAV requires is checked on content lines,
+and what a server's own parser makes of the rest is the target's call.
 """
 
 from __future__ import annotations
@@ -11,8 +11,6 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass
-
-import icalendar
 
 from skylift.engine.davsync_vcard import fold, prepare_vcard
 from skylift.model.dav import DavKind, Item, decode_dav_text
@@ -65,29 +63,19 @@ def prepare(
 
 
 def prepare_calendar_object(raw: bytes, domain_map: dict[str, str]) -> Prepared:
-    """Validate one calendar object resource, give it a UID, drop METHOD, rewrite domains."""
+    """Find the UID and component of one calendar object on its content lines; drop METHOD,
+    add a missing UID, rewrite domains. Nothing else is touched: an object that needs none
+    of that leaves with the bytes it came with, whatever a strict parser would say of it
+    (the target decides; ``davsync_repair`` says what follows a refusal).
+    """
     text = decode_dav_text(raw)
-    try:
-        calendar = icalendar.Calendar.from_ical(text)
-    except Exception as exc:  # icalendar raises many kinds for bad input
-        raise MalformedObject(f"invalid iCalendar: {exc}") from exc
-    components = [c for c in calendar.subcomponents if c.name in STORED_COMPONENTS]
-    if not components:
-        raise MalformedObject("no event, task or journal in the object")
-    uids = {str(c.get("UID")) for c in components if c.get("UID")}
-    if len(uids) > 1:
-        raise MalformedObject(f"several UIDs in one object: {', '.join(sorted(uids))}")
-    kinds: set[str] = {str(c.name) for c in components}
-    if len(kinds) > 1:
-        raise MalformedObject(f"mixed component types in one object: {', '.join(sorted(kinds))}")
-    for component in components:
-        _check_cardinality(component)
     lines = _logical_lines(text)
+    uids, kind = _shape(lines)
     missing_uid = not uids
     uid = uids.pop() if uids else "skylift-" + hashlib.sha256(raw).hexdigest()[:32]
     out: list[str] = []
     depth = 0
-    changed = missing_uid
+    changed = missing_uid or text.encode("utf-8") != raw
     for logical, physical in lines:
         upper = logical.upper()
         if upper.startswith("BEGIN:"):
@@ -107,22 +95,60 @@ def prepare_calendar_object(raw: bytes, domain_map: dict[str, str]) -> Prepared:
         starts_component = upper.startswith("BEGIN:") and upper[6:].strip() in STORED_COMPONENTS
         if missing_uid and depth == 2 and starts_component:
             out.append(f"UID:{uid}")
+    name = resource_name(uid, DavKind.CALENDAR)
     if not changed:
-        return Prepared(uid, _crlf(text), resource_name(uid, DavKind.CALENDAR), kinds.pop())
+        return Prepared(uid, raw, name, kind)
     body = "\r\n".join(out) + "\r\n"
-    return Prepared(uid, body.encode("utf-8"), resource_name(uid, DavKind.CALENDAR), kinds.pop())
+    return Prepared(uid, body.encode("utf-8"), name, kind)
 
 
 ONCE_ONLY = ("UID", "DTSTART", "DTEND", "DUE", "DURATION", "RECURRENCE-ID", "SEQUENCE")
 
 
-def _check_cardinality(component: icalendar.cal.Component) -> None:
-    """Refuse what every CalDAV server refuses, with a reason a person can act on."""
-    for name in ONCE_ONLY:
-        value = component.get(name)
-        if isinstance(value, list) and len(value) > 1:
-            raise MalformedObject(f"{component.name} has {len(value)} {name} properties")
-    if component.name == "VEVENT" and component.get("DTSTART") is None:
+def _shape(lines: list[tuple[str, str]]) -> tuple[set[str], str]:
+    """Check what every CalDAV server refuses (RFC 4791 §4.1) on content lines: one
+    VCALENDAR holding events, tasks or journals of one type and one UID, each property
+    that may occur once occurring once, a DTSTART in every VEVENT. Returns (UIDs, type)."""
+    stack: list[str] = []
+    uids: set[str] = set()
+    kinds: set[str] = set()
+    counts: dict[str, int] = {}
+    for logical, _ in lines:
+        name = _name(logical)
+        value = logical.partition(":")[2].strip()
+        if name == "BEGIN":
+            stack.append(value.upper())
+            if len(stack) == 1 and stack[0] != "VCALENDAR":
+                raise MalformedObject(f"not an iCalendar object (BEGIN:{value})")
+            if len(stack) == 2 and stack[1] in STORED_COMPONENTS:
+                kinds.add(stack[1])
+                counts = {}
+        elif name == "END":
+            if not stack or stack[-1] != value.upper():
+                raise MalformedObject(f"END:{value} closes nothing that is open")
+            closed = stack.pop()
+            if len(stack) == 1 and closed in STORED_COMPONENTS:
+                _check_counts(closed, counts)
+        elif len(stack) == 2 and stack[1] in STORED_COMPONENTS:
+            counts[name] = counts.get(name, 0) + 1
+            if name == "UID" and value:
+                uids.add(value)
+    if stack:
+        raise MalformedObject(f"BEGIN:{stack[-1]} is never closed")
+    if not kinds:
+        raise MalformedObject("no event, task or journal in the object")
+    if len(uids) > 1:
+        raise MalformedObject(f"several UIDs in one object: {', '.join(sorted(uids))}")
+    if len(kinds) > 1:
+        raise MalformedObject(f"mixed component types in one object: {', '.join(sorted(kinds))}")
+    return uids, kinds.pop()
+
+
+def _check_counts(component: str, counts: dict[str, int]) -> None:
+    for prop in ONCE_ONLY:
+        if counts.get(prop, 0) > 1:
+            raise MalformedObject(f"{component} has {counts[prop]} {prop} properties")
+    if component == "VEVENT" and not counts.get("DTSTART"):
         raise MalformedObject("VEVENT without DTSTART (a calendar store requires one)")
 
 
@@ -135,11 +161,6 @@ def rewrite_domains(line: str, domain_map: dict[str, str]) -> str:
         )
         line = pattern.sub(r"\g<1>@" + new.lstrip("@").replace("\\", ""), line)
     return line
-
-
-def _crlf(text: str) -> bytes:
-    lines = text.replace("\r\n", "\n").replace("\r", "\n").rstrip("\n").split("\n")
-    return ("\r\n".join(line for line in lines if line.strip()) + "\r\n").encode("utf-8")
 
 
 def _name(line: str) -> str:

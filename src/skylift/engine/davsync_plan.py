@@ -27,7 +27,8 @@ class Action(StrEnum):
 
 @dataclass(frozen=True)
 class Step:
-    """One planned change and why. *if_match* is the target ETag a write or delete expects."""
+    """One planned change and why. *if_match* is the target ETag a write or delete expects;
+    *notice* marks a done step a person should read anyway (an object repaired)."""
 
     action: Action
     reason: str
@@ -35,6 +36,7 @@ class Step:
     source_href: str | None = None
     target_href: str | None = None
     if_match: str | None = None
+    notice: bool = False
 
 
 @dataclass(frozen=True)

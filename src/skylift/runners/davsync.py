@@ -9,16 +9,17 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 from typing import Protocol
 
 from skylift.connectors.base import Endpoint
 from skylift.connectors.dav import DavAccount, DavConnector
+from skylift.connectors.dav_props import differing
 from skylift.connectors.ics_files import IcsFileSource
 from skylift.connectors.vcf_files import VcfFileSource
-from skylift.engine.davsync_objects import MalformedObject, Prepared, prepare
+from skylift.engine.davsync_objects import MalformedObject, Prepared, prepare, resource_name
 from skylift.engine.davsync_plan import (
     KEPT_DELETED,
     Action,
@@ -30,6 +31,7 @@ from skylift.engine.davsync_plan import (
 from skylift.errors import ConfigError, ConnectError, SkyliftError
 from skylift.model.account import Login, MailboxPair
 from skylift.model.dav import Collection, DavKind, Item, ItemRecord, ItemRef
+from skylift.runners.davsync_export import ExportFolder
 from skylift.runners.davsync_writes import OrderedWrites, write_object
 from skylift.state.dav_ledger import DavLedger
 
@@ -105,6 +107,7 @@ class CollectionReport:
     created: bool = False
     unchanged: bool = False
     outcomes: list[Step] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
     def count(self, action: Action) -> int:
         return sum(1 for step in self.outcomes if step.action is action)
@@ -119,6 +122,7 @@ class CollectionReport:
             "kind": str(self.kind),
             "created": self.created,
             "unchanged": self.unchanged,
+            "notes": self.notes,
             "counts": {str(a): self.count(a) for a in Action},
             "items": [
                 {
@@ -127,6 +131,7 @@ class CollectionReport:
                     "source": s.source_href,
                     "target": s.target_href,
                     "reason": s.reason,
+                    "notice": s.notice,
                 }
                 for s in self.outcomes
                 if s.action is not Action.SKIP or s.reason != "unchanged since the last run"
@@ -141,6 +146,7 @@ class RunOptions:
     propagate_deletes: bool = False
     domain_map: dict[str, str] = field(default_factory=dict)
     dav_workers: int = 4
+    export_dir: Path | None = None
 
 
 @dataclass
@@ -223,9 +229,12 @@ def migrate_collection(
         if options.dry_run:
             target_collection = Collection(kind=kind, name=spec.name, href="")
         else:
-            target_collection = target.create_collection(spec)
+            target_collection, problems, notes = target.make_collection(spec)
+            _property_failures(report, spec, problems)
+            report.notes += notes
     else:
         target_collection = existing
+        _repair_properties(report, spec, existing, target, options.dry_run)
         target_marker = target.marker(existing) if existing.href else None
         if (
             source_marker
@@ -248,10 +257,18 @@ def migrate_collection(
             step = _delete(target, ledger, account, kind, spec.name, step)
         report.outcomes.append(step)
     seen: dict[str, str] = {}
+    export = ExportFolder(
+        None if options.dry_run else options.export_dir,
+        account,
+        spec.name,
+    )
     with OrderedWrites[Step](options.dav_workers) as writes:
         for item in source.fetch(spec, plan.fetch):
             decided = _decide(item, target_collection, target, by_uid, listing, seen, options)
             if isinstance(decided, Step):
+                if decided.action is Action.FAIL:
+                    where = export.save(item, _export_name(item, decided))
+                    decided = replace(decided, reason=f"{decided.reason}; {where}")
                 report.outcomes.extend(writes.done(decided))
                 continue
             step, prepared = decided
@@ -271,6 +288,7 @@ def migrate_collection(
                 account,
                 kind,
                 spec.name,
+                export,
             )
             report.outcomes.extend(writes.submit(job))
         report.outcomes.extend(writes.drain())
@@ -286,6 +304,43 @@ def migrate_collection(
             target.marker(target_collection),
         )
     return report
+
+
+def _property_failures(report: CollectionReport, spec: Collection, problems: list[str]) -> None:
+    for problem in problems:
+        report.outcomes.append(Step(Action.FAIL, problem, source_href=spec.href))
+
+
+def _repair_properties(
+    report: CollectionReport,
+    spec: Collection,
+    existing: Collection,
+    target: DavAccount,
+    dry_run: bool,
+) -> None:
+    """Set again on the target the text properties that differ from the source's."""
+    wrong = differing(spec, existing)
+    if not wrong:
+        return
+    names = ", ".join(name for _, name in wrong)
+    if dry_run:
+        report.notes.append(f"would set {names} as on the source")
+        return
+    problems = target.set_properties(existing.href, wrong, "differs from the source; ")
+    _property_failures(report, spec, problems)
+    if len(problems) < len(wrong):
+        report.notes.append(
+            f"set {names} as on the source"
+            if not problems
+            else f"tried to set {names} as on the source"
+        )
+
+
+def _export_name(item: Item, step: Step) -> str:
+    last = item.href.rstrip("/").rpartition("/")[2]
+    if step.uid and not last.lower().endswith(item.kind.suffix):
+        return resource_name(step.uid, item.kind)
+    return last or resource_name(step.uid or "object", item.kind)
 
 
 def _source_listing(

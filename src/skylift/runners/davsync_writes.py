@@ -22,7 +22,9 @@ from typing import Generic, TypeVar
 from skylift.connectors.dav import DavAccount
 from skylift.engine.davsync_objects import Prepared
 from skylift.engine.davsync_plan import Action, Step
-from skylift.model.dav import Collection, DavKind, Item, ItemRecord
+from skylift.engine.davsync_repair import repair_calendar_object
+from skylift.model.dav import Collection, DavKind, Item, ItemRecord, PutResult
+from skylift.runners.davsync_export import ExportFolder
 from skylift.state.dav_ledger import DavLedger
 
 T = TypeVar("T")
@@ -85,10 +87,14 @@ def write_object(
     account: str,
     kind: DavKind,
     name: str,
+    export: ExportFolder,
 ) -> Step:
     """PUT one object, then record it: the ledger never names what the target lacks.
 
-    May run on a worker thread; touches nothing but the target and this object's ledger row.
+    A refused calendar object is tried once more with the minimal repair of
+    ``davsync_repair`` when one applies; the original goes to *export* whenever what the
+    target holds is not it. May run on a worker thread; touches nothing but the target,
+    this object's ledger row and its export file.
     """
     result = target.put(collection, prepared.name, prepared.raw, step.if_match, step.target_href)
     if result.conflict and step.action is Action.CREATE:
@@ -103,10 +109,31 @@ def write_object(
                 current.etag,
             )
             result = target.put(collection, prepared.name, prepared.raw, current.etag, result.href)
+        else:
+            result = PutResult(result.href, error=result.error)  # refused, not raced
+    if result.error and not result.conflict and kind is DavKind.CALENDAR:
+        repaired = repair_calendar_object(prepared.raw)
+        if repaired is not None:
+            refusal = result.error
+            result = target.put(collection, prepared.name, repaired.raw, step.if_match, result.href)
+            if not result.error:
+                step = Step(
+                    step.action,
+                    f"repaired ({'; '.join(repaired.changes)}) after the target refused the "
+                    f"original ({refusal}); {export.save(item, prepared.name)}",
+                    prepared.uid,
+                    item.href,
+                    result.href,
+                    notice=True,
+                )
+            else:
+                result = PutResult(
+                    result.href, error=f"{refusal}; also after repair: {result.error}"
+                )
     if result.error:
         return Step(
             Action.FAIL,
-            f"the target refused it: {result.error}",
+            f"the target refused it: {result.error}; {export.save(item, prepared.name)}",
             prepared.uid,
             item.href,
             result.href,
