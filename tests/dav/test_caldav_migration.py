@@ -264,6 +264,14 @@ def test_users_csv_moves_every_account_and_a_bad_login_does_not_stop_the_others(
         f"{dav_pair.target.port} refused the login of bob@new.example"
     ]
     assert "not-bobs-password" not in result.stdout + result.stderr
+    jobs = dav_pair.run("jobs", "--state", str(dav_pair.state), "--json")
+    units = {u["key"]: u for u in json.loads(jobs.stdout)["items"]}
+    assert units[dav_pair.target_user]["kind"] == "calendars"
+    assert units[dav_pair.target_user]["state"] == "done"
+    assert units[dav_pair.target_user]["items"] == 2
+    assert units["bob@new.example"]["state"] == "failed"
+    assert "refused the login" in units["bob@new.example"]["last_error"]
+    assert "not-bobs-password" not in jobs.stdout
 
 
 def test_tls_target_needs_its_ca_and_says_so_in_one_line(dav_pair: DavPair, tmp_path: Path) -> None:

@@ -34,6 +34,7 @@ from skylift.model.dav import Collection, DavKind, Item, ItemRecord, ItemRef
 from skylift.runners.davsync_export import ExportFolder
 from skylift.runners.davsync_writes import OrderedWrites, write_object
 from skylift.state.dav_ledger import DavLedger
+from skylift.state.work_units import WorkUnits, new_run_id
 
 DAV_SCHEMES = {
     DavKind.CALENDAR: ("caldav+https", "caldav+http"),
@@ -171,20 +172,46 @@ def migrate_accounts(
     A login or connection failure ends that account only; other errors end the run.
     """
 
+    units = None if options.dry_run else WorkUnits(ledger.engine)
+    kind = "calendars" if options.kind is DavKind.CALENDAR else "contacts"
+    ids = units.queue(new_run_id(f"migrate-{kind}"), kind, [p.key for p in pairs]) if units else {}
+
     def one(pair: MailboxPair) -> AccountResult:
+        if units:
+            units.start(ids[pair.key])
         try:
             with (
                 open_source(source, options.kind, pair.source) as reader,
                 open_target(target, options.kind, pair.target) as writer,
             ):
-                return AccountResult(
+                result = AccountResult(
                     pair.key, migrate_account(reader, writer, ledger, pair.key, options)
                 )
         except ConnectError as exc:
-            return AccountResult(pair.key, error=exc)
+            result = AccountResult(pair.key, error=exc)
+        except BaseException as exc:
+            if units:
+                units.finish(ids[pair.key], "failed", error=str(exc) or type(exc).__name__)
+            raise
+        if units:
+            record_account(units, ids[pair.key], result)
+        return result
 
     with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
         yield from pool.map(one, pairs)
+
+
+def record_account(units: WorkUnits, unit_id: int, result: AccountResult) -> None:
+    """One account as a work unit: objects written, problems, the error that stopped it."""
+    if result.error is not None:
+        units.finish(unit_id, "failed", error=str(result.error))
+        return
+    written = sum(r.count(Action.CREATE) + r.count(Action.UPDATE) for r in result.reports)
+    failed = [s for r in result.reports for s in r.failed]
+    error = f"{failed[0].uid or failed[0].source_href}: {failed[0].reason}" if failed else None
+    units.finish(
+        unit_id, "partial" if failed else "done", items=written, problems=len(failed), error=error
+    )
 
 
 def migrate_account(
