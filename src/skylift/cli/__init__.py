@@ -30,6 +30,7 @@ COMMANDS = {
     "verify-calendars": "skylift.cli.calendars",
     "verify-contacts": "skylift.cli.calendars",
     "freebusy": "skylift.cli.calendars",
+    "auth": "skylift.cli.auth",
 }
 COMMAND_MODULES = tuple(dict.fromkeys(COMMANDS.values()))
 

@@ -25,7 +25,14 @@ from imapclient.exceptions import IMAPClientError, LoginError
 
 from skylift.connectors.base import Capabilities, Endpoint, MailConnector, MailTarget, Namespace
 from skylift.connectors.imap_wire import FetchedItem, append_command, parse_fetch, uid_set
-from skylift.errors import AuthError, ConfigError, ConnectError, FolderNotFound, TransientError
+from skylift.errors import (
+    AuthError,
+    ConfigError,
+    ConnectError,
+    FolderNotFound,
+    TokenExpired,
+    TransientError,
+)
 from skylift.model.account import Login
 from skylift.model.mail import AppendResult, Folder, FolderState, Message, MessageRef
 
@@ -61,6 +68,8 @@ def transient_from(exc: BaseException) -> TransientError:
     retry_after = None
     if m := _BACKOFF_MS.search(text):
         retry_after = int(m.group(1)) / 1000
+    if "AccessTokenExpired" in text:  # Exchange ends a session whose token expired
+        return TokenExpired(f"IMAP session ended: {text}")
     return TransientError(f"IMAP connection problem: {text}", retry_after=retry_after)
 
 
@@ -190,6 +199,15 @@ class ImapMailbox(MailTarget):
 
     def _login(self) -> None:
         who = self.login_info
+        if self.endpoint.oauth is not None:  # app-only OAuth2, SASL XOAUTH2 (connectors/sasl.py)
+            from skylift.connectors.sasl import imap_login
+
+            try:
+                return imap_login(
+                    self.client, self.endpoint.oauth, who.user, self.endpoint.display()
+                )
+            except NETWORK_ERRORS as exc:
+                raise transient_from(exc) from None
         try:
             if who.admin:
                 if who.admin_password is None:
