@@ -35,7 +35,7 @@ from tests.servers.token_endpoint import TokenEndpoint, make_certificate
 
 MASTER = ("skylift-admin", "master-pw-7")
 SECRET = "app-secret-Qx7-never-printed"
-SOURCE_USERS = {f"{n}@old.example" for n in ("alice", "bob", "carol", "dave", "erin")}
+SOURCE_USERS = {f"{n}@old.example" for n in ("alice", "bob", "carol", "dave", "erin", "fay")}
 
 
 @dataclass
@@ -93,7 +93,7 @@ def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cloud]:
     target = OAuthDovecot(
         root / "target", master_user=MASTER, separator="/", special_use_autocreate=True,
         issuer=f"https://sts.windows.net/{tenant.tid}/",
-        full_access={f"{n}@new.example" for n in ("alice", "bob", "carol", "erin")},
+        full_access={f"{n}@new.example" for n in ("alice", "bob", "carol", "erin", "frank")},
     )  # fmt: skip
     for server in (source, target):
         tokens.write_validation_key(server.key_dir)
@@ -298,3 +298,18 @@ def test_certificate_credential_and_auth_check(cloud: Cloud, tmp_path: Path) -> 
     assert not dave["ok"] and "Add-MailboxPermission -Identity dave@new.example" in dave["fix"]
     assert "New-ServicePrincipal" in dave["fix"]
     _no_secret_anywhere(cloud, result.stdout, result.stderr)
+
+
+def test_pop3_source_signs_in_with_xoauth2(cloud: Cloud) -> None:
+    # POP3 AUTH XOAUTH2 (RFC 5034 exchange) against Dovecot's pop3 with the same oauth2 passdb.
+    seed(cloud.source.imap_port, *_as("fay@old.example"), {"INBOX": _many(12, 500)}, sep="/")
+    users = write_users(cloud.root / "f.csv", [("frank@new.example", "fay@old.example")],
+                        "EmailAddress,UserName")  # fmt: skip
+    args = cloud.args()
+    args[args.index("--source") + 1] = cloud.source.pop3_url()
+    result = run_skylift("migrate", *args, "--users", users, "--state", cloud.root / "f.db",
+                         "--json", env=cloud.env())  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    src = dump(cloud.source.imap_port, *_as("fay@old.example"))["INBOX"]
+    dst = dump(cloud.target.imap_port, *_as("frank@new.example"))["INBOX"]
+    assert sorted(r[0] for r in dst) == sorted(r[0] for r in src)
