@@ -12,7 +12,7 @@ from skylift.connectors.oauth import EntraTokens, GoogleTokens, jwt_claims
 from skylift.engine.profiles import load_profile, parse_profile
 from skylift.errors import AuthError, ConfigError
 from skylift.model.account import Secret
-from tests.servers.token_endpoint import TokenEndpoint
+from tests.servers.token_endpoint import TokenEndpoint, make_certificate
 
 USERS = {"ann@old.example", "ben@old.example"}
 
@@ -112,3 +112,29 @@ def test_profiles_say_how_to_reach_the_clouds(tmp_path: Path) -> None:
     own.write_text('name = "own"\n[mail]\nauth = "kerberos"\n')
     with pytest.raises(ConfigError, match=r"mail\.auth must be one of"):
         parse_profile(own, builtin=False)
+
+
+def test_certificate_assertions_and_a_skewed_clock(endpoint: TokenEndpoint, tmp_path: Path) -> None:
+    pem, cert = make_certificate(tmp_path)
+    app = endpoint.add_app("new.example", certificate=cert)
+
+    def provider(path: Path) -> EntraTokens:
+        return EntraTokens(
+            "target", "new.example", app.client_id, certificate=path,
+            authority=endpoint.url, ca_file=str(endpoint.ca_file),
+        )  # fmt: skip
+
+    assert jwt_claims(provider(pem).token("ann@new.example"))["appid"] == app.client_id
+    other, _ = make_certificate(tmp_path, "other")
+    with pytest.raises(AuthError, match="certificate is not registered on the app"):
+        provider(other).token("ann@new.example")
+    endpoint.clock_offset = 3 * 3600
+    try:
+        with pytest.raises(AuthError, match="clock is wrong"):
+            provider(pem).token("ann@new.example")
+    finally:
+        endpoint.clock_offset = 0
+    key_only = tmp_path / "key-only.pem"
+    key_only.write_text(pem.read_text().split("-----BEGIN CERTIFICATE-----")[0])
+    with pytest.raises(ConfigError, match="private key and its certificate"):
+        provider(key_only).token("ann@new.example")
