@@ -297,7 +297,10 @@ def test_certificate_credential_and_auth_check(cloud: Cloud, tmp_path: Path) -> 
     dave = checks[("target", "dave@new.example")]
     assert not dave["ok"] and "Add-MailboxPermission -Identity dave@new.example" in dave["fix"]
     assert "New-ServicePrincipal" in dave["fix"]
-    _no_secret_anywhere(cloud, result.stdout, result.stderr)
+    text = run_skylift("auth", "check", *args, "--users", users, "--first", "2", env=env)
+    assert text.returncode == 3 and "FAIL target dave@new.example" in text.stdout, text.stdout
+    assert "fix: in Exchange Online PowerShell: New-ServicePrincipal" in text.stdout
+    _no_secret_anywhere(cloud, result.stdout, result.stderr, text.stdout, text.stderr)
 
 
 def test_pop3_source_signs_in_with_xoauth2(cloud: Cloud) -> None:
