@@ -34,6 +34,7 @@ PAGES: dict[str, tuple[str, ...]] = {
     "verify-contacts": ("docs/calendars.md",),
     "freebusy": ("docs/calendars.md",),
     "jobs": ("docs/concepts.md",),
+    "auth": ("docs/migrate.md",),
 }
 
 

@@ -49,6 +49,15 @@ class TransientError(SkyliftError):
         self.retry_after = retry_after
 
 
+class TokenExpired(TransientError):
+    """The server ended a session because its OAuth2 token expired (Exchange's
+    ``BYE Session invalidated - AccessTokenExpired``): reconnect at once with a fresh token;
+    this does not count as a failed attempt."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, retry_after=0.0)
+
+
 class ItemRejected(SkyliftError):
     """The target refused one item (too big, invalid); the run goes on.
 

@@ -32,6 +32,7 @@ COMMANDS = {
     "verify-contacts": "skylift.cli.calendars",
     "freebusy": "skylift.cli.calendars",
     "jobs": "skylift.cli.jobs",
+    "auth": "skylift.cli.auth",
 }
 COMMAND_MODULES = tuple(dict.fromkeys(COMMANDS.values()))
 

@@ -17,6 +17,7 @@ from typing import Annotated
 
 import typer
 
+from skylift.cli import cloud
 from skylift.cli.common import print_json
 from skylift.cli.interrupt import graceful_stop
 from skylift.cli.render import MigrateProgress, print_run_summary, print_verify
@@ -37,8 +38,12 @@ from skylift.model.account import Login, MailboxPair, Secret
 from skylift.runners.local import RunSettings, migrate_all, verify_all
 from skylift.state.store import StateStore
 
-SourceOpt = Annotated[str, typer.Option("--source", help="imap://host:143, imaps://host:993, …")]
-TargetOpt = Annotated[str, typer.Option("--target", help="imap://host:143 or imaps://host:993")]
+SourceOpt = Annotated[
+    str | None, typer.Option("--source", help="imap://host:143, imaps://host:993, … (or a profile)")
+]
+TargetOpt = Annotated[
+    str | None, typer.Option("--target", help="imap://host:143 or imaps://host:993 (or a profile)")
+]
 UsersOpt = Annotated[
     Path | None,
     typer.Option("--users", help="CSV: EmailAddress,UserName,Password[,TargetUserName,…]"),
@@ -92,6 +97,26 @@ def endpoint(
     return parsed
 
 
+def sign_in_endpoints(
+    sign_in: cloud.SignIn,
+    source: str | None,
+    target: str | None,
+    cas: tuple[Path | None, Path | None],
+    insecure: tuple[bool, bool],
+    allow_plaintext: bool,
+    timeout: float,
+    connect_timeout: float = 15.0,
+) -> tuple[Endpoint, Endpoint]:
+    """Both endpoints, from the URLs or the profiles, with their OAuth2 token providers."""
+    src = endpoint(
+        sign_in.source.url(source), cas[0], insecure[0], allow_plaintext, timeout, connect_timeout
+    )
+    dst = endpoint(
+        sign_in.target.url(target), cas[1], insecure[1], allow_plaintext, timeout, connect_timeout
+    )
+    return sign_in.source.attach(src), sign_in.target.attach(dst)
+
+
 def admin_password(side: str, admin: str | None) -> Secret | None:
     if not admin:
         return None
@@ -109,6 +134,7 @@ def load_pairs(
     wave: str | None,
     source_admin: str | None,
     target_admin: str | None,
+    oauth: tuple[bool, bool] = (False, False),
 ) -> list[MailboxPair]:
     src_pw = admin_password("source", source_admin)
     dst_pw = admin_password("target", target_admin)
@@ -118,6 +144,7 @@ def load_pairs(
         pairs = load_users(
             waves, source_admin=source_admin, source_admin_password=src_pw,
             target_admin=target_admin, target_admin_password=dst_pw, need_target=True,
+            source_oauth=oauth[0], target_oauth=oauth[1],
         )  # fmt: skip
         chosen = [p for p in pairs if p.extra.get("Wave", "").strip() == str(wave)]
         if "Wave" not in (pairs[0].extra if pairs else {}):
@@ -131,6 +158,7 @@ def load_pairs(
         return load_users(
             users, source_admin=source_admin, source_admin_password=src_pw,
             target_admin=target_admin, target_admin_password=dst_pw, need_target=True,
+            source_oauth=oauth[0], target_oauth=oauth[1],
         )  # fmt: skip
     if user is not None:
         pw = os.environ.get("SKYLIFT_TARGET_PASSWORD")
@@ -147,13 +175,13 @@ def load_pairs(
 
 
 def migrate(
-    source: SourceOpt,
-    target: TargetOpt,
+    source: SourceOpt = None,
+    target: TargetOpt = None,
     users: UsersOpt = None,
     user: UserOpt = None,
     state: StateOpt = "skylift.db",
-    parallel: ParallelOpt = 4,
-    max_connections: Annotated[int, typer.Option(min=1, help="Sessions per server")] = 10,
+    parallel: cloud.ParallelOpt = None,
+    max_connections: cloud.MaxConnectionsOpt = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show, change nothing")] = False,
     full: Annotated[
         bool, typer.Option("--full", help="Ignore folder marks: list and compare every folder")
@@ -180,15 +208,31 @@ def migrate(
         Path | None,
         typer.Option(help="Write migrate.json and exported calendar/contact items here"),
     ] = None,
+    # -- profiles and app-only OAuth2 (issue 11; resolved in cli/cloud.py) --
+    source_profile: cloud.SourceProfile = None,
+    target_profile: cloud.TargetProfileOpt = None,
+    source_oauth_tenant: cloud.SourceTenant = None,
+    target_oauth_tenant: cloud.TargetTenant = None,
+    source_oauth_client_id: cloud.SourceClientId = None,
+    target_oauth_client_id: cloud.TargetClientId = None,
+    source_oauth_client_secret_file: cloud.SourceSecretFile = None,
+    target_oauth_client_secret_file: cloud.TargetSecretFile = None,
+    source_oauth_certificate: cloud.SourceCertificate = None,
+    target_oauth_certificate: cloud.TargetCertificate = None,
+    source_oauth_authority: cloud.SourceAuthority = None,
+    target_oauth_authority: cloud.TargetAuthority = None,
+    source_oauth_service_account: cloud.SourceServiceAccount = None,
+    target_oauth_service_account: cloud.TargetServiceAccount = None,
 ) -> int:
     """Copy mailboxes: folders, messages (byte for byte), flags and dates. Reruns resume."""
     if report_dir is not None:
         report_dir.mkdir(parents=True, exist_ok=True)
+    sign_in = cloud.SignIn.from_options(locals())
     try:
         rules = FolderRules(include or [], exclude or [], parse_map_folder(map_folder or []))
         options = MigrateOptions(
             rules=rules,
-            max_size=parse_size(max_size) if max_size else None,
+            max_size=parse_size(max_size) if max_size else sign_in.max_size(),
             dry_run=dry_run,
             full=full,
             bucket=TokenBucket(parse_rate(bwlimit) if bwlimit else None),
@@ -196,9 +240,15 @@ def migrate(
         )
     except (ValueError, re.error) as exc:
         raise ConfigError(str(exc)) from None
-    src = endpoint(source, source_ca, insecure_source, allow_plaintext, timeout, connect_timeout)
-    dst = endpoint(target, target_ca, insecure_target, allow_plaintext, timeout, connect_timeout)
-    pairs = load_pairs(users, user, waves, wave, source_admin, target_admin)
+    src, dst = sign_in_endpoints(
+        sign_in, source, target, (source_ca, target_ca), (insecure_source, insecure_target),
+        allow_plaintext, timeout, connect_timeout,
+    )  # fmt: skip
+    oauth = (src.oauth is not None, dst.oauth is not None)
+    pairs = load_pairs(users, user, waves, wave, source_admin, target_admin, oauth)
+    cloud.preflight((src, dst), pairs)
+    parallel = sign_in.default("parallel", parallel, 4)
+    max_connections = sign_in.default("max_connections", max_connections, 10)
     store = StateStore(state)
     live = MigrateProgress(
         enabled=not json_out and sys.stderr.isatty(), total=len(pairs), dry_run=dry_run
@@ -234,8 +284,8 @@ def migrate(
 
 
 def verify(
-    source: SourceOpt,
-    target: TargetOpt,
+    source: SourceOpt = None,
+    target: TargetOpt = None,
     users: UsersOpt = None,
     user: UserOpt = None,
     state: Annotated[str | None, typer.Option(help="State file, to pair messages exactly")] = None,
@@ -254,15 +304,34 @@ def verify(
     target_admin: Annotated[str | None, typer.Option()] = None,
     timeout: Annotated[float, typer.Option(help="Seconds per server answer")] = 120.0,
     connect_timeout: ConnectTimeoutOpt = 15.0,
+    # -- profiles and app-only OAuth2 (issue 11; resolved in cli/cloud.py) --
+    source_profile: cloud.SourceProfile = None,
+    target_profile: cloud.TargetProfileOpt = None,
+    source_oauth_tenant: cloud.SourceTenant = None,
+    target_oauth_tenant: cloud.TargetTenant = None,
+    source_oauth_client_id: cloud.SourceClientId = None,
+    target_oauth_client_id: cloud.TargetClientId = None,
+    source_oauth_client_secret_file: cloud.SourceSecretFile = None,
+    target_oauth_client_secret_file: cloud.TargetSecretFile = None,
+    source_oauth_certificate: cloud.SourceCertificate = None,
+    target_oauth_certificate: cloud.TargetCertificate = None,
+    source_oauth_authority: cloud.SourceAuthority = None,
+    target_oauth_authority: cloud.TargetAuthority = None,
+    source_oauth_service_account: cloud.SourceServiceAccount = None,
+    target_oauth_service_account: cloud.TargetServiceAccount = None,
 ) -> int:
     """Compare source and target: folders, counts, bytes, flags, dates (--deep: content)."""
     try:
         rules = FolderRules(include or [], exclude or [], parse_map_folder(map_folder or []))
     except (ValueError, re.error) as exc:
         raise ConfigError(str(exc)) from None
-    src = endpoint(source, source_ca, insecure_source, allow_plaintext, timeout, connect_timeout)
-    dst = endpoint(target, target_ca, insecure_target, allow_plaintext, timeout, connect_timeout)
-    pairs = load_pairs(users, user, None, None, source_admin, target_admin)
+    src, dst = sign_in_endpoints(
+        cloud.SignIn.from_options(locals()), source, target, (source_ca, target_ca),
+        (insecure_source, insecure_target), allow_plaintext, timeout, connect_timeout,
+    )  # fmt: skip
+    oauth = (src.oauth is not None, dst.oauth is not None)
+    pairs = load_pairs(users, user, None, None, source_admin, target_admin, oauth)
+    cloud.preflight((src, dst), pairs)
     store = StateStore(state, must_exist=True) if state else None
     try:
         reports = verify_all(

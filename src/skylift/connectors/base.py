@@ -12,11 +12,15 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from skylift.errors import ConfigError
 from skylift.model.account import Login
 from skylift.model.mail import AppendResult, Folder, FolderState, Message, MessageRef
+
+if TYPE_CHECKING:
+    from skylift.connectors.oauth import TokenProvider
 
 
 @dataclass(frozen=True)
@@ -57,6 +61,8 @@ class Endpoint:
     # in plain text or a host that drops packets fails in seconds, not minutes per mailbox.
     connect_timeout: float = 15.0
     options: dict[str, str] = field(default_factory=dict)
+    #: app-only OAuth2 for this side (``--*-oauth-*``): logins use SASL XOAUTH2 with its tokens
+    oauth: TokenProvider | None = field(default=None, compare=False, repr=False)
 
     @classmethod
     def parse(cls, url: str, **kwargs: object) -> Endpoint:

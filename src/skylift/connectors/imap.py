@@ -32,6 +32,7 @@ from skylift.errors import (
     ConnectError,
     FolderNotFound,
     FolderRefused,
+    TokenExpired,
     TransientError,
 )
 from skylift.model.account import Login
@@ -69,6 +70,8 @@ def transient_from(exc: BaseException) -> TransientError:
     retry_after = None
     if m := _BACKOFF_MS.search(text):
         retry_after = int(m.group(1)) / 1000
+    if "AccessTokenExpired" in text:  # Exchange ends a session whose token expired
+        return TokenExpired(f"IMAP session ended: {text}")
     return TransientError(f"IMAP connection problem: {text}", retry_after=retry_after)
 
 
@@ -207,6 +210,15 @@ class ImapMailbox(MailTarget):
 
     def _login(self) -> None:
         who = self.login_info
+        if self.endpoint.oauth is not None:  # app-only OAuth2, SASL XOAUTH2 (connectors/sasl.py)
+            from skylift.connectors.sasl import imap_login
+
+            try:
+                return imap_login(
+                    self.client, self.endpoint.oauth, who.user, self.endpoint.display()
+                )
+            except NETWORK_ERRORS as exc:
+                raise transient_from(exc) from None
         try:
             if who.admin:
                 if who.admin_password is None:

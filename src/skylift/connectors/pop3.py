@@ -64,11 +64,16 @@ class Pop3Connector(MailConnector):
                     f"{endpoint.display()} offers no TLS (no STLS); refusing to send a password "
                     "in plain text (use pop3s:// or allow plaintext explicitly)"
                 )
-            _login(conn, login, endpoint.options.get("master_separator", "*"))
+            if endpoint.oauth is not None:  # app-only OAuth2 (connectors/sasl.py)
+                from skylift.connectors.sasl import pop3_login
+
+                pop3_login(conn, endpoint.oauth, login.user, endpoint.display())
+            else:
+                _login(conn, login, endpoint.options.get("master_separator", "*"))
         except ssl.SSLError as exc:
             _quietly_close(conn)
             raise ConnectError(f"{endpoint.display()}: TLS failed ({exc.reason or exc})") from exc
-        except (ConnectError, ConfigError):
+        except (ConnectError, ConfigError, TransientError):
             _quietly_close(conn)
             raise
         except (OSError, poplib.error_proto) as exc:

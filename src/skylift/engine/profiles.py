@@ -68,14 +68,38 @@ class Limit:
         return data
 
 
+MAIL_AUTH = ("password", "oauth2-microsoft", "oauth2-google")
+
+
+@dataclass(frozen=True)
+class MailAccess:
+    """How ``migrate``/``verify`` reach this kind of server (the profile's ``[mail]`` table).
+
+    *imap*/*pop3* are default URLs (``--source``/``--target`` override them); *auth* is
+    "password" or an app-only OAuth2 flavour; *parallel*/*max_connections* are the defaults of
+    ``--parallel``/``--max-connections``.
+    """
+
+    imap: str = ""
+    pop3: str = ""
+    auth: str = "password"
+    sasl: str = ""
+    oauth_scope: str = ""
+    parallel: int | None = None
+    max_connections: int | None = None
+    source: str = ""
+    url: str = ""
+
+
 @dataclass(frozen=True)
 class TargetProfile:
-    """A named set of limits for one kind of target."""
+    """A named set of limits for one kind of target, and how to reach it."""
 
     name: str
     title: str
     limits: dict[str, Limit] = field(default_factory=dict)
     origin: str = ""
+    mail: MailAccess = field(default_factory=MailAccess)
 
     def get(self, name: str) -> Limit | None:
         return self.limits.get(name)
@@ -157,5 +181,29 @@ def parse_profile(path: Path, *, builtin: bool) -> TargetProfile:
             remedy=str(raw.get("remedy", "")),
         )
     return TargetProfile(
-        name=name, title=str(data.get("title", name)), limits=limits, origin=str(path)
+        name=name,
+        title=str(data.get("title", name)),
+        limits=limits,
+        origin=str(path),
+        mail=_mail_access(path, data.get("mail", {})),
     )
+
+
+def _mail_access(path: Path, raw: Any) -> MailAccess:
+    """Check and read the ``[mail]`` table; unknown keys are refused, as for limits."""
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path.name}: [mail] must be a table")
+    known = {f for f in MailAccess.__dataclass_fields__}
+    for key, value in raw.items():
+        if key not in known:
+            raise ConfigError(
+                f"{path.name}: unknown mail key {key!r} (known: {', '.join(sorted(known))})"
+            )
+        if key in ("parallel", "max_connections"):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ConfigError(f"{path.name}: mail.{key} must be a whole number >= 1")
+        elif not isinstance(value, str):
+            raise ConfigError(f"{path.name}: mail.{key} must be text")
+    if raw.get("auth", "password") not in MAIL_AUTH:
+        raise ConfigError(f"{path.name}: mail.auth must be one of {', '.join(MAIL_AUTH)}")
+    return MailAccess(**raw)

@@ -44,6 +44,7 @@ class MailboxReport:
     error: str | None = None
     seconds: float = 0.0
     attempts: int = 0
+    token_renewals: int = 0  # sessions ended by an expired OAuth2 token and resumed
     error_code: int = 0  # the exit code the mailbox's error maps to (see skylift.errors)
     error_kind: str = ""  # the error's class name: a refused login is this user's alone
     non_mail: dict[str, int] = field(default_factory=dict)  # exported calendar/contact items
@@ -87,6 +88,7 @@ class MailboxReport:
             "error": self.error,
             "seconds": round(self.seconds, 3),
             "attempts": self.attempts,
+            "token_renewals": self.token_renewals,
             "non_mail": self.non_mail,
             "notes": self.notes,
             "left_out": self.left_out,

@@ -48,12 +48,15 @@ def load_users(
     target_admin: str | None = None,
     target_admin_password: Secret | None = None,
     need_target: bool = False,
+    source_oauth: bool = False,
+    target_oauth: bool = False,
 ) -> list[MailboxPair]:
     """Parse the users CSV at *path* into mailbox pairs, in file order.
 
     Errors name the file and line. With *need_target*, every row must be able to log in
     to the target (TargetPassword or an admin), so a migration fails before it starts. Duplicate EmailAddress rows are refused: two sources
-    written into one mailbox is a decision an admin must make, not a default.
+    written into one mailbox is a decision an admin must make, not a default. A side that
+    signs in with app-only OAuth2 (*source_oauth*, *target_oauth*) needs no password column.
     """
     path = Path(path)
     try:
@@ -88,9 +91,9 @@ def load_users(
         source_pw = resolve_secret(row.get("Password", ""), where=where, base=path.parent)
         target_user = row.get("TargetUserName") or email
         target_pw = resolve_secret(row.get("TargetPassword", ""), where=where, base=path.parent)
-        if source_pw is None and source_admin is None and "File" not in row:
+        if source_pw is None and source_admin is None and "File" not in row and not source_oauth:
             raise ConfigError(f"{where}: no Password for {source_user} and no --source-admin")
-        if need_target and target_pw is None and target_admin is None:
+        if need_target and target_pw is None and target_admin is None and not target_oauth:
             raise ConfigError(
                 f"{where}: no TargetPassword for {target_user} and no --target-admin "
                 "(the target needs a login too)"

@@ -26,6 +26,7 @@ from skylift.errors import (
     EXIT_INTERRUPTED,
     EXIT_ITEMS_FAILED,
     SkyliftError,
+    TokenExpired,
     TransientError,
 )
 from skylift.model.account import MailboxPair
@@ -58,22 +59,47 @@ class ConnectionLimit:
         self._sem.release()
 
 
+# Sessions ended by an expired OAuth2 token, per mailbox, before we call it a loop.
+MAX_TOKEN_RENEWALS = 1000
+
+
+def _renew_tokens(*endpoints: Endpoint) -> None:
+    """A server said a token expired: mint fresh ones at the next login."""
+    for endpoint in endpoints:
+        if endpoint.oauth is not None:
+            endpoint.oauth.invalidate()
+
+
 def _with_retries(
     report: MailboxReport,
     settings: RunSettings,
     work: Callable[[], None],
+    endpoints: tuple[Endpoint, ...] = (),
 ) -> None:
     last: TransientError | None = None
-    for attempt in range(1, settings.retries + 2):
+    attempt, renewals = 1, 0
+    while attempt <= settings.retries + 1:
         report.attempts = attempt
         try:
             work()
             report.error = None
             return
+        except TokenExpired as exc:
+            # Exchange ends sessions when their token expires; that is no failure: reconnect
+            # at once with a fresh token, and the ledger resumes the mailbox.
+            last, renewals = exc, renewals + 1
+            report.token_renewals = renewals
+            _renew_tokens(*endpoints)
+            if renewals > MAX_TOKEN_RENEWALS:
+                break
+            continue
         except TransientError as exc:
             last = exc
-            if attempt <= settings.retries:
-                time.sleep(backoff_seconds(attempt, exc.retry_after, settings.retry_cap_seconds))
+            attempt += 1
+            if attempt <= settings.retries + 1:
+                time.sleep(
+                    backoff_seconds(attempt - 1, exc.retry_after, settings.retry_cap_seconds)
+                )
         except SkyliftError as exc:  # login refused, bad archive, …: no retry helps
             report.error, report.error_code = str(exc), exc.exit_code
             report.error_kind = type(exc).__name__
@@ -82,7 +108,7 @@ def _with_retries(
             report.error = f"unexpected error ({type(exc).__name__}): {exc}"
             report.error_code = EXIT_ITEMS_FAILED
             return
-    report.error = f"gave up after {settings.retries + 1} attempts: {last}"
+    report.error = f"gave up after {report.attempts} attempts: {last}"
     report.error_code = EXIT_CONNECT
 
 
@@ -197,7 +223,7 @@ def migrate_all(
                 finally:
                     src.close()
 
-        _with_retries(report, settings, attempt)
+        _with_retries(report, settings, attempt, (source, target))
         report.seconds = time.monotonic() - t0
         report.finish()
         totals = report.totals()
@@ -241,7 +267,7 @@ def verify_all(
             ):
                 results[index] = verify_mailbox(pair.key, src, dst, store, options, deep)
 
-        _with_retries(holder, settings, attempt)
+        _with_retries(holder, settings, attempt, (source, target))
         if holder.error:
             results[index].error = holder.error
 
