@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import typer
 
 from skylift.cli import COMMANDS, build_app
@@ -64,4 +66,5 @@ def test_help_is_readable_at_80_columns() -> None:
         for param in command.params:
             for option in param.opts:
                 if option.startswith("--") and not getattr(param, "hidden", False):
-                    assert f" {option} " in text, (path, option)
+                    assert getattr(param, "help", None), (path, option, "has no help text")
+                    assert re.search(rf"\s{re.escape(option)}[\s,=]", text), (path, option)

@@ -52,10 +52,12 @@ DomainOpt = Annotated[
     list[str] | None,
     typer.Option("--rewrite-domain", help="OLD=NEW: organizer/attendee addresses @OLD -> @NEW"),
 ]
-AdminOpt = Annotated[str | None, typer.Option()]
+AdminOpt = Annotated[
+    str | None, typer.Option(help="Admin login on behalf of each user (password from env)")
+]
 PlainOpt = Annotated[bool, typer.Option(help="Allow passwords over http:// to a remote host")]
-CaOpt = Annotated[Path | None, typer.Option()]
-InsecureOpt = Annotated[bool, typer.Option()]
+CaOpt = Annotated[Path | None, typer.Option(help="CA file to trust for that side")]
+InsecureOpt = Annotated[bool, typer.Option(help="Skip TLS certificate checks for that side")]
 
 
 def parse_domain_map(values: list[str]) -> dict[str, str]:

@@ -38,9 +38,15 @@ def plain_help(command: Any) -> None:
     """Make ``--help`` readable at 80 columns: ``FILE``/``TEXT``/``N`` instead of
     ``<path>``/``<list[str]>``, nothing after a flag, and no ``--no-…`` twin for flags
     that are off unless given (the twins halved the width left for the explanations)."""
+    # Click's own layout, not Rich panels: Rich cuts long option names ("--source-oauth-
+    # client-secret-f…") at 80 columns, click puts the explanation on the next line instead.
+    if hasattr(command, "rich_markup_mode"):
+        command.rich_markup_mode = None
     for sub in (getattr(command, "commands", None) or {}).values():
         plain_help(sub)
     for param in getattr(command, "params", []):
+        if getattr(param, "count", False):
+            param.show_default = False
         if getattr(param, "is_flag", False):
             twins = [o for o in param.secondary_opts if o.startswith("--no-")]
             if twins and param.default is False:  # keep real pairs such as --preview/--apply

@@ -55,7 +55,12 @@ ConnectTimeoutOpt = Annotated[
     float, typer.Option(help="Seconds to connect and get the server's greeting")
 ]
 ParallelOpt = Annotated[int, typer.Option("--parallel", min=1, help="Mailboxes at once")]
-ListOpt = Annotated[list[str] | None, typer.Option()]
+IncludeOpt = Annotated[
+    list[str] | None, typer.Option(help="Only folders matching this regex (repeatable)")
+]
+ExcludeOpt = Annotated[
+    list[str] | None, typer.Option(help="Leave out folders matching this regex (repeatable)")
+]
 
 _SIZE_UNITS = {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3}
 
@@ -187,8 +192,8 @@ def migrate(
         bool, typer.Option("--full", help="Ignore folder marks: list and compare every folder")
     ] = False,
     json_out: JsonOpt = False,
-    include: ListOpt = None,
-    exclude: ListOpt = None,
+    include: IncludeOpt = None,
+    exclude: ExcludeOpt = None,
     map_folder: Annotated[list[str] | None, typer.Option(help="OLD=NEW")] = None,
     max_size: Annotated[str | None, typer.Option(help="Skip larger messages, e.g. 35M")] = None,
     bwlimit: Annotated[str | None, typer.Option(help="Bandwidth cap, e.g. 10M or 80Mbit")] = None,
@@ -292,16 +297,16 @@ def verify(
     deep: Annotated[bool, typer.Option("--deep", help="Compare content hashes")] = False,
     parallel: ParallelOpt = 4,
     json_out: JsonOpt = False,
-    include: ListOpt = None,
-    exclude: ListOpt = None,
+    include: IncludeOpt = None,
+    exclude: ExcludeOpt = None,
     map_folder: Annotated[list[str] | None, typer.Option(help="OLD=NEW")] = None,
-    source_ca: Annotated[Path | None, typer.Option()] = None,
-    target_ca: Annotated[Path | None, typer.Option()] = None,
-    insecure_source: Annotated[bool, typer.Option()] = False,
-    insecure_target: Annotated[bool, typer.Option()] = False,
-    allow_plaintext: Annotated[bool, typer.Option()] = False,
-    source_admin: Annotated[str | None, typer.Option()] = None,
-    target_admin: Annotated[str | None, typer.Option()] = None,
+    source_ca: Annotated[Path | None, typer.Option(help="CA file for the source")] = None,
+    target_ca: Annotated[Path | None, typer.Option(help="CA file for the target")] = None,
+    insecure_source: Annotated[bool, typer.Option(help="Skip TLS checks (source)")] = False,
+    insecure_target: Annotated[bool, typer.Option(help="Skip TLS checks (target)")] = False,
+    allow_plaintext: Annotated[bool, typer.Option(help="Allow passwords without TLS")] = False,
+    source_admin: Annotated[str | None, typer.Option(help="Proxy login (source)")] = None,
+    target_admin: Annotated[str | None, typer.Option(help="Proxy login (target)")] = None,
     timeout: Annotated[float, typer.Option(help="Seconds per server answer")] = 120.0,
     connect_timeout: ConnectTimeoutOpt = 15.0,
     # -- profiles and app-only OAuth2 (issue 11; resolved in cli/cloud.py) --
