@@ -221,9 +221,35 @@ class DovecotServer:
             path.chmod(0o755)
         if self.tls and not self.cert_file.exists():
             make_self_signed_cert(self.root)
-        self.imap_port = self.imap_port or free_port()
-        self.imaps_port = self.imaps_port or (free_port() if self.tls else 0)
-        self.pop3_port = self.pop3_port or free_port()
+        chosen = not (self.imap_port or self.pop3_port)
+        for attempt in range(3):
+            self._pick_ports()
+            try:
+                return self._launch(timeout)
+            except RuntimeError as exc:
+                # A port picked free a moment ago can be taken (or picked twice) by the time
+                # dovecot binds it: pick again, unless the caller chose the ports.
+                busy = "duplicate listener" in str(exc) or "Address already in use" in str(exc)
+                if not (chosen and busy) or attempt == 2:
+                    raise
+                self.imap_port = self.imaps_port = self.pop3_port = 0
+        raise AssertionError("unreachable")
+
+    def _pick_ports(self) -> None:
+        taken: set[int] = set()
+
+        def pick(current: int) -> int:
+            port = current
+            while not port or port in taken:
+                port = free_port()
+            taken.add(port)
+            return port
+
+        self.imap_port = pick(self.imap_port)
+        self.imaps_port = pick(self.imaps_port) if self.tls else 0
+        self.pop3_port = pick(self.pop3_port)
+
+    def _launch(self, timeout: float) -> DovecotServer:
         self._write_passwd()
         conf = self.root / "dovecot.conf"
         conf.write_text(self._config())
