@@ -93,3 +93,22 @@ def test_addresses_are_never_cut_in_the_summary_at_80_columns(
         assert long in result.stdout
     finally:
         target.cleanup()
+
+
+def test_folder_rename_notices_only_when_the_folder_is_made_or_with_v(
+    source_server: DovecotServer, target_server: DovecotServer, users_csv: Path, tmp_path: Path
+) -> None:
+    from tests.mailtools import Item, message, seed
+
+    seed(source_server.imap_port, "alice", "alice-pw",
+         {"INBOX": [Item(message(1))], "Sent Items": [Item(message(2))]}, ".")  # fmt: skip
+    notice = "alice@new.example: folder 'Sent Items' -> 'Sent'"
+    args = ("migrate", "--source", source_server.imap_url(), "--target",
+            target_server.imap_url(), "--users", users_csv, "--state", tmp_path / "s.db")  # fmt: skip
+    first = run_skylift(*args)
+    assert first.returncode == 0, first.stderr
+    assert notice in first.stdout
+    again = run_skylift(*args)
+    assert again.returncode == 0 and notice not in again.stdout  # nothing changed: no notice
+    verbose = run_skylift("-v", *args)
+    assert verbose.returncode == 0 and notice in verbose.stdout

@@ -53,12 +53,22 @@ class RedactingFilter(logging.Filter):
         return True
 
 
+_VERBOSITY = 0
+
+
+def verbosity() -> int:
+    """-1 with -q, 0 by default, 1 with -v, 2 with -vv."""
+    return _VERBOSITY
+
+
 def configure(verbosity: int, log_file: Path | None) -> None:
     """Terminal at WARNING (``-q``: ERROR, ``-v``: INFO, ``-vv``: DEBUG); file at DEBUG.
 
     The file is rotated at 10 MiB with five old copies, so ``--log-file`` can stay in a
     cron line for weeks.
     """
+    global _VERBOSITY
+    _VERBOSITY = verbosity
     LOG.setLevel(logging.DEBUG)
     for handler in list(LOG.handlers):
         LOG.removeHandler(handler)

@@ -12,6 +12,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from skylift.cli.logs import verbosity
 from skylift.engine.report import MailboxReport, RunReport
 from skylift.engine.verify import VerifyReport
 from skylift.model.account import MailboxPair
@@ -166,7 +167,9 @@ def print_run_summary(run: RunReport) -> None:
             if f.created:
                 verb = "would create" if run.dry_run else "created"
                 out.print(f"{m.mailbox}: {verb} folder '{f.target}'")
-            if f.renamed_because:
+            # A rename is news on a run that made the folder or put mail in it; else only -v.
+            changed = f.created or f.copied or f.would_copy
+            if f.renamed_because and (changed or verbosity() > 0):
                 out.print(f"{m.mailbox}: folder '{f.source}' -> '{f.target}' ({f.renamed_because})")
             for kind, items in (("skipped", f.skipped), ("rejected", f.rejected),
                                 ("failed", f.failed)):  # fmt: skip
