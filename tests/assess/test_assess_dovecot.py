@@ -242,7 +242,10 @@ def test_plan_keeps_sharing_users_together_and_writes_waves_csv(seeded):
     assert plan["window_hours"] == 34.0 and plan["not_assessed"] == ["carol@example.com"]
     with open(root / "waves.csv", newline="") as handle:
         rows = list(csv.DictReader(handle))
-    assert list(rows[0]) == ["EmailAddress", "UserName", "Password", "Department", "VIP", "Wave"]
+    assert list(rows[0]) == [
+        "EmailAddress", "UserName", "Password", "Department", "VIP", "Wave", "Parallel",
+    ]  # fmt: skip
+    assert {r["Parallel"] for r in rows} == {"4"}
     wave = {r["EmailAddress"]: r["Wave"] for r in rows}
     assert wave["alice@example.com"] == wave["bob@example.com"]
     # carol could not log in: she is in no wave (a wave would fail on her), and plan says so
@@ -440,6 +443,7 @@ def test_assess_plan_migrate_one_wave(seeded, dovecot, tmp_path):
             "--json", cwd=root,
         )  # fmt: skip
         assert moved.returncode in (0, 1), moved.stderr
+        assert "4 mailboxes at a time, as planned in waves-full.csv" in moved.stderr
         client = imapclient.IMAPClient("127.0.0.1", port=target.imap_port, ssl=False)
         client.login("alice@example.com", "new-a")
         assert client.select_folder("INBOX", readonly=True)[b"EXISTS"] == 4

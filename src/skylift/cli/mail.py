@@ -132,6 +132,16 @@ def admin_password(side: str, admin: str | None) -> Secret | None:
     return Secret(value)
 
 
+def planned_parallel(pairs: list[MailboxPair], waves: Path) -> int | None:
+    """The mailboxes at once that ``skylift plan`` sized the waves for (its Parallel column)."""
+    values = {p.extra.get("Parallel", "").strip() for p in pairs} - {""}
+    if len(values) != 1 or not next(iter(values)).isdigit() or int(next(iter(values))) < 1:
+        return None
+    planned = int(values.pop())
+    print(f"{planned} mailboxes at a time, as planned in {waves}", file=sys.stderr)
+    return planned
+
+
 def load_pairs(
     users: Path | None,
     user: str | None,
@@ -252,6 +262,8 @@ def migrate(
     oauth = (src.oauth is not None, dst.oauth is not None)
     pairs = load_pairs(users, user, waves, wave, source_admin, target_admin, oauth)
     cloud.preflight((src, dst), pairs)
+    if parallel is None and waves is not None:
+        parallel = planned_parallel(pairs, waves)
     parallel = sign_in.default("parallel", parallel, 4)
     max_connections = sign_in.default("max_connections", max_connections, 10)
     store = StateStore(state)

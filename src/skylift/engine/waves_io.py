@@ -1,7 +1,8 @@
 """Feed the wave planner from an assessment and write waves.csv for ``migrate --waves``.
 
-waves.csv is the users CSV row for row, columns untouched, plus ``Wave``: migrate reads it
-exactly like the users CSV. It is written owner-only (0600) because it carries whatever
+waves.csv is the users CSV row for row, columns untouched, plus ``Wave`` and ``Parallel``
+(the mailboxes at once the plan assumed): migrate reads it exactly like the users CSV, and
+runs that many at once unless ``--parallel`` says otherwise, so waves last what was planned. It is written owner-only (0600) because it carries whatever
 the users CSV carries (prefer ``env:``/``file:`` password cells).
 """
 
@@ -128,7 +129,7 @@ def write_waves_csv(users_csv: Path, plan: Plan, out: Path) -> int:
     if "EmailAddress" not in [h.strip() for h in header]:
         raise ConfigError(f"{users_csv}: not a users CSV (no EmailAddress column)")
     email_col = next(h for h in header if h.strip() == "EmailAddress")
-    columns = [h for h in header if h.strip() != "Wave"] + ["Wave"]
+    columns = [h for h in header if h.strip() not in ("Wave", "Parallel")] + ["Wave", "Parallel"]
     where = {key.lower(): n for key, n in plan.wave_of().items()}
     written = 0
     try:
@@ -144,6 +145,7 @@ def write_waves_csv(users_csv: Path, plan: Plan, out: Path) -> int:
                 continue
             wave = where.get(email.lower())
             row["Wave"] = "" if wave is None else str(wave)
+            row["Parallel"] = str(plan.lanes)
             writer.writerow(row)
             written += 1
     return written
