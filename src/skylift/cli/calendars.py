@@ -15,7 +15,7 @@ from typing import Annotated
 
 import typer
 
-from skylift.cli.common import print_json
+from skylift.cli.common import parse_duration, print_json
 from skylift.cli.mail import load_pairs
 from skylift.engine.davsync_plan import Action
 from skylift.errors import EXIT_CONNECT, EXIT_ITEMS_FAILED, EXIT_OK, ConfigError
@@ -307,8 +307,9 @@ def freebusy_publish(
     weeks: Annotated[int, typer.Option(min=1, help="How far ahead")] = 8,
     label: Annotated[str, typer.Option(help="Title of the busy blocks")] = "Busy",
     every: Annotated[
-        int, typer.Option(min=0, help="Repeat every N minutes (0: once, for cron)")
-    ] = 0,
+        str | None,
+        typer.Option(help="Repeat at this interval, e.g. 30m or 2h (default: once, for cron)"),
+    ] = None,
     dry_run: DryRunOpt = False,
     json_out: JsonOpt = False,
     vfreebusy_out: Annotated[
@@ -327,6 +328,7 @@ def freebusy_publish(
     insecure_target: InsecureOpt = False,
 ) -> int:
     """Write each user's busy times (next N weeks) from one side into the other."""
+    interval = parse_duration(every, "--every").total_seconds() if every else 0.0
     src, dst = _sides(
         source, target, allow_plaintext, source_ca, target_ca, insecure_source, insecure_target
     )
@@ -367,9 +369,9 @@ def freebusy_publish(
                     print(f"  VFREEBUSY: {r.vfreebusy_file}")
                 for problem in r.failed:
                     print(f"  failed {problem}")
-        if not every:
+        if not interval:
             return EXIT_ITEMS_FAILED if any(r.failed for r in reports) else EXIT_OK
-        time.sleep(every * 60)
+        time.sleep(interval)
 
 
 def vfreebusy_path(template: str | None, account: str, accounts: int) -> Path | None:

@@ -6,13 +6,15 @@ import importlib
 import json
 import logging
 import os
+import re
 import sys
+from datetime import timedelta
 from typing import Any
 
 import typer
 
 from skylift.cli.logs import LOG, redact
-from skylift.errors import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_USAGE, SkyliftError
+from skylift.errors import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_USAGE, ConfigError, SkyliftError
 
 
 def _click_classes() -> tuple[tuple[type[BaseException], ...], tuple[type[BaseException], ...]]:
@@ -109,6 +111,18 @@ def _has_log_file() -> bool:
     return any(
         not isinstance(h, logging.StreamHandler) or hasattr(h, "baseFilename") for h in LOG.handlers
     )
+
+
+DURATION = re.compile(r"^\s*(\d+)\s*([smhd]?)\s*$")
+DURATION_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "": "minutes"}
+
+
+def parse_duration(text: str, option: str) -> timedelta:
+    """One duration format for every option: 45s, 30m, 2h, 30d; a bare number is minutes."""
+    found = DURATION.match(text)
+    if not found:
+        raise ConfigError(f"{option} takes a duration like 45s, 30m, 2h or 30d, not {text!r}")
+    return timedelta(**{DURATION_UNITS[found.group(2)]: int(found.group(1))})
 
 
 def print_json(obj: Any) -> None:

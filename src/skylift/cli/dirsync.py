@@ -8,32 +8,20 @@ environment variables or files, never from the command line.
 from __future__ import annotations
 
 import os
-import re
 import sys
 from dataclasses import replace
-from datetime import timedelta
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from skylift.cli.common import print_json
+from skylift.cli.common import parse_duration, print_json
 from skylift.connectors.base import Endpoint
 from skylift.engine.dirsync_mapping import load_mapping, mapping_from_dict
 from skylift.engine.dirsync_plan import parse_threshold
 from skylift.errors import EXIT_ITEMS_FAILED, EXIT_OK, ConfigError
 from skylift.model.account import Secret
 from skylift.runners.dirsync import SyncOptions, SyncResult, read_journal, run_every, run_once
-
-DURATION = re.compile(r"^\s*(\d+)\s*([smhd])\s*$")
-UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
-
-
-def parse_duration(text: str, option: str) -> timedelta:
-    found = DURATION.match(text)
-    if not found:
-        raise ConfigError(f"{option} takes a duration like 45s, 30m, 2h or 30d, not {text!r}")
-    return timedelta(**{UNITS[found.group(2)]: int(found.group(1))})
 
 
 def read_secret(env_name: str, file: Path | None, what: str) -> Secret | None:
@@ -150,8 +138,14 @@ def register(app: typer.Typer) -> None:
             bool, typer.Option(help="Allow unencrypted connections beyond 127.0.0.0/8.")
         ] = False,
         timeout: Annotated[float, typer.Option(help="Network timeout in seconds.")] = 60.0,
+        dry_run: Annotated[
+            bool,
+            typer.Option("--dry-run", help="The same as --preview: plan and show, change nothing."),
+        ] = False,
     ) -> int:
         """Sync users and groups one way from LDAP/AD into a SCIM 2.0 or LDAP directory."""
+        if dry_run and apply:
+            raise ConfigError("--dry-run and --apply contradict each other: give one")
         if on_leave not in ("disable", "delete"):
             raise ConfigError(f"--on-leave must be disable or delete, not {on_leave!r}")
         parse_threshold(delete_threshold)
