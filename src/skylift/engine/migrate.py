@@ -106,6 +106,15 @@ def plan_folders(
     return mappings, target_folders
 
 
+@dataclass(frozen=True)
+class FolderTask:
+    """One folder to copy: its mapping, its report, and whether the target had it before."""
+
+    mapping: FolderMapping
+    report: FolderReport
+    target_existed: bool
+
+
 class MailboxMigration:
     """Migrates one mailbox over already-open connections; call :meth:`run` again to resume."""
 
@@ -133,6 +142,15 @@ class MailboxMigration:
         return plan_folders(self.source, self.target, self.opts.rules)
 
     def run(self) -> None:
+        for task in self.prepare():
+            self.sync_task(task)
+
+    def prepare(self) -> list[FolderTask]:
+        """Map and create the folders (parents first), subscribe; return what to copy.
+
+        The returned tasks are independent of each other: any open connection pair of the same
+        mailbox may run any of them (the runner lends idle connections to a big mailbox).
+        """
         if self.opts.export_dir is not None and not self.opts.dry_run:
             safe = "".join(c if c.isalnum() or c in "@.-_" else "_" for c in self.mailbox)
             counts = self.source.export_non_mail(self.opts.export_dir / safe)
@@ -140,6 +158,7 @@ class MailboxMigration:
         mappings, target_folders = self.plan_folders()
         report_namespaces(self.report, self.source, self.target)
         existing = {f.path: f for f in target_folders}
+        tasks: list[FolderTask] = []
         for mapping in mappings:
             self._check_stop()
             fr = self.report.folder(mapping.source_name, mapping.target_name)
@@ -161,10 +180,15 @@ class MailboxMigration:
             ):
                 self.target.subscribe(mapping.target)
             if mapping.source.selectable:
-                try:
-                    self.sync_folder(mapping, fr, target_existed=present is not None)
-                except FolderNotFound as exc:
-                    fr.failed.append(ItemProblem(mapping.source_name, "", 0, str(exc)))
+                tasks.append(FolderTask(mapping, fr, target_existed=present is not None))
+        return tasks
+
+    def sync_task(self, task: FolderTask) -> None:
+        """Copy one folder of :meth:`prepare`'s list over this object's connections."""
+        try:
+            self.sync_folder(task.mapping, task.report, target_existed=task.target_existed)
+        except FolderNotFound as exc:
+            task.report.failed.append(ItemProblem(task.mapping.source_name, "", 0, str(exc)))
 
     def _check_stop(self) -> None:
         """Between batches: every copied batch is in the ledger, so stopping here is clean."""

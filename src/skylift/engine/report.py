@@ -47,6 +47,7 @@ class MailboxReport:
     token_renewals: int = 0  # sessions ended by an expired OAuth2 token and resumed
     error_code: int = 0  # the exit code the mailbox's error maps to (see skylift.errors)
     error_kind: str = ""  # the error's class name: a refused login is this user's alone
+    folders_by_helpers: int = 0  # folders copied by idle workers lent to this mailbox
     non_mail: dict[str, int] = field(default_factory=dict)  # exported calendar/contact items
     notes: list[str] = field(default_factory=list)  # namespace mapping, said once per mailbox
     left_out: list[str] = field(default_factory=list)  # shared/other users' folders, and why
@@ -88,6 +89,7 @@ class MailboxReport:
             "error": self.error,
             "seconds": round(self.seconds, 3),
             "attempts": self.attempts,
+            "folders_by_helpers": self.folders_by_helpers,
             "token_renewals": self.token_renewals,
             "non_mail": self.non_mail,
             "notes": self.notes,

@@ -9,6 +9,8 @@ the ledger makes the second run resume.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import threading
 import time
 from collections.abc import Callable
@@ -30,6 +32,7 @@ from skylift.errors import (
     TransientError,
 )
 from skylift.model.account import MailboxPair
+from skylift.runners.folder_share import FolderShare, Opened, help_with
 from skylift.state.store import StateStore
 from skylift.state.work_units import WorkUnits, new_run_id
 
@@ -56,6 +59,13 @@ class ConnectionLimit:
         self._sem.acquire()
 
     def __exit__(self, *exc: object) -> None:
+        self._sem.release()
+
+    def try_acquire(self) -> bool:
+        """Take a session slot only if one is free (helpers must never wait for one)."""
+        return self._sem.acquire(blocking=False)
+
+    def release(self) -> None:
         self._sem.release()
 
 
@@ -215,9 +225,16 @@ def migrate_all(
                 try:
                     dst: MailTarget = dst_connector.open_target(pair.target)
                     try:
-                        MailboxMigration(
+                        migration = MailboxMigration(
                             pair.key, src, dst, store, run_id, options, report, progress
-                        ).run()
+                        )
+                        queue = share.open(pair.key)
+                        try:
+                            queue.put(migration.prepare())
+                            queue.run_all(migration)
+                        finally:
+                            share.close(queue)  # waits for helpers still in a folder
+                            report.folders_by_helpers += queue.by_helpers
                     finally:
                         dst.close()
                 finally:
@@ -236,8 +253,69 @@ def migrate_all(
         same_failure.add(report, time.monotonic() - started)
         settings.on_mailbox_done(report)
 
+    share = FolderShare()
+    next_index = iter(range(len(pairs)))
+    index_lock = threading.Lock()
+    unfinished = [len(pairs)]
+
+    def open_helper(index: int) -> Opened | None:
+        """Connections of a worker's own for another worker's mailbox, if a slot is free."""
+        if not limit_src.try_acquire():
+            return None
+        if not limit_dst.try_acquire():
+            limit_src.release()
+            return None
+        pair = pairs[index]
+        try:
+            src = src_connector.open_source(pair.source)
+            try:
+                dst = dst_connector.open_target(pair.target)
+            except BaseException:
+                src.close()
+                raise
+        except BaseException:
+            limit_src.release()
+            limit_dst.release()
+            raise
+
+        def close() -> None:
+            for side in (dst, src):
+                with contextlib.suppress(Exception):
+                    side.close()
+            limit_src.release()
+            limit_dst.release()
+
+        migration = MailboxMigration(
+            pair.key, src, dst, store, run_id, options, run.mailboxes[index], progress
+        )
+        return migration, close
+
+    def worker() -> None:
+        """Start mailboxes while any is left; then lend this slot to the running ones."""
+        while True:
+            with index_lock:
+                index = next(next_index, None)
+            if index is not None:
+                try:
+                    one(index)
+                finally:
+                    with index_lock:
+                        unfinished[0] -= 1
+                continue
+            with index_lock:
+                if options.stop.is_set() or unfinished[0] == 0:
+                    return
+            queue = share.busiest()
+            helped = False
+            if queue is not None:
+                helped = help_with(queue, functools.partial(open_helper, keys[queue.key]))
+            if not helped:
+                time.sleep(0.2)
+
+    keys = {p.key: i for i, p in enumerate(pairs)}
     with ThreadPoolExecutor(max_workers=max(settings.parallel, 1)) as pool:
-        list(pool.map(one, range(len(pairs))))
+        for future in [pool.submit(worker) for _ in range(max(settings.parallel, 1))]:
+            future.result()
     run.seconds = time.monotonic() - started
     store.finish_run(run_id, run.totals())
     return run
