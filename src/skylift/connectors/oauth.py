@@ -29,43 +29,27 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import requests
-
 from skylift.errors import AuthError, ConfigError, ConnectError
 from skylift.model.account import Secret
 
 MICROSOFT_AUTHORITY = "https://login.microsoftonline.com"
 EXCHANGE_SCOPE = "https://outlook.office365.com/.default"
 GOOGLE_SCOPE = "https://mail.google.com/"
-HTTP_TIMEOUT = 30.0
 # Mint a new token when the cached one has less than this left (capped at a quarter of its
 # lifetime, so short-lived tokens are still reused for a while).
 REFRESH_MARGIN = 300.0
 
 
+def pinned_session(ca_file: str | None) -> Any:
+    """A requests session that trusts *ca_file* whatever the environment says (lazy import:
+    requests costs 60 ms at start-up, paid only by runs that mint tokens)."""
+    from skylift.connectors.oauth_http import PinnedSession
+
+    return PinnedSession(ca_file)
+
+
 class PerMailboxAuthError(AuthError):
     """A token refusal that concerns one user only (Google: no such user); others go on."""
-
-
-class PinnedSession(requests.Session):
-    """A requests session whose ``verify`` the environment cannot override.
-
-    ``Session.merge_environment_settings`` replaces ``verify`` with ``REQUESTS_CA_BUNDLE`` /
-    ``CURL_CA_BUNDLE`` when set; here the CA given on the command line always wins.
-    """
-
-    def __init__(self, ca_file: str | None) -> None:
-        super().__init__()
-        self.verify = ca_file or True
-
-    def merge_environment_settings(self, url, proxies, stream, verify, cert):  # type: ignore[no-untyped-def]
-        merged = super().merge_environment_settings(url, proxies, stream, verify, cert)
-        merged["verify"] = self.verify
-        return merged
-
-    def request(self, method, url, *args, **kwargs):  # type: ignore[no-untyped-def]
-        kwargs.setdefault("timeout", HTTP_TIMEOUT)
-        return super().request(method, url, *args, **kwargs)
 
 
 @dataclass
@@ -102,6 +86,8 @@ def _expiry(token: Secret, expires_in: float) -> tuple[float, float]:
 
 
 def _transport_error(side: str, url: str, exc: BaseException) -> ConnectError:
+    import requests  # only where tokens are minted: `skylift migrate` with passwords skips it
+
     host = urlsplit(url).netloc or url
     if isinstance(exc, requests.exceptions.SSLError) or "CERTIFICATE_VERIFY_FAILED" in str(exc):
         return ConnectError(
@@ -202,7 +188,7 @@ class EntraTokens(TokenProvider):
         self.authority = authority.rstrip("/")
         self._secret = secret
         self._certificate = certificate
-        self._session = PinnedSession(ca_file)
+        self._session = pinned_session(ca_file)
         self._app: Any = None
 
     def describe(self) -> str:
@@ -230,6 +216,7 @@ class EntraTokens(TokenProvider):
     def _application(self) -> Any:
         if self._app is None:
             import msal
+            import requests
 
             custom = self.authority != MICROSOFT_AUTHORITY
             try:
@@ -251,6 +238,8 @@ class EntraTokens(TokenProvider):
         return self._app
 
     def _mint(self, user: str) -> tuple[Secret, float]:
+        import requests
+
         app = self._application()
         try:
             result = app.acquire_token_for_client(scopes=[EXCHANGE_SCOPE])
@@ -343,7 +332,7 @@ class GoogleTokens(TokenProvider):
         self.email = str(info.get("client_email", ""))
         self.client_id = str(info.get("client_id", ""))
         self.token_uri = str(info.get("token_uri", ""))
-        self._session = PinnedSession(ca_file)
+        self._session = pinned_session(ca_file)
 
     def describe(self) -> str:
         return f"service account {self.email}"

@@ -257,6 +257,7 @@ def migrate_all(
     next_index = iter(range(len(pairs)))
     index_lock = threading.Lock()
     unfinished = [len(pairs)]
+    changed = threading.Condition(index_lock)
 
     def open_helper(index: int) -> Opened | None:
         """Connections of a worker's own for another worker's mailbox, if a slot is free."""
@@ -299,8 +300,9 @@ def migrate_all(
                 try:
                     one(index)
                 finally:
-                    with index_lock:
+                    with changed:
                         unfinished[0] -= 1
+                        changed.notify_all()  # a waiting worker may be done now
                 continue
             with index_lock:
                 if options.stop.is_set() or unfinished[0] == 0:
@@ -310,7 +312,9 @@ def migrate_all(
             if queue is not None:
                 helped = help_with(queue, functools.partial(open_helper, keys[queue.key]))
             if not helped:
-                time.sleep(0.2)
+                with changed:
+                    if unfinished[0]:
+                        changed.wait(timeout=0.2)
 
     keys = {p.key: i for i, p in enumerate(pairs)}
     with ThreadPoolExecutor(max_workers=max(settings.parallel, 1)) as pool:
