@@ -11,11 +11,11 @@ cut a session mid-command; that case is the one ``flaky_proxy.py`` covers.
 from __future__ import annotations
 
 import base64
-import contextlib
 import json
 import socket
-import threading
 import time
+
+from tests.servers.relay import Relay
 
 BYE = b"* BYE Session invalidated - AccessTokenExpired\r\n"
 
@@ -31,35 +31,16 @@ def _exp_of(blob_line: bytes) -> float | None:
         return None
 
 
-class ExpiringProxy:
+class ExpiringProxy(Relay):
     def __init__(self, upstream_port: int) -> None:
-        self.upstream_port = upstream_port
         self.byes = 0
         self.logins = 0
-        self._lock = threading.Lock()
-        self._server = socket.create_server(("127.0.0.1", 0))
-        self.port = self._server.getsockname()[1]
-        self._stop = threading.Event()
-        threading.Thread(target=self._accept, daemon=True).start()
+        super().__init__(upstream_port)
 
-    def url(self) -> str:
-        return f"imap://127.0.0.1:{self.port}"
-
-    def _accept(self) -> None:
-        self._server.settimeout(0.2)
-        while not self._stop.is_set():
-            try:
-                client, _ = self._server.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            upstream = socket.create_connection(("127.0.0.1", self.upstream_port))
-            state: dict[str, float | None] = {"exp": None}
-            threading.Thread(
-                target=self._from_client, args=(client, upstream, state), daemon=True
-            ).start()
-            threading.Thread(target=self._pump, args=(upstream, client, state), daemon=True).start()
+    def relay(self, client: socket.socket, upstream: socket.socket) -> None:
+        state: dict[str, float | None] = {"exp": None}
+        self.spawn(self._from_client, client, upstream, state)
+        self.spawn(self.pump_from_server, upstream, client, state)
 
     def _from_client(self, src: socket.socket, dst: socket.socket, state: dict) -> None:
         pending = b""
@@ -73,16 +54,9 @@ class ExpiringProxy:
                 if exp is not None and time.time() >= exp:
                     with self._lock:
                         self.byes += 1
-                    state["bye"] = 1.0
-                    self._close(dst)
-                    with contextlib.suppress(OSError):
-                        src.sendall(BYE)
-                        src.shutdown(socket.SHUT_WR)
-                        # Read what the client still sends, so closing does not reset the
-                        # connection before it has read the BYE.
-                        src.settimeout(2.0)
-                        while src.recv(65536):
-                            pass
+                    state["cut"] = 1.0
+                    self.shut(dst)
+                    self.answer_and_close(src, BYE)
                     break
                 if exp is None:
                     pending += data
@@ -105,29 +79,4 @@ class ExpiringProxy:
                 dst.sendall(data)
         except OSError:
             pass
-        self._close(src, dst)
-
-    def _pump(self, src: socket.socket, dst: socket.socket, state: dict) -> None:
-        try:
-            while True:
-                data = src.recv(65536)
-                if not data or state.get("bye"):
-                    break
-                dst.sendall(data)
-        except OSError:
-            pass
-        if state.get("bye"):
-            self._close(src)  # the client side is closed by the BYE path
-        else:
-            self._close(src, dst)
-
-    @staticmethod
-    def _close(*socks: socket.socket) -> None:
-        for s in socks:
-            with contextlib.suppress(OSError):
-                s.shutdown(socket.SHUT_RDWR)
-            s.close()
-
-    def close(self) -> None:
-        self._stop.set()
-        self._server.close()
+        self.shut(src, dst)

@@ -10,45 +10,26 @@ arrived, so a test can check the client waited as long as it was told.
 
 from __future__ import annotations
 
-import contextlib
 import re
 import socket
-import threading
 import time
+
+from tests.servers.relay import Relay
 
 _APPEND = re.compile(rb"^(\S+) APPEND ", re.I)
 
 
-class ThrottleProxy:
+class ThrottleProxy(Relay):
     def __init__(self, upstream_port: int, *, throttle: set[int], backoff_ms: int) -> None:
-        self.upstream_port = upstream_port
         self.throttle = throttle
         self.backoff_ms = backoff_ms
         self.appends: list[tuple[float, bool]] = []  # (when, throttled)
-        self._lock = threading.Lock()
-        self._server = socket.create_server(("127.0.0.1", 0))
-        self.port = self._server.getsockname()[1]
-        self._stop = threading.Event()
-        threading.Thread(target=self._accept, daemon=True).start()
+        super().__init__(upstream_port)
 
-    def url(self) -> str:
-        return f"imap://127.0.0.1:{self.port}"
-
-    def _accept(self) -> None:
-        self._server.settimeout(0.2)
-        while not self._stop.is_set():
-            try:
-                client, _ = self._server.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            upstream = socket.create_connection(("127.0.0.1", self.upstream_port))
-            state: dict[str, bool] = {"cut": False}
-            threading.Thread(
-                target=self._from_client, args=(client, upstream, state), daemon=True
-            ).start()
-            threading.Thread(target=self._pump, args=(upstream, client, state), daemon=True).start()
+    def relay(self, client: socket.socket, upstream: socket.socket) -> None:
+        state: dict[str, bool] = {"cut": False}
+        self.spawn(self._from_client, client, upstream, state)
+        self.spawn(self.pump_from_server, upstream, client, state)
 
     def _throttled(self, data: bytes) -> bytes | None:
         """The tag of a command to throttle when *data* starts an APPEND, else None."""
@@ -71,43 +52,16 @@ class ThrottleProxy:
                 tag = self._throttled(data) if at_line_start else None
                 if tag is not None:
                     state["cut"] = True
-                    self._close(dst)
+                    self.shut(dst)
                     reply = (
                         tag + b" NO [UNAVAILABLE] Request is throttled. Suggested Backoff Time: "
                         + str(self.backoff_ms).encode() + b" milliseconds\r\n"
                         b"* BYE Connection closed. 14\r\n"
                     )  # fmt: skip
-                    with contextlib.suppress(OSError):
-                        src.sendall(reply)
-                        src.shutdown(socket.SHUT_WR)
-                        src.settimeout(2.0)
-                        while src.recv(65536):
-                            pass
+                    self.answer_and_close(src, reply)
                     break
                 at_line_start = data.endswith(b"\r\n")
                 dst.sendall(data)
         except OSError:
             pass
-        self._close(src, dst)
-
-    def _pump(self, src: socket.socket, dst: socket.socket, state: dict[str, bool]) -> None:
-        try:
-            while True:
-                data = src.recv(65536)
-                if not data or state["cut"]:
-                    break
-                dst.sendall(data)
-        except OSError:
-            pass
-        self._close(src) if state["cut"] else self._close(src, dst)
-
-    @staticmethod
-    def _close(*socks: socket.socket) -> None:
-        for s in socks:
-            with contextlib.suppress(OSError):
-                s.shutdown(socket.SHUT_RDWR)
-            s.close()
-
-    def close(self) -> None:
-        self._stop.set()
-        self._server.close()
+        self.shut(src, dst)
