@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from skylift.demo.http_front import HttpFront
-from skylift.demo.radicale import free_port, listening
+from skylift.demo.radicale import free_port, listening, stop_process
 
 
 @dataclass
@@ -100,13 +100,7 @@ class XandikosServer:
         if self._front is not None:
             self._front.stop()
             self._front = None
-        if self._proc is not None and self._proc.poll() is None:
-            self._proc.terminate()
-            try:
-                self._proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self._proc.kill()
-                self._proc.wait()
+        stop_process(self._proc)
         self._proc = None
 
     def __enter__(self) -> XandikosServer:

@@ -106,10 +106,6 @@ class FolderShare:
         waiting = [w for w in waiting if w[0] > 0]
         return max(waiting, key=lambda w: (w[0], w[1]))[2] if waiting else None
 
-    def running(self) -> int:
-        with self._lock:
-            return len(self._queues)
-
 
 Opened = tuple[MailboxMigration, Callable[[], None]]  # the migration, and how to close it
 

@@ -232,12 +232,3 @@ class WorkUnits:
         with self.engine.connect() as conn:
             rows = conn.execute(select(c.kind, c.run).order_by(c.id)).all()
         return {str(kind): str(run) for kind, run in rows}
-
-    def latest_run(self, kind: str | None = None) -> str | None:
-        c = work_units.c
-        query = select(c.run).order_by(c.id.desc()).limit(1)
-        if kind:
-            query = query.where(c.kind == kind)
-        with self.engine.connect() as conn:
-            row = conn.execute(query).first()
-        return str(row[0]) if row else None
