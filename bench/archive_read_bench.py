@@ -115,7 +115,7 @@ def _src() -> str:
 
 def child(scheme: str, path: str, mode: str) -> None:
     from skylift.connectors import mail_connector
-    from skylift.connectors.base import Endpoint
+    from skylift.connectors.endpoint import Endpoint
     from skylift.model.account import Login
 
     started, cpu_started = time.perf_counter(), time.process_time()

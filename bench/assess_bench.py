@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 from skylift.connectors import mail_connector
-from skylift.connectors.base import Endpoint
+from skylift.connectors.endpoint import Endpoint
 from skylift.demo.dovecot import DovecotServer
 from skylift.model.account import Login, Secret
 

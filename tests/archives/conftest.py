@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from skylift.connectors import mail_connector
-from skylift.connectors.base import Endpoint, MailSource
+from skylift.connectors.endpoint import Endpoint
+from skylift.connectors.mail.base import MailSource
 from skylift.model.account import Login
 
 DATA = Path(__file__).resolve().parent.parent / "data"

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from skylift.connectors import MAIL_CONNECTORS, mail_connector
-from skylift.connectors.base import Endpoint
+from skylift.connectors.endpoint import Endpoint
 from skylift.errors import ArchiveError, ConfigError
 from skylift.model.mail import Folder
 

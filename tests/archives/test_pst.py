@@ -13,7 +13,7 @@ import icalendar
 import pytest
 import vobject
 
-from skylift.connectors.pst import PstSource
+from skylift.connectors.mail.pst.connector import PstSource
 from skylift.errors import ArchiveError
 
 from .conftest import DATA, open_archive

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from skylift.connectors import pst_message
-from skylift.connectors.pst import PstSource
+from skylift.connectors.mail.pst import message as pst_message
+from skylift.connectors.mail.pst.connector import PstSource
 
 from .conftest import DATA
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from skylift.engine.inventory import FolderInventory, MailboxInventory
+from skylift.engine.assess.inventory import FolderInventory, MailboxInventory
 from skylift.model.mail import MessageRef
 
 MB = 1024 * 1024

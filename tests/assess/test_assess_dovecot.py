@@ -16,7 +16,7 @@ import imapclient
 import pytest
 
 from skylift.demo.dovecot import DovecotServer
-from skylift.engine import profiles
+from skylift.engine.assess import files
 from tests.assess.conftest import MASTER, AssessDovecot, imap, message
 
 KB = 1024
@@ -203,7 +203,7 @@ def test_wrong_password_is_a_finding_not_a_crash(seeded):
 
 def test_json_schema_estimates_and_probe(seeded):
     jsonschema = pytest.importorskip("jsonschema")
-    schema_path = Path(profiles.__file__).parent / "assessment.schema.json"
+    schema_path = Path(files.__file__).parent / "assessment.schema.json"
     jsonschema.validate(seeded["report"], json.loads(schema_path.read_text()))
     report = seeded["report"]
     assert report["probe"]["bytes"] > 0 and report["rates"]["probe"] > 0
@@ -325,7 +325,7 @@ CHROMIUM_FLAGS = [
     "--no-first-run",
     "--hide-scrollbars",
 ]
-CHART_COLOURS = {  # must match skylift.engine.report_html.CHART_COLOURS
+CHART_COLOURS = {  # must match skylift.engine.assess.html.CHART_COLOURS
     "sizes": (0x25, 0x63, 0xEB),
     "groups": (0x16, 0xA3, 0x4A),
     "blockers": (0xDC, 0x26, 0x26),

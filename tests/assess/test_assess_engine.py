@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from skylift.engine.assess import check_mailbox, throttle_finding
-from skylift.engine.estimate import RateBounds, estimate_mailbox, estimate_total, parse_bandwidth
-from skylift.engine.inventory import FolderInventory
+from skylift.engine.assess.checks import check_mailbox, throttle_finding
+from skylift.engine.assess.estimate import (
+    RateBounds,
+    estimate_mailbox,
+    estimate_total,
+    parse_bandwidth,
+)
+from skylift.engine.assess.inventory import FolderInventory
 from skylift.engine.profiles import builtin_profiles, load_profile
 from skylift.errors import ConfigError
 from tests.assess.inventories import MB, folder, mailbox

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from skylift.connectors.base import Namespace
-from skylift.connectors.memory import MemoryMailbox
-from skylift.engine.assess import ITEM_FINDINGS_PER_USER, check_mailbox
-from skylift.engine.inventory import LARGE_ITEMS_PER_FOLDER, classify, take_inventory
+from skylift.connectors.mail.base import Namespace
+from skylift.connectors.mail.memory import MemoryMailbox
+from skylift.engine.assess.checks import ITEM_FINDINGS_PER_USER, check_mailbox
+from skylift.engine.assess.inventory import LARGE_ITEMS_PER_FOLDER, classify, take_inventory
 from skylift.engine.profiles import load_profile
 from skylift.model.mail import Folder
 

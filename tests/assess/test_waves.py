@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from skylift.engine.waves import PlanUser, parse_window, plan_waves
+from skylift.engine.assess.waves import PlanUser, parse_window, plan_waves
 from skylift.errors import ConfigError
 
 
@@ -124,7 +124,7 @@ def test_same_input_same_plan():
 
 
 def test_measured_pilot_rates_replace_the_estimate():
-    from skylift.engine.waves_io import plan_users
+    from skylift.engine.assess.waves_csv import plan_users
 
     assessment = {
         "users": [

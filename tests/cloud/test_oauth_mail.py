@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives import serialization
 
-from skylift.connectors.sasl import xoauth2_string
+from skylift.connectors.auth.sasl import xoauth2_string
 from skylift.model.account import Secret
 from tests.conftest import _need_dovecot
 from tests.mailtools import Item, connect, dump, message, run_skylift, seed, when, write_users

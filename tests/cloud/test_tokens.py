@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from skylift.connectors.oauth import EntraTokens, GoogleTokens, jwt_claims
+from skylift.connectors.auth.oauth import EntraTokens, GoogleTokens, jwt_claims
 from skylift.engine.profiles import load_profile, parse_profile
 from skylift.errors import AuthError, ConfigError
 from skylift.model.account import Secret

@@ -17,7 +17,7 @@ from datetime import datetime
 
 import pytest
 
-from skylift.connectors.base import MailSource
+from skylift.connectors.mail.base import MailSource
 from skylift.errors import FolderNotFound
 from skylift.model.mail import Folder, Message
 

@@ -6,7 +6,8 @@ import os
 from pathlib import Path
 
 from skylift.connectors import mail_connector
-from skylift.connectors.base import Endpoint, MailSource
+from skylift.connectors.endpoint import Endpoint
+from skylift.connectors.mail.base import MailSource
 from skylift.model.account import Login, Secret
 
 

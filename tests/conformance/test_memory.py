@@ -2,7 +2,7 @@
 
 import pytest
 
-from skylift.connectors.memory import MemoryMailbox
+from skylift.connectors.mail.memory import MemoryMailbox
 from skylift.model.mail import Folder, Message, MessageRef
 
 from .contract import ConformanceCase, MailSourceContract

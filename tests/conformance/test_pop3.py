@@ -3,7 +3,7 @@
 import pytest
 from imapclient import IMAPClient
 
-from skylift.connectors.pop3 import Pop3Source
+from skylift.connectors.mail.pop3 import Pop3Source
 from skylift.demo.dovecot import DovecotServer, free_port
 from skylift.errors import AuthError, ConnectError
 from skylift.model.mail import Folder

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from skylift.connectors.base import Endpoint
-from skylift.connectors.imap import ImapMailbox
+from skylift.connectors.endpoint import Endpoint
+from skylift.connectors.mail.imap.connector import ImapMailbox
 from skylift.demo.dovecot import DovecotServer
 from skylift.errors import TransientError
 from skylift.model.account import Login, Secret

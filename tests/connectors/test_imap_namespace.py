@@ -7,7 +7,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from skylift.connectors.imap_namespace import NamespaceMap
+from skylift.connectors.mail.imap.namespace import NamespaceMap
 
 CYRUS_DEBIAN = NamespaceMap.from_response(
     SimpleNamespace(personal=(("INBOX.", "."),), other=(("user.", "."),), shared=(("", "."),))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from skylift.connectors.imap_wire import (
+from skylift.connectors.mail.imap.wire import (
     SMALL_WRITE,
     append_command,
     parse_fetch,

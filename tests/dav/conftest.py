@@ -21,8 +21,8 @@ from typing import Protocol
 
 import pytest
 
-from skylift.connectors.base import Endpoint
-from skylift.connectors.dav import DavAccount, DavConnector
+from skylift.connectors.dav.client import DavAccount, DavConnector
+from skylift.connectors.endpoint import Endpoint
 from skylift.demo.radicale import RadicaleServer
 from skylift.demo.xandikos import XandikosServer
 from skylift.model.account import Login, Secret

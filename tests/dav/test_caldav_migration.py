@@ -7,11 +7,11 @@ import sqlite3
 from datetime import date
 from pathlib import Path
 
-from skylift.connectors.base import Endpoint
-from skylift.connectors.dav import DavConnector
-from skylift.connectors.ics_files import split_calendar
+from skylift.connectors.dav.client import DavConnector
+from skylift.connectors.dav.ics_files import split_calendar
+from skylift.connectors.endpoint import Endpoint
 from skylift.demo.radicale import RadicaleServer
-from skylift.engine.davsync_verify import occurrences
+from skylift.engine.dav.verify import occurrences
 from skylift.model.account import Login, Secret
 from skylift.model.dav import Collection, DavKind
 

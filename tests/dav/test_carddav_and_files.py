@@ -5,8 +5,8 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from skylift.engine.davsync_vcard import logical_lines
-from skylift.engine.davsync_verify import compare_cards
+from skylift.engine.dav.vcard import logical_lines
+from skylift.engine.dav.verify import compare_cards
 from skylift.model.dav import DavKind
 
 from .conftest import DATA, SOURCE_PASSWORD, DavPair

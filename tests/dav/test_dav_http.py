@@ -8,7 +8,7 @@ from email.utils import format_datetime
 
 import pytest
 
-from skylift.connectors.dav_http import _next_url, retry_after
+from skylift.connectors.dav.transport import _next_url, retry_after
 from skylift.errors import ConnectError
 
 

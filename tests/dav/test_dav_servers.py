@@ -151,8 +151,8 @@ def test_well_known_302_discovery_finds_a_dav_root_that_is_not_slash(
     )
     assert probe.status_code == 302 and probe.headers["Location"] == "/dav/"
 
-    from skylift.connectors.base import Endpoint
-    from skylift.connectors.dav import DavConnector
+    from skylift.connectors.dav.client import DavConnector
+    from skylift.connectors.endpoint import Endpoint
     from skylift.model.account import Login, Secret
 
     endpoint = Endpoint.parse(server.url("caldav+http"))

@@ -6,13 +6,13 @@ from datetime import date
 
 import pytest
 
-from skylift.connectors.ics_files import split_calendar
-from skylift.connectors.vcf_files import split_vcards
-from skylift.engine.davsync_objects import MalformedObject, prepare, resource_name
-from skylift.engine.davsync_plan import Action, plan_listing, plan_object
-from skylift.engine.davsync_repair import repair_calendar_object
-from skylift.engine.davsync_vcard import logical_lines, prepare_vcard
-from skylift.engine.davsync_verify import compare_cards, compare_events
+from skylift.connectors.dav.ics_files import split_calendar
+from skylift.connectors.dav.vcf_files import split_vcards
+from skylift.engine.dav.objects import MalformedObject, prepare, resource_name
+from skylift.engine.dav.plan import Action, plan_listing, plan_object
+from skylift.engine.dav.repair import repair_calendar_object
+from skylift.engine.dav.vcard import logical_lines, prepare_vcard
+from skylift.engine.dav.verify import compare_cards, compare_events
 from skylift.model.dav import DavKind, Item, ItemRecord, ItemRef
 
 from .calendars import team_meeting

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import icalendar
 
-from skylift.engine.davsync_freebusy import busy_periods, vfreebusy
+from skylift.engine.dav.freebusy import busy_periods, vfreebusy
 from skylift.model.dav import Collection, DavKind
 
 from .calendars import crlf, team_meeting

@@ -6,9 +6,14 @@ import uuid
 
 import pytest
 
-from skylift.connectors.base import Endpoint
-from skylift.connectors.ldap import PRESETS, LdapDirectorySource
-from skylift.connectors.scim import _retry_after, scim_base_url, user_from_scim, user_to_scim
+from skylift.connectors.directory.ldap import PRESETS, LdapDirectorySource
+from skylift.connectors.directory.scim import (
+    _retry_after,
+    scim_base_url,
+    user_from_scim,
+    user_to_scim,
+)
+from skylift.connectors.endpoint import Endpoint
 from skylift.errors import ConfigError
 from skylift.model.directory import User
 

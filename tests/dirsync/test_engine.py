@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from skylift.engine.dirsync_mapping import apply_transform, load_mapping, mapping_from_dict
-from skylift.engine.dirsync_matching import match
-from skylift.engine.dirsync_plan import DeleteThresholdExceeded, check_threshold, plan_changes
-from skylift.engine.dirsync_scope import build_desired
+from skylift.engine.directory.mapping import apply_transform, load_mapping, mapping_from_dict
+from skylift.engine.directory.matching import match
+from skylift.engine.directory.plan import DeleteThresholdExceeded, check_threshold, plan_changes
+from skylift.engine.directory.scope import build_desired
 from skylift.errors import ConfigError
 from skylift.model.directory import Group, SourceEntry, User
 

@@ -92,8 +92,8 @@ def test_delta_reads_only_changed_entries(scim_sync: Sync, source: Slapd, scim: 
 def test_every_keeps_syncing_and_survives_a_target_outage(
     source: Slapd, scim: ScimServer, tmp_path: Path
 ) -> None:
-    from skylift.connectors.base import Endpoint
-    from skylift.engine.dirsync_mapping import default_mapping
+    from skylift.connectors.endpoint import Endpoint
+    from skylift.engine.directory.mapping import default_mapping
     from skylift.model.account import Secret
     from skylift.runners.dirsync import SyncOptions, run_every
 

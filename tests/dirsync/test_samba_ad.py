@@ -10,8 +10,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from skylift.connectors.base import Endpoint
-from skylift.connectors.ldap import PRESETS, LdapDirectorySource, open_ldap
+from skylift.connectors.directory.ldap import PRESETS, LdapDirectorySource, open_ldap
+from skylift.connectors.endpoint import Endpoint
 from skylift.model.account import Secret
 from tests.dirsync.conftest import BIG_GROUP_MEMBERS, child_pythonpath, scim_groups, scim_users
 from tests.dirsync.samba_ad import ADMIN_PASSWORD, DISABLED, AdWriter, SambaAD

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from skylift.engine.folders import FolderRules, map_folders, parse_map_folder, role_of
+from skylift.engine.mail.folders import FolderRules, map_folders, parse_map_folder, role_of
 from skylift.model.mail import Folder
 
 TARGET = [

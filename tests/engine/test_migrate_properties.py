@@ -15,9 +15,9 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from skylift.connectors.memory import MemoryMailbox
-from skylift.engine.migrate import MailboxMigration, MigrateOptions
-from skylift.engine.report import MailboxReport
+from skylift.connectors.mail.memory import MemoryMailbox
+from skylift.engine.mail.report import MailboxReport
+from skylift.engine.mail.sync import MailboxMigration, MigrateOptions
 from skylift.errors import TransientError
 from skylift.model.mail import fingerprint
 from skylift.state.store import StateStore

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from skylift.engine.migrate import batches, message_id_of
+from skylift.engine.mail.sync import batches, message_id_of
 from skylift.engine.throttle import TokenBucket, backoff_seconds, parse_rate
 from skylift.model.mail import MessageRef, fingerprint
 

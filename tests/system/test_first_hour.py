@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from skylift.connectors.base import Endpoint
+from skylift.connectors.endpoint import Endpoint
 from skylift.demo.dovecot import DovecotServer
 from tests.mailtools import run_skylift, write_users
 

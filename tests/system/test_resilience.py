@@ -165,7 +165,7 @@ def test_bad_input_gives_one_line_errors_and_exit_codes(tmp_path: Path) -> None:
 
 
 def test_plaintext_password_to_a_remote_host_is_refused() -> None:
-    from skylift.connectors.base import Endpoint
+    from skylift.connectors.endpoint import Endpoint
 
     assert Endpoint.parse("imap://127.0.0.1:143").is_loopback()
     assert not Endpoint.parse("imap://mail.old.example:143").is_loopback()

@@ -12,19 +12,19 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from skylift.cli.common import print_json
 from skylift.cli.mail import admin_password
 from skylift.cli.mail import endpoint as source_endpoint
-from skylift.engine.assess_summary import kind_label
-from skylift.engine.assessment_files import UserSummary, read_assessment
-from skylift.engine.estimate import parse_bandwidth
-from skylift.engine.profiles import load_profile
-from skylift.engine.users import load_users
-from skylift.engine.waves import parse_window, plan_waves
-from skylift.engine.waves_io import (
+from skylift.engine.assess.estimate import parse_bandwidth
+from skylift.engine.assess.files import UserSummary, read_assessment
+from skylift.engine.assess.summary import kind_label
+from skylift.engine.assess.waves import parse_window, plan_waves
+from skylift.engine.assess.waves_csv import (
     not_assessed,
     plan_to_dict,
     plan_users,
     read_measured_rates,
     write_waves_csv,
 )
+from skylift.engine.profiles import load_profile
+from skylift.engine.users import load_users
 from skylift.errors import ConfigError, ConnectError
 from skylift.model.units import human_bytes
 from skylift.runners.assess import run_assessment

@@ -18,8 +18,8 @@ from skylift.cli import cloud
 from skylift.cli.common import print_json
 from skylift.cli.mail import endpoint, load_pairs
 from skylift.connectors import mail_connector
-from skylift.connectors.base import Endpoint
-from skylift.connectors.oauth import PerMailboxAuthError
+from skylift.connectors.auth.oauth import PerMailboxAuthError
+from skylift.connectors.endpoint import Endpoint
 from skylift.errors import EXIT_CONNECT, EXIT_OK, ConfigError, SkyliftError
 from skylift.model.account import Login
 

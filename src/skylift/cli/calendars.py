@@ -17,7 +17,7 @@ import typer
 
 from skylift.cli.common import parse_duration, print_json
 from skylift.cli.mail import load_pairs
-from skylift.engine.davsync_plan import Action
+from skylift.engine.dav.plan import Action
 from skylift.errors import EXIT_CONNECT, EXIT_ITEMS_FAILED, EXIT_OK, ConfigError
 from skylift.model.account import Login, MailboxPair
 from skylift.model.dav import DavKind

@@ -17,8 +17,7 @@ from typing import Annotated, Any
 
 import typer
 
-from skylift.connectors.base import Endpoint
-from skylift.connectors.oauth import (
+from skylift.connectors.auth.oauth import (
     GOOGLE_SCOPE,
     MICROSOFT_AUTHORITY,
     EntraTokens,
@@ -26,6 +25,7 @@ from skylift.connectors.oauth import (
     PerMailboxAuthError,
     TokenProvider,
 )
+from skylift.connectors.endpoint import Endpoint
 from skylift.engine.profiles import TargetProfile, load_profile
 from skylift.errors import ConfigError
 from skylift.model.account import MailboxPair, Secret

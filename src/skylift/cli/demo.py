@@ -20,10 +20,10 @@ import typer
 from rich.console import Console
 
 from skylift.cli.render import print_run_summary, print_verify
-from skylift.connectors.base import Endpoint
+from skylift.connectors.endpoint import Endpoint
 from skylift.demo.dovecot import DovecotServer
 from skylift.demo.organization import PEOPLE, demo_messages, fill_mailbox
-from skylift.engine.migrate import MigrateOptions
+from skylift.engine.mail.sync import MigrateOptions
 from skylift.engine.users import load_users
 from skylift.errors import EXIT_ITEMS_FAILED, EXIT_OK, ConfigError
 from skylift.runners.local import RunSettings, migrate_all, verify_all

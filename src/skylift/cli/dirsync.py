@@ -16,9 +16,9 @@ from typing import Annotated
 import typer
 
 from skylift.cli.common import parse_duration, print_json
-from skylift.connectors.base import Endpoint
-from skylift.engine.dirsync_mapping import load_mapping, mapping_from_dict
-from skylift.engine.dirsync_plan import parse_threshold
+from skylift.connectors.endpoint import Endpoint
+from skylift.engine.directory.mapping import load_mapping, mapping_from_dict
+from skylift.engine.directory.plan import parse_threshold
 from skylift.errors import EXIT_ITEMS_FAILED, EXIT_OK, ConfigError
 from skylift.model.account import Secret
 from skylift.runners.dirsync import SyncOptions, SyncResult, read_journal, run_every, run_once

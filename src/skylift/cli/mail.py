@@ -22,9 +22,9 @@ from skylift.cli.common import print_json
 from skylift.cli.interrupt import graceful_stop
 from skylift.cli.render import MigrateProgress, print_run_summary, print_verify
 from skylift.connectors import MAIL_CONNECTORS
-from skylift.connectors.base import Endpoint
-from skylift.engine.folders import FolderRules, parse_map_folder
-from skylift.engine.migrate import MigrateOptions
+from skylift.connectors.endpoint import Endpoint
+from skylift.engine.mail.folders import FolderRules, parse_map_folder
+from skylift.engine.mail.sync import MigrateOptions
 from skylift.engine.throttle import TokenBucket, parse_rate
 from skylift.engine.users import load_users
 from skylift.errors import (

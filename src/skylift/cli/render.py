@@ -13,8 +13,8 @@ from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedCo
 from rich.table import Table
 
 from skylift.cli.logs import verbosity
-from skylift.engine.report import MailboxReport, RunReport
-from skylift.engine.verify import VerifyReport
+from skylift.engine.mail.report import MailboxReport, RunReport
+from skylift.engine.mail.verify import VerifyReport
 from skylift.model.account import MailboxPair
 
 err = Console(stderr=True)

@@ -7,19 +7,20 @@ from __future__ import annotations
 
 import importlib
 
-from skylift.connectors.base import Endpoint, MailConnector
+from skylift.connectors.endpoint import Endpoint
+from skylift.connectors.mail.base import MailConnector
 from skylift.errors import ConfigError
 
 MAIL_CONNECTORS: dict[str, str] = {
-    "imap": "skylift.connectors.imap:ImapConnector",
-    "imaps": "skylift.connectors.imap:ImapConnector",
-    "pop3": "skylift.connectors.pop3:Pop3Connector",
-    "pop3s": "skylift.connectors.pop3:Pop3Connector",
-    "mbox": "skylift.connectors.mbox:MboxConnector",
-    "maildir": "skylift.connectors.maildir:MaildirConnector",
-    "eml": "skylift.connectors.eml:EmlConnector",
-    "pst": "skylift.connectors.pst:PstConnector",
-    "ost": "skylift.connectors.pst:PstConnector",
+    "imap": "skylift.connectors.mail.imap.connector:ImapConnector",
+    "imaps": "skylift.connectors.mail.imap.connector:ImapConnector",
+    "pop3": "skylift.connectors.mail.pop3:Pop3Connector",
+    "pop3s": "skylift.connectors.mail.pop3:Pop3Connector",
+    "mbox": "skylift.connectors.mail.mbox.connector:MboxConnector",
+    "maildir": "skylift.connectors.mail.maildir:MaildirConnector",
+    "eml": "skylift.connectors.mail.eml:EmlConnector",
+    "pst": "skylift.connectors.mail.pst.connector:PstConnector",
+    "ost": "skylift.connectors.mail.pst.connector:PstConnector",
 }
 
 

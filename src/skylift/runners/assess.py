@@ -15,13 +15,14 @@ from pathlib import Path
 from typing import Any
 
 from skylift.connectors import mail_connector
-from skylift.connectors.base import Endpoint, MailConnector
-from skylift.engine.assess import check_mailbox, throttle_finding
-from skylift.engine.assessment_files import AssessmentWriter, UserSummary
-from skylift.engine.estimate import RateBounds, estimate_mailbox
-from skylift.engine.inventory import MailboxInventory, take_inventory
+from skylift.connectors.endpoint import Endpoint
+from skylift.connectors.mail.base import MailConnector
+from skylift.engine.assess.checks import check_mailbox, throttle_finding
+from skylift.engine.assess.estimate import RateBounds, estimate_mailbox
+from skylift.engine.assess.files import AssessmentWriter, UserSummary
+from skylift.engine.assess.html import write_html
+from skylift.engine.assess.inventory import MailboxInventory, take_inventory
 from skylift.engine.profiles import TargetProfile
-from skylift.engine.report_html import write_html
 from skylift.errors import AuthError, ConnectError, SkyliftError
 from skylift.model.account import MailboxPair
 

@@ -14,13 +14,13 @@ from functools import partial
 from pathlib import Path
 from typing import Protocol
 
-from skylift.connectors.base import Endpoint
-from skylift.connectors.dav import DavAccount, DavConnector
-from skylift.connectors.dav_props import differing
-from skylift.connectors.ics_files import IcsFileSource
-from skylift.connectors.vcf_files import VcfFileSource
-from skylift.engine.davsync_objects import MalformedObject, Prepared, prepare, resource_name
-from skylift.engine.davsync_plan import (
+from skylift.connectors.dav.client import DavAccount, DavConnector
+from skylift.connectors.dav.ics_files import IcsFileSource
+from skylift.connectors.dav.props import differing
+from skylift.connectors.dav.vcf_files import VcfFileSource
+from skylift.connectors.endpoint import Endpoint
+from skylift.engine.dav.objects import MalformedObject, Prepared, prepare, resource_name
+from skylift.engine.dav.plan import (
     KEPT_DELETED,
     Action,
     Step,

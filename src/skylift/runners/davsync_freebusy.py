@@ -19,14 +19,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from skylift.connectors.dav import DavAccount
-from skylift.engine.davsync_freebusy import (
+from skylift.connectors.dav.client import DavAccount
+from skylift.engine.dav.freebusy import (
     FREEBUSY_COLLECTION,
     busy_blocks,
     busy_periods,
     vfreebusy,
 )
-from skylift.engine.davsync_objects import resource_name
+from skylift.engine.dav.objects import resource_name
 from skylift.model.dav import Collection, DavKind
 
 

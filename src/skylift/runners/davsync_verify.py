@@ -10,9 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 
-from skylift.connectors.dav import DavAccount
-from skylift.engine.davsync_objects import MalformedObject, prepare
-from skylift.engine.davsync_verify import compare_cards, compare_events
+from skylift.connectors.dav.client import DavAccount
+from skylift.engine.dav.objects import MalformedObject, prepare
+from skylift.engine.dav.verify import compare_cards, compare_events
 from skylift.model.dav import Collection, DavKind, Item
 from skylift.runners.davsync import DavSource, vcard_versions
 

@@ -19,10 +19,10 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Generic, TypeVar
 
-from skylift.connectors.dav import DavAccount
-from skylift.engine.davsync_objects import Prepared
-from skylift.engine.davsync_plan import Action, Step
-from skylift.engine.davsync_repair import repair_calendar_object
+from skylift.connectors.dav.client import DavAccount
+from skylift.engine.dav.objects import Prepared
+from skylift.engine.dav.plan import Action, Step
+from skylift.engine.dav.repair import repair_calendar_object
 from skylift.model.dav import Collection, DavKind, Item, ItemRecord, PutResult
 from skylift.runners.davsync_export import ExportFolder
 from skylift.state.dav_ledger import DavLedger

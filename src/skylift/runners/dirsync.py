@@ -19,16 +19,16 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from skylift.connectors.base import Endpoint
-from skylift.connectors.ldap import PRESETS, LdapDirectorySource, open_ldap
-from skylift.connectors.ldap_target import LdapDirectoryTarget
-from skylift.connectors.scim import ScimDirectoryTarget
-from skylift.engine.dirsync_mapping import Mapping
-from skylift.engine.dirsync_matching import MatchResult, match
-from skylift.engine.dirsync_plan import DeleteMode, Plan, check_threshold, plan_changes
-from skylift.engine.dirsync_report import CSV_COLUMNS, csv_row, plan_rows, preflight
-from skylift.engine.dirsync_scope import DesiredState, build_desired, normalize_dn
-from skylift.engine.dirsync_snapshot import entry_from_dict, object_from_dict
+from skylift.connectors.directory.ldap import PRESETS, LdapDirectorySource, open_ldap
+from skylift.connectors.directory.ldap_target import LdapDirectoryTarget
+from skylift.connectors.directory.scim import ScimDirectoryTarget
+from skylift.connectors.endpoint import Endpoint
+from skylift.engine.directory.mapping import Mapping
+from skylift.engine.directory.matching import MatchResult, match
+from skylift.engine.directory.plan import DeleteMode, Plan, check_threshold, plan_changes
+from skylift.engine.directory.preview import CSV_COLUMNS, csv_row, plan_rows, preflight
+from skylift.engine.directory.scope import DesiredState, build_desired, normalize_dn
+from skylift.engine.directory.snapshot import entry_from_dict, object_from_dict
 from skylift.errors import ConfigError, ConnectError, SkyliftError, TransientError
 from skylift.model.account import Secret
 from skylift.model.directory import DirectoryObject, DirectoryTarget, Group, SourceEntry, User

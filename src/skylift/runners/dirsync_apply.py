@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from skylift.engine.dirsync_matching import MatchResult
-from skylift.engine.dirsync_plan import Change, Plan
-from skylift.engine.dirsync_scope import DesiredState
-from skylift.engine.dirsync_snapshot import entry_to_dict, object_to_dict
+from skylift.engine.directory.matching import MatchResult
+from skylift.engine.directory.plan import Change, Plan
+from skylift.engine.directory.scope import DesiredState
+from skylift.engine.directory.snapshot import entry_to_dict, object_to_dict
 from skylift.errors import ItemRejected
 from skylift.model.directory import DirectoryObject, DirectoryTarget, Group, SourceEntry, User
 from skylift.state.directory_journal import DirectoryJournal, JournalEntry, KnownObject

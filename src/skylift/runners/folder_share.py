@@ -16,7 +16,7 @@ import threading
 from collections import deque
 from collections.abc import Callable
 
-from skylift.engine.migrate import FolderTask, MailboxMigration
+from skylift.engine.mail.sync import FolderTask, MailboxMigration
 
 
 class FolderQueue:

@@ -18,11 +18,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from skylift.connectors import mail_connector
-from skylift.connectors.base import Endpoint, MailSource, MailTarget
-from skylift.engine.migrate import MailboxMigration, MigrateOptions, ProgressFn
-from skylift.engine.report import MailboxReport, RunReport
+from skylift.connectors.endpoint import Endpoint
+from skylift.connectors.mail.base import MailSource, MailTarget
+from skylift.engine.mail.report import MailboxReport, RunReport
+from skylift.engine.mail.sync import MailboxMigration, MigrateOptions, ProgressFn
+from skylift.engine.mail.verify import VerifyReport, verify_mailbox
 from skylift.engine.throttle import backoff_seconds
-from skylift.engine.verify import VerifyReport, verify_mailbox
 from skylift.errors import (
     EXIT_CONNECT,
     EXIT_INTERRUPTED,

@@ -1,0 +1,1 @@
+"""Calendar and contact connectors: CalDAV/CardDAV over httpx, ICS and VCF files, behind ``base.py``."""

@@ -1,0 +1,1 @@
+"""Directory connectors: LDAP/AD sources and targets, SCIM targets, behind ``base.py``."""

@@ -1,0 +1,1 @@
+"""mbox archives: the connector and the streaming ``From `` scanner."""

@@ -1,0 +1,1 @@
+"""Assessment and wave planning: inventory checks, estimates, files, the HTML page, waves."""

@@ -1,0 +1,1 @@
+"""Calendars and contacts: plan per collection, run, repair, verify, free/busy."""

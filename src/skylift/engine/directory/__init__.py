@@ -1,0 +1,1 @@
+"""Directory sync: map, scope, match, plan, preview and snapshot."""

@@ -1,0 +1,1 @@
+"""Mail: plan a folder's copy, run it, verify it, report it."""

@@ -1,0 +1,446 @@
+"""Copy one mailbox from a source to a target: folders, then messages, then flag changes.
+
+The passes follow OfflineIMAP's ``syncmessagesto`` (copy new, then sync flags); identity
+follows vdirsyncer's status table, kept in the ledger:
+
+* A message is known by (source folder, validity, uid). Known -> never copied again.
+* Before an APPEND the ledger gets a *pending* row with the target folder's UIDNEXT; a run
+  killed between APPEND and the ledger update settles it on resume by fingerprint among
+  the target messages at or above that mark. kill -9 at any moment: no duplicate.
+* With no ledger rows for a folder (new state file, UIDVALIDITY changed) the target's
+  messages are fingerprinted once (sizes are not trusted: a server may store LF as CRLF),
+  and each source message whose
+  fingerprint is there is taken as already copied — as a multiset, so two identical
+  source messages need two identical target messages.
+* A folder whose validity, UIDNEXT, message count and HIGHESTMODSEQ are unchanged since
+  the last complete pass is not listed at all: a rerun costs one SELECT per folder.
+
+Connection failures propagate as TransientError; the runner reconnects and calls again,
+and the ledger makes the second call start where the first stopped.
+"""
+
+from __future__ import annotations
+
+import email.parser
+import email.policy
+import threading
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from skylift.connectors.mail.base import MailSource, MailTarget
+from skylift.engine.mail.folders import FolderMapping, FolderRules, map_folders
+from skylift.engine.mail.namespaces import message_count, refused_reason, report_namespaces
+from skylift.engine.mail.report import FolderReport, ItemProblem, MailboxReport
+from skylift.engine.throttle import TokenBucket
+from skylift.errors import FolderNotFound, FolderRefused, Interrupted
+from skylift.model.mail import Folder, Message, MessageRef, fingerprint
+from skylift.state.store import CopyRecord, FolderMark, LedgerEntry, StateStore
+
+ProgressFn = Callable[[str, int, int], None]  # (mailbox, messages, bytes)
+
+
+@dataclass
+class MigrateOptions:
+    """Per-run choices; *batch_bytes* bounds memory, whatever the message count."""
+
+    rules: FolderRules = field(default_factory=FolderRules)
+    max_size: int | None = None
+    dry_run: bool = False
+    full: bool = False  # ignore folder marks: list every folder in full (--full)
+    batch_bytes: int = 2 * 1024 * 1024
+    batch_count: int = 1000
+    export_dir: Path | None = None  # where non-mail items (PST calendars, contacts) go
+    bucket: TokenBucket = field(default_factory=lambda: TokenBucket(None))
+    # Set by the first Ctrl-C: stop at the next batch boundary, after the ledger is written.
+    stop: threading.Event = field(default_factory=threading.Event)
+
+
+def _noop_progress(_: str, __: int, ___: int) -> None:
+    return None
+
+
+def message_id_of(raw: bytes) -> str | None:
+    """The Message-ID header, for reports; None when absent or unreadable."""
+    head = raw.split(b"\r\n\r\n", 1)[0].split(b"\n\n", 1)[0]
+    try:
+        msg = email.parser.BytesHeaderParser(policy=email.policy.compat32).parsebytes(head)
+        value = msg.get("Message-ID")
+        return str(value).strip() if value else None
+    except Exception:
+        return None
+
+
+def batches(
+    refs: Iterable[MessageRef], max_bytes: int, max_count: int
+) -> Iterator[list[MessageRef]]:
+    """Group refs so one fetch never holds more than *max_bytes* (one big message alone)."""
+    batch: list[MessageRef] = []
+    size = 0
+    for ref in refs:
+        if batch and (size + ref.size > max_bytes or len(batch) >= max_count):
+            yield batch
+            batch, size = [], 0
+        batch.append(ref)
+        size += ref.size
+    if batch:
+        yield batch
+
+
+def plan_folders(
+    source: MailSource, target: MailTarget, rules: FolderRules
+) -> tuple[list[FolderMapping], list[Folder]]:
+    """Map the source's folders onto the target's, with the target's own rules (separator,
+    case, reserved names); also return the target's folders as listed."""
+    target_folders = target.folders()
+    caps = target.capabilities
+    mappings = map_folders(
+        source.folders(),
+        target_folders,
+        target_separator=caps.separator,
+        rules=rules,
+        case_insensitive=caps.case_insensitive_names,
+        reserved=caps.reserved_names,
+    )
+    return mappings, target_folders
+
+
+@dataclass(frozen=True)
+class FolderTask:
+    """One folder to copy: its mapping, its report, and whether the target had it before."""
+
+    mapping: FolderMapping
+    report: FolderReport
+    target_existed: bool
+
+
+class MailboxMigration:
+    """Migrates one mailbox over already-open connections; call :meth:`run` again to resume."""
+
+    def __init__(
+        self,
+        mailbox: str,
+        source: MailSource,
+        target: MailTarget,
+        store: StateStore,
+        run_id: int,
+        options: MigrateOptions,
+        report: MailboxReport,
+        progress: ProgressFn = _noop_progress,
+    ) -> None:
+        self.mailbox = mailbox
+        self.source = source
+        self.target = target
+        self.store = store
+        self.run_id = run_id
+        self.opts = options
+        self.report = report
+        self.progress = progress
+
+    def plan_folders(self) -> tuple[list[FolderMapping], list[Folder]]:
+        return plan_folders(self.source, self.target, self.opts.rules)
+
+    def run(self) -> None:
+        for task in self.prepare():
+            self.sync_task(task)
+
+    def prepare(self) -> list[FolderTask]:
+        """Map and create the folders (parents first), subscribe; return what to copy.
+
+        The returned tasks are independent of each other: any open connection pair of the same
+        mailbox may run any of them (the runner lends idle connections to a big mailbox).
+        """
+        if self.opts.export_dir is not None and not self.opts.dry_run:
+            safe = "".join(c if c.isalnum() or c in "@.-_" else "_" for c in self.mailbox)
+            counts = self.source.export_non_mail(self.opts.export_dir / safe)
+            self.report.non_mail = dict(counts)
+        mappings, target_folders = self.plan_folders()
+        report_namespaces(self.report, self.source, self.target)
+        existing = {f.path: f for f in target_folders}
+        tasks: list[FolderTask] = []
+        for mapping in mappings:
+            self._check_stop()
+            fr = self.report.folder(mapping.source_name, mapping.target_name)
+            fr.renamed_because = mapping.reason
+            present = existing.get(mapping.target.path)
+            if present is None:
+                fr.created = True
+                if not self.opts.dry_run:
+                    try:
+                        self.target.create_folder(mapping.target)
+                    except FolderRefused as exc:
+                        self._refused(mapping, fr, str(exc))
+                        continue  # this folder alone fails; the mailbox goes on
+                existing[mapping.target.path] = mapping.target
+            if (
+                mapping.source.subscribed
+                and not self.opts.dry_run
+                and (present is None or not present.subscribed)
+            ):
+                self.target.subscribe(mapping.target)
+            if mapping.source.selectable:
+                tasks.append(FolderTask(mapping, fr, target_existed=present is not None))
+        return tasks
+
+    def sync_task(self, task: FolderTask) -> None:
+        """Copy one folder of :meth:`prepare`'s list over this object's connections."""
+        try:
+            self.sync_folder(task.mapping, task.report, target_existed=task.target_existed)
+        except FolderNotFound as exc:
+            task.report.failed.append(ItemProblem(task.mapping.source_name, "", 0, str(exc)))
+
+    def _check_stop(self) -> None:
+        """Between batches: every copied batch is in the ledger, so stopping here is clean."""
+        if self.opts.stop.is_set():
+            raise Interrupted("stopped by Ctrl-C; rerun the same command to resume")
+
+    def _refused(self, m: FolderMapping, fr: FolderReport, words: str) -> None:
+        fr.created = False
+        reason = refused_reason(m.source_name, words, message_count(self.source, m.source))
+        fr.failed.append(ItemProblem(m.source_name, "", 0, reason))
+        self.store.record_problem(self.run_id, self.mailbox, m.source_name, None, "failed", reason)
+        self.store.drop_folder_mark(self.mailbox, m.source_name)
+
+    # -- one folder -------------------------------------------------------------------
+    def sync_folder(self, m: FolderMapping, fr: FolderReport, target_existed: bool) -> None:
+        sname, tname = m.source_name, m.target_name
+        problems_before = len(fr.failed) + len(fr.rejected) + len(fr.skipped)
+        state = self.source.select(m.source)
+        mark = None if self.opts.full else self.store.folder_mark(self.mailbox, sname)
+        pending = self.store.has_pending(self.mailbox, sname)
+        same_epoch = (
+            mark is not None and mark.validity == state.validity and mark.target_folder == tname
+        )
+        if (
+            same_epoch
+            and mark is not None
+            and not pending
+            and state.next_uid is not None
+            and state.modseq is not None
+            and (mark.next_uid, mark.count, mark.modseq)
+            == (state.next_uid, state.count, state.modseq)
+        ):
+            fr.already_there += state.count
+            return
+        ledger = self.store.ledger(self.mailbox, sname, state.validity)
+        if pending and not self.opts.dry_run:
+            self._settle_pending(m, ledger, state.validity)
+        incremental = (
+            same_epoch
+            and mark is not None
+            and mark.next_uid is not None
+            and mark.modseq is not None
+            and state.modseq is not None
+            and self.source.capabilities.changes_since
+        )
+        if incremental and mark is not None and mark.next_uid and mark.modseq:
+            listed: dict[str, MessageRef] = {
+                r.uid: r for r in self.source.list_changed(m.source, mark.modseq)
+            }
+            for r in self.source.list_from(m.source, mark.next_uid):
+                listed[r.uid] = r
+            refs: Iterable[MessageRef] = listed.values()
+        else:
+            refs = self.source.list_messages(m.source)
+
+        todo: list[MessageRef] = []
+        flag_changes: dict[str, tuple[str, frozenset[str]]] = {}
+        skipped = 0
+        limit = self._size_limit()
+        for ref in refs:
+            entry = ledger.get(ref.uid)
+            if entry is not None and entry.state == "copied":
+                if not incremental:
+                    fr.already_there += 1
+                if ref.flags != entry.flags and entry.target_uid:
+                    flag_changes[ref.uid] = (entry.target_uid, ref.flags)
+                continue
+            if limit is not None and ref.size > limit:
+                self._problem(fr.skipped, "skipped", sname, ref, self._too_big_reason(ref.size))
+                skipped += 1
+                continue
+            todo.append(ref)
+        if incremental:
+            fr.already_there += max(state.count - len(todo) - skipped, 0)
+
+        if todo:
+            self._copy(
+                m, fr, todo, state.validity, ledger_empty=not ledger, target_existed=target_existed
+            )
+        if flag_changes:
+            self._sync_flags(m, fr, state.validity, flag_changes)
+        # A folder with items that did not arrive (skipped, rejected, failed) keeps no mark:
+        # the next run lists it again, retries them (a limit may have been lifted) and
+        # reports them again.
+        problems = len(fr.failed) + len(fr.rejected) + len(fr.skipped)
+        if self.opts.dry_run:
+            return
+        if problems == problems_before:
+            self.store.save_folder_mark(
+                self.mailbox,
+                sname,
+                FolderMark(state.validity, tname, state.next_uid, state.modseq, state.count),
+            )
+        else:
+            self.store.drop_folder_mark(self.mailbox, sname)
+
+    def _size_limit(self) -> int | None:
+        limits = [x for x in (self.opts.max_size, self.target.capabilities.max_message_bytes) if x]
+        return min(limits) if limits else None
+
+    def _too_big_reason(self, size: int) -> str:
+        if self.opts.max_size and size > self.opts.max_size:
+            return f"larger than --max-size ({size} > {self.opts.max_size} bytes)"
+        return f"larger than the target's APPENDLIMIT ({size} bytes)"
+
+    def _problem(
+        self, bucket: list[ItemProblem], kind: str, folder: str, ref: MessageRef, reason: str,
+        message_id: str | None = None,
+    ) -> None:  # fmt: skip
+        bucket.append(ItemProblem(folder, ref.uid, ref.size, reason, message_id))
+        if not self.opts.dry_run:
+            self.store.record_problem(
+                self.run_id, self.mailbox, folder, ref.uid, kind, reason, ref.size
+            )
+
+    # -- copying ----------------------------------------------------------------------
+    def _copy(
+        self,
+        m: FolderMapping,
+        fr: FolderReport,
+        todo: list[MessageRef],
+        validity: str,
+        *,
+        ledger_empty: bool,
+        target_existed: bool,
+    ) -> None:
+        sname, tname = m.source_name, m.target_name
+        index: dict[str, list[tuple[str, frozenset[str]]]] | None = None
+        if ledger_empty and target_existed:
+            index = self._target_index(m.target)
+        mark = None
+        if not self.opts.dry_run and target_existed:
+            mark = self.target.select(m.target).next_uid
+        elif not self.opts.dry_run:
+            mark = 1  # a folder created just now starts at UID 1
+        for batch in batches(todo, self.opts.batch_bytes, self.opts.batch_count):
+            self._check_stop()
+            messages = list(self.source.fetch(m.source, [r.uid for r in batch]))
+            nbytes = sum(len(x.raw) for x in messages)
+            self.opts.bucket.consume(nbytes)
+            known: list[CopyRecord] = []
+            fresh: list[tuple[Message, str]] = []
+            fix_flags: dict[str, tuple[str, frozenset[str]]] = {}
+            for msg in messages:
+                fp = msg.fingerprint
+                if index is not None and index.get(fp):
+                    target_uid, target_flags = index[fp].pop()
+                    known.append(
+                        CopyRecord(msg.ref.uid, target_uid, fp, msg.ref.size, target_flags)
+                    )
+                    if target_flags != msg.ref.flags:
+                        fix_flags[msg.ref.uid] = (target_uid, msg.ref.flags)
+                else:
+                    fresh.append((msg, fp))
+            fr.already_there += len(known)
+            if self.opts.dry_run:
+                fr.would_copy += len(fresh)
+                fr.bytes += sum(len(x.raw) for x, _ in fresh)
+                self.progress(self.mailbox, len(messages), nbytes)
+                continue
+            self.store.record(self.mailbox, sname, validity, tname, known, "copied")
+            if fix_flags:
+                self._sync_flags(m, fr, validity, fix_flags)
+            pending = [
+                CopyRecord(x.ref.uid, None, fp, x.ref.size, x.ref.flags, target_mark=mark)
+                for x, fp in fresh
+            ]
+            self.store.record(self.mailbox, sname, validity, tname, pending, "pending")
+            results = self.target.append(m.target, [x for x, _ in fresh])
+            done: list[CopyRecord] = []
+            refused: list[str] = []
+            for (msg, fp), res in zip(fresh, results, strict=True):
+                if res.error:
+                    refused.append(msg.ref.uid)
+                    self._problem(
+                        fr.rejected, "rejected", sname, msg.ref, res.error, message_id_of(msg.raw)
+                    )
+                else:
+                    done.append(CopyRecord(msg.ref.uid, res.uid, fp, msg.ref.size, msg.ref.flags))
+                    fr.copied += 1
+                    fr.bytes += len(msg.raw)
+            self.store.record(self.mailbox, sname, validity, tname, done, "copied")
+            if refused:
+                self.store.drop_pending(self.mailbox, sname, refused)
+            self.progress(self.mailbox, len(messages), nbytes)
+
+    def _target_index(self, folder: Folder) -> dict[str, list[tuple[str, frozenset[str]]]]:
+        """Fingerprints (-> uid, flags) of the target folder's messages.
+
+        Every message is read: sizes cannot narrow it down, because a server may count a
+        bare-LF message with CRLF line endings (the fingerprint normalises them).
+        """
+        index: dict[str, list[tuple[str, frozenset[str]]]] = defaultdict(list)
+        try:
+            refs = list(self.target.list_messages(folder))
+        except FolderNotFound:
+            return index
+        for batch in batches(refs, self.opts.batch_bytes, self.opts.batch_count):
+            for msg in self.target.fetch(folder, [r.uid for r in batch]):
+                index[msg.fingerprint].append((msg.ref.uid, msg.ref.flags))
+        return index
+
+    def _settle_pending(
+        self, m: FolderMapping, ledger: dict[str, LedgerEntry], validity: str
+    ) -> None:
+        """Resolve appends a killed run may or may not have completed."""
+        pending = [e for e in ledger.values() if e.state == "pending"]
+        if not pending:
+            return
+        target_folder = m.target
+        first = min((e.target_mark or 0) for e in pending)
+        claimed = {e.target_uid for e in ledger.values() if e.state == "copied" and e.target_uid}
+        found: dict[str, list[str]] = defaultdict(list)
+        try:
+            refs = [r for r in self.target.list_from(target_folder, first) if r.uid not in claimed]
+            for batch in batches(refs, self.opts.batch_bytes, self.opts.batch_count):
+                for msg in self.target.fetch(target_folder, [r.uid for r in batch]):
+                    found[fingerprint(msg.raw)].append(msg.ref.uid)
+        except FolderNotFound:
+            pass
+        landed: list[CopyRecord] = []
+        lost: list[str] = []
+        for e in pending:
+            if found.get(e.fingerprint):
+                uid = found[e.fingerprint].pop(0)
+                landed.append(CopyRecord(e.source_uid, uid, e.fingerprint, e.size, e.flags))
+                ledger[e.source_uid] = LedgerEntry(
+                    e.source_uid, uid, e.flags, e.fingerprint, e.size, "copied"
+                )
+            else:
+                lost.append(e.source_uid)
+                ledger.pop(e.source_uid, None)
+        sname = m.source_name
+        self.store.record(self.mailbox, sname, validity, m.target_name, landed, "copied")
+        self.store.drop_pending(self.mailbox, sname, lost)
+
+    def _sync_flags(
+        self,
+        m: FolderMapping,
+        fr: FolderReport,
+        validity: str,
+        changes: dict[str, tuple[str, frozenset[str]]],
+    ) -> None:
+        if self.opts.dry_run:
+            fr.flags_updated += len(changes)
+            return
+        by_flags: dict[frozenset[str], list[str]] = defaultdict(list)
+        for target_uid, flags in changes.values():
+            by_flags[flags].append(target_uid)
+        for flags, uids in by_flags.items():
+            self.target.set_flags(m.target, uids, flags)
+        self.store.update_flags(
+            self.mailbox, m.source_name, validity, {u: f for u, (_, f) in changes.items()}
+        )
+        fr.flags_updated += len(changes)
