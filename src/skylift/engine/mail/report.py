@@ -28,6 +28,9 @@ class FolderReport:
     created: bool = False
     copied: int = 0
     would_copy: int = 0  # dry run: what a real run would copy
+    # dry run: the target folder holds mail and the state has none for it, so a real run
+    # first matches the target's messages by content; "would copy" is then an upper bound
+    match_by_content: bool = False
     already_there: int = 0
     flags_updated: int = 0
     bytes: int = 0
