@@ -28,7 +28,7 @@ from skylift.engine.users import load_users
 from skylift.errors import ConfigError, ConnectError
 from skylift.model.units import human_bytes
 from skylift.runners.assess import run_assessment
-from skylift.runners.local import RunSettings
+from skylift.runners.mail import RunSettings
 from skylift.state.store import StateStore
 
 

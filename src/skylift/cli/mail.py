@@ -35,7 +35,7 @@ from skylift.errors import (
     ConfigError,
 )
 from skylift.model.account import Login, MailboxPair, Secret
-from skylift.runners.local import RunSettings, migrate_all, verify_all
+from skylift.runners.mail import RunSettings, migrate_all, verify_all
 from skylift.state.store import StateStore
 
 SourceOpt = Annotated[
