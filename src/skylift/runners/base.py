@@ -13,13 +13,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-#: the kinds of work unit the state store records (``skylift jobs`` shows them)
-KINDS = ("mail", "dav", "directory", "assess")
-
 
 @dataclass(frozen=True)
 class WorkUnit:
-    """One unit: *kind* and *key* say what (a mailbox, an account, a directory pair); *index*
+    """One unit: *kind* (one of ``state.work_units.KINDS``) and *key* say what (a mailbox, an account, a directory pair); *index*
     is its place in the domain's own list; *unit_id* its row in ``work_units`` (None when the
     run records none, e.g. a dry run)."""
 
