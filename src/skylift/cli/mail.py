@@ -20,6 +20,21 @@ import typer
 from skylift.cli import cloud
 from skylift.cli.common import print_json
 from skylift.cli.interrupt import graceful_stop
+from skylift.cli.options import (
+    DEFAULT_TIMEOUT,
+    AllowPlaintextOpt,
+    ConnectTimeoutOpt,
+    DryRunOpt,
+    InsecureSourceOpt,
+    InsecureTargetOpt,
+    JsonOpt,
+    ParallelOpt,
+    SourceCaOpt,
+    StateOpt,
+    TargetCaOpt,
+    TimeoutOpt,
+    UsersOpt,
+)
 from skylift.cli.render import MigrateProgress, print_run_summary, print_verify
 from skylift.connectors import MAIL_CONNECTORS
 from skylift.connectors.endpoint import Endpoint
@@ -44,17 +59,7 @@ SourceOpt = Annotated[
 TargetOpt = Annotated[
     str | None, typer.Option("--target", help="imap://host:143 or imaps://host:993 (or a profile)")
 ]
-UsersOpt = Annotated[
-    Path | None,
-    typer.Option("--users", help="CSV: EmailAddress,UserName,Password[,TargetUserName,…]"),
-]
 UserOpt = Annotated[str | None, typer.Option("--user", help="One target mailbox (archive sources)")]
-StateOpt = Annotated[str, typer.Option("--state", help="State file or database URL")]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON summary on stdout")]
-ConnectTimeoutOpt = Annotated[
-    float, typer.Option(help="Seconds to connect and get the server's greeting")
-]
-ParallelOpt = Annotated[int, typer.Option("--parallel", min=1, help="Mailboxes at once")]
 IncludeOpt = Annotated[
     list[str] | None, typer.Option(help="Only folders matching this regex (repeatable)")
 ]
@@ -197,7 +202,7 @@ def migrate(
     state: StateOpt = "skylift.db",
     parallel: cloud.ParallelOpt = None,
     max_connections: cloud.MaxConnectionsOpt = None,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show, change nothing")] = False,
+    dry_run: DryRunOpt = False,
     full: Annotated[
         bool, typer.Option("--full", help="Ignore folder marks: list and compare every folder")
     ] = False,
@@ -207,16 +212,16 @@ def migrate(
     map_folder: Annotated[list[str] | None, typer.Option(help="OLD=NEW")] = None,
     max_size: Annotated[str | None, typer.Option(help="Skip larger messages, e.g. 35M")] = None,
     bwlimit: Annotated[str | None, typer.Option(help="Bandwidth cap, e.g. 10M or 80Mbit")] = None,
-    source_ca: Annotated[Path | None, typer.Option(help="CA file for the source")] = None,
-    target_ca: Annotated[Path | None, typer.Option(help="CA file for the target")] = None,
-    insecure_source: Annotated[bool, typer.Option(help="Skip TLS checks (source)")] = False,
-    insecure_target: Annotated[bool, typer.Option(help="Skip TLS checks (target)")] = False,
-    allow_plaintext: Annotated[bool, typer.Option(help="Allow passwords without TLS")] = False,
+    source_ca: SourceCaOpt = None,
+    target_ca: TargetCaOpt = None,
+    insecure_source: InsecureSourceOpt = False,
+    insecure_target: InsecureTargetOpt = False,
+    allow_plaintext: AllowPlaintextOpt = False,
     source_admin: Annotated[str | None, typer.Option(help="Proxy login (source)")] = None,
     target_admin: Annotated[str | None, typer.Option(help="Proxy login (target)")] = None,
     waves: Annotated[Path | None, typer.Option(help="waves.csv from 'skylift plan'")] = None,
     wave: Annotated[str | None, typer.Option(help="Wave number to migrate")] = None,
-    timeout: Annotated[float, typer.Option(help="Seconds per server answer")] = 120.0,
+    timeout: TimeoutOpt = DEFAULT_TIMEOUT,
     connect_timeout: ConnectTimeoutOpt = 15.0,
     retries: Annotated[int, typer.Option(min=0, help="Reconnects per mailbox")] = 5,
     report_dir: Annotated[
@@ -312,14 +317,14 @@ def verify(
     include: IncludeOpt = None,
     exclude: ExcludeOpt = None,
     map_folder: Annotated[list[str] | None, typer.Option(help="OLD=NEW")] = None,
-    source_ca: Annotated[Path | None, typer.Option(help="CA file for the source")] = None,
-    target_ca: Annotated[Path | None, typer.Option(help="CA file for the target")] = None,
-    insecure_source: Annotated[bool, typer.Option(help="Skip TLS checks (source)")] = False,
-    insecure_target: Annotated[bool, typer.Option(help="Skip TLS checks (target)")] = False,
-    allow_plaintext: Annotated[bool, typer.Option(help="Allow passwords without TLS")] = False,
+    source_ca: SourceCaOpt = None,
+    target_ca: TargetCaOpt = None,
+    insecure_source: InsecureSourceOpt = False,
+    insecure_target: InsecureTargetOpt = False,
+    allow_plaintext: AllowPlaintextOpt = False,
     source_admin: Annotated[str | None, typer.Option(help="Proxy login (source)")] = None,
     target_admin: Annotated[str | None, typer.Option(help="Proxy login (target)")] = None,
-    timeout: Annotated[float, typer.Option(help="Seconds per server answer")] = 120.0,
+    timeout: TimeoutOpt = DEFAULT_TIMEOUT,
     connect_timeout: ConnectTimeoutOpt = 15.0,
     # -- profiles and app-only OAuth2 (issue 11; resolved in cli/cloud.py) --
     source_profile: cloud.SourceProfile = None,
