@@ -1,4 +1,9 @@
-"""Retry for every domain: a TransientError waits the server's hint, an expired token reconnects.
+"""Retry for every domain, in one place: a TransientError waits the server's hint.
+
+Two grains: :func:`with_retries` reruns a whole unit (a mailbox: reconnect, and the ledger
+resumes it; an expired token reconnects at once); :func:`call_with_retry` repeats one call
+(a directory write, a DAV request) that a connector refused with a TransientError —
+connectors never sleep themselves.
 
 The hint is ``TransientError.retry_after`` — a 429/503's ``Retry-After``, Exchange's
 "Suggested Backoff Time", Google's rateLimitExceeded — else doubling backoff with a cap
@@ -11,6 +16,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from skylift.engine.throttle import backoff_seconds
 from skylift.errors import (
@@ -20,6 +26,38 @@ from skylift.errors import (
     TokenExpired,
     TransientError,
 )
+
+T = TypeVar("T")
+
+MAX_ATTEMPTS = 7  # the first try and six retries
+MAX_WAIT = 120.0  # seconds: a Retry-After of a day is not waited for
+
+
+def retry_wait(attempt: int, hint: float | None) -> float:
+    """Seconds to wait before retry *attempt* (1-based): the hint, capped, else doubling."""
+    return min(backoff_seconds(attempt, hint, cap=MAX_WAIT), MAX_WAIT)
+
+
+def call_with_retry(
+    work: Callable[[], T],
+    what: str,
+    *,
+    attempts: int = MAX_ATTEMPTS,
+    sleep: Callable[[float], None] = time.sleep,
+    log: Callable[[str], None] = lambda _m: None,
+) -> T:
+    """``work()``, retried on TransientError; the last failure is raised as it came."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return work()
+        except TransientError as exc:
+            if attempt >= attempts:
+                raise
+            wait = retry_wait(attempt, exc.retry_after)
+            log(f"{what}: {exc}; retry {attempt} in {wait:.1f}s")
+            sleep(wait)
+    raise AssertionError("unreachable")
+
 
 # Sessions ended by an expired OAuth2 token, per unit, before we call it a loop.
 MAX_TOKEN_RENEWALS = 1000
