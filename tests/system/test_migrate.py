@@ -57,7 +57,7 @@ def test_every_message_arrives_byte_exact_with_flags_dates_and_folders(
     result = _migrate(source_server, target_server, users_csv, tmp_path / "s.db")
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout)
-    alice = next(m for m in summary["mailboxes"] if m["mailbox"] == "alice@new.example")
+    alice = next(m for m in summary["items"] if m["mailbox"] == "alice@new.example")
     assert alice["status"] == "ok"
     total = sum(len(v) for v in ODD_FOLDERS.values())
     assert alice["copied"] == total
@@ -89,7 +89,7 @@ def test_a_name_holding_the_targets_separator_is_renamed_and_reported(
                      "alice,alice@new.example,alice-new-pw,alice-pw\n")  # fmt: skip
     result = _migrate(target_server, source_server, users, tmp_path / "s.db")
     assert result.returncode == 0, result.stderr
-    folders = {f["source"]: f for f in json.loads(result.stdout)["mailboxes"][0]["folders"]}
+    folders = {f["source"]: f for f in json.loads(result.stdout)["items"][0]["folders"]}
     assert folders["Release v1.2/notes"]["target"] == "Release v1_2/notes"
     assert "'.' is the target's separator" in folders["Release v1.2"]["renamed_because"]
     dst = dump(source_server.imap_port, "alice", "alice-pw")
@@ -166,14 +166,14 @@ def test_target_refusal_is_reported_with_the_servers_words_and_the_run_goes_on(
              {"INBOX": [big, Item(message(2)), Item(message(3))]}, sep=".")  # fmt: skip
         result = _migrate(source_server, small, users_csv, tmp_path / "s.db")
         assert result.returncode == 1
-        alice = json.loads(result.stdout)["mailboxes"][0]
+        alice = json.loads(result.stdout)["items"][0]
         assert alice["copied"] == 2 and alice["rejected"] == 1
         rejected = alice["folders"][0]["rejected"][0]
         assert "Mail size is larger" in rejected["reason"]
         assert rejected["message_id"] == "<m1@example.test>"
         # --max-size skips before trying, and says so
         skip = _migrate(source_server, small, users_csv, tmp_path / "s.db", "--max-size", "1200k")
-        alice = json.loads(skip.stdout)["mailboxes"][0]
+        alice = json.loads(skip.stdout)["items"][0]
         assert alice["skipped"] == 1 and alice["copied"] == 0
         assert "--max-size" in alice["folders"][0]["skipped"][0]["reason"]
         # every run is in the state store as work units: skylift jobs says what happened
@@ -199,7 +199,8 @@ def test_dry_run_changes_nothing(
     result = _migrate(source_server, target_server, users_csv, tmp_path / "s.db", "--dry-run")
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout)
-    assert summary["dry_run"] is True
+    assert list(summary)[:3] == ["command", "totals", "items"]  # the one --json envelope
+    assert summary["command"] == "migrate" and summary["dry_run"] is True
     # Nothing was copied, and the summary says so; it says what a real run would copy.
     assert summary["totals"]["copied"] == 0
     assert summary["totals"]["would_copy"] == sum(len(v) for v in ODD_FOLDERS.values())
@@ -304,7 +305,7 @@ def test_migrate_one_wave_of_a_plan(
         "--waves", waves, "--wave", "2", "--state", tmp_path / "s.db", "--json",
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
-    assert [m["mailbox"] for m in json.loads(result.stdout)["mailboxes"]] == ["bob@new.example"]
+    assert [m["mailbox"] for m in json.loads(result.stdout)["items"]] == ["bob@new.example"]
     missing = run_skylift(
         "migrate", "--source", source_server.imap_url(), "--target", target_server.imap_url(),
         "--waves", waves, "--wave", "7", "--state", tmp_path / "s.db",

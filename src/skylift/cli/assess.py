@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from skylift.cli.common import print_json
+from skylift.cli.common import envelope, print_json
 from skylift.cli.mail import admin_password
 from skylift.cli.mail import endpoint as source_endpoint
 from skylift.cli.options import (
@@ -135,14 +135,16 @@ def assess(
         )
     if as_json:
         print_json(
-            {
-                "out": str(out),
-                "profile": profile.name,
-                "probe": head.get("probe"),
-                "rates": head["rates"],
-                "totals": totals,
-                "verdict": head["verdict"],
-            }
+            envelope(
+                "assess",
+                totals,
+                [],  # every user's row is in assessment.json/.csv
+                out=str(out),
+                profile=profile.name,
+                probe=head.get("probe"),
+                rates=head["rates"],
+                verdict=head["verdict"],
+            )
         )
         return
     print(head["verdict"]["headline"])
@@ -227,7 +229,14 @@ def plan(
     summary["out"] = str(out)
     summary["rows"] = rows
     if as_json:
-        print_json(summary)
+        waves_out = summary.pop("waves")
+        totals = {
+            "waves": len(waves_out),
+            "users": sum(len(w["users"]) for w in waves_out),
+            "hours": round(sum(w["hours"] for w in waves_out), 3),
+            "bytes": sum(w["bytes"] for w in waves_out),
+        }
+        print_json(envelope("plan", totals, waves_out, **summary))
         return
     print(
         f"{len(result.waves)} waves for a {hours:.1f} h window, {lanes} mailboxes at a time "

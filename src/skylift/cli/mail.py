@@ -18,7 +18,7 @@ from typing import Annotated
 import typer
 
 from skylift.cli import cloud
-from skylift.cli.common import print_json
+from skylift.cli.common import envelope, print_json
 from skylift.cli.interrupt import graceful_stop
 from skylift.cli.options import (
     DEFAULT_TIMEOUT,
@@ -364,7 +364,15 @@ def verify(
         if store:
             store.close()
     if json_out:
-        print_json({"ok": all(r.ok for r in reports), "mailboxes": [r.as_dict() for r in reports]})
+        totals = {
+            "mailboxes": len(reports),
+            "differ": sum(not r.ok for r in reports),
+            "errors": sum(bool(r.error) for r in reports),
+            "messages": sum(r.messages for r in reports),
+            "bytes": sum(r.bytes for r in reports),
+        }
+        ok = all(r.ok for r in reports)
+        print_json(envelope("verify", totals, [r.as_dict() for r in reports], ok=ok))
     else:
         print_verify(reports)
     if any(r.error for r in reports):
