@@ -230,6 +230,31 @@ def test_proxy_login_with_admin_credentials_on_both_sides(
     assert b"master-secret-1" not in (tmp_path / "s.db").read_bytes()
 
 
+def test_admin_passwords_from_files(
+    source_server: DovecotServer, target_server: DovecotServer, tmp_path: Path
+) -> None:
+    _seed_alice(source_server, {"INBOX": [Item(message(1))]})
+    users = tmp_path / "users.csv"
+    users.write_text("EmailAddress,UserName,Password\nalice@new.example,alice,\n")
+    secret = tmp_path / "admin.secret"
+    secret.write_text("master-secret-1\n")
+    empty = tmp_path / "empty.secret"
+    empty.write_text("")
+    common = (
+        "migrate", "--source", source_server.imap_url(), "--target", target_server.imap_url(),
+        "--users", users, "--state", tmp_path / "s.db", "--json",
+        "--source-admin", "skylift-admin", "--target-admin", "skylift-admin",
+        "--source-admin-password-file", secret,
+    )  # fmt: skip
+    bad = run_skylift(*common, "--target-admin-password-file", empty)
+    assert bad.returncode == 2
+    assert bad.stderr.strip() == f"skylift: error: --target-admin-password-file {empty} is empty"
+    result = run_skylift(*common, "--target-admin-password-file", secret)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["totals"]["copied"] == 1
+    assert "master-secret-1" not in result.stdout + result.stderr
+
+
 def test_secrets_never_reach_output_or_state(
     source_server: DovecotServer, target_server: DovecotServer, users_csv: Path, tmp_path: Path
 ) -> None:

@@ -20,6 +20,7 @@ from skylift.cli.options import (
     InsecureSourceOpt,
     JsonOpt,
     ParallelOpt,
+    SourceAdminPasswordFileOpt,
     SourceCaOpt,
     TimeoutOpt,
 )
@@ -80,6 +81,7 @@ def assess(
             "--source-admin", help="Proxy login; password in $SKYLIFT_SOURCE_ADMIN_PASSWORD"
         ),
     ] = None,
+    source_admin_password_file: SourceAdminPasswordFileOpt = None,
     source_ca: SourceCaOpt = None,
     insecure_source: InsecureSourceOpt = False,
     allow_plaintext: AllowPlaintextOpt = False,
@@ -92,7 +94,7 @@ def assess(
     pairs = load_users(
         users,
         source_admin=source_admin,
-        source_admin_password=admin_password("source", source_admin),
+        source_admin_password=admin_password("source", source_admin, source_admin_password_file),
     )
     endpoint = source_endpoint(source, source_ca, insecure_source, allow_plaintext, timeout)
     meta = {
