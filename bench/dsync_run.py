@@ -25,28 +25,16 @@ def dsync_commands(
         return []
     commands = []
     for user in users:
-        commands.append(
-            [
-                DOVEADM,
-                "-c",
-                str(target_conf),
-                "-o",
-                "imapc_host=127.0.0.1",
-                "-o",
-                f"imapc_port={src_port}",
-                "-o",
-                f"imapc_user={user}",
-                "-o",
-                f"imapc_password={password}",
-                "-o",
-                "imapc_features=rfc822.size fetch-headers modseq",
-                "-o",
-                "mail_prefetch_count=20",
-                "backup",
-                "-R",
-                "-u",
-                f"{user}@example.com",
-                "imapc:",
-            ]  # fmt: skip
-        )
+        options = {
+            "imapc_host": "127.0.0.1",
+            "imapc_port": str(src_port),
+            "imapc_user": user,
+            "imapc_password": password,
+            "imapc_features": "rfc822.size fetch-headers modseq",
+            "mail_prefetch_count": "20",
+        }
+        command = [DOVEADM, "-c", str(target_conf)]
+        for key, value in options.items():
+            command += ["-o", f"{key}={value}"]
+        commands.append([*command, "backup", "-R", "-u", f"{user}@example.com", "imapc:"])
     return commands
