@@ -9,6 +9,7 @@ export DEBIAN_FRONTEND=noninteractive
 APT_PACKAGES=(
   python3 python3-venv python3-pip openssl ca-certificates
   dovecot-imapd dovecot-pop3d   # IMAP/POP3 source and target servers (tests, demo, bench)
+  dovecot-lmtpd                 # LMTP delivery: wave notices land in a real mailbox (tests)
   slapd ldap-utils              # OpenLDAP for directory sync tests
   pst-utils                     # readpst: cross-check of the PST reader
   chromium                      # renders the assessment page in a test (screenshot)
