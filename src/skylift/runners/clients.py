@@ -100,7 +100,7 @@ class ClientDirectory:
         """Every user the wave plan or the routing registry knows, sorted."""
         found = set(self.waves)
         if self.routing is not None:
-            found |= {r.user.lower() for r in self.routing.all_current()}
+            found |= {user.lower() for user in self.routing.all_current()}
         return sorted(found)
 
     def placement(self, address: str, now: datetime | None = None) -> Placement:
