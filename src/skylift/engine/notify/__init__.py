@@ -74,7 +74,7 @@ def render(
     message["Subject"] = head.removeprefix("Subject:").strip()
     message["Date"] = format_datetime(now)
     message["Message-ID"] = make_msgid(domain=sender.rpartition("@")[2] or None)
-    message["Content-Language"] = lang
     message["X-Skylift-Notice"] = f"{notice}; wave={context.get('wave', '')}"
     message.set_content(body)
+    message["Content-Language"] = lang  # after set_content, which drops Content-* headers
     return message
