@@ -69,7 +69,9 @@ def org(tmp_path_factory: pytest.TempPathFactory) -> Org:
     sign_cert, _ = make_self_signed_cert(root / "sign", "profiles.new.example")
     (root / "autoconfig.toml").write_text(CONFIG)
     (root / "waves.csv").write_text(WAVES)
-    return Org(root, root / "autoconfig.toml", root / "waves.csv", root / "state.db", cert, sign_cert)
+    return Org(
+        root, root / "autoconfig.toml", root / "waves.csv", root / "state.db", cert, sign_cert
+    )
 
 
 @dataclass
@@ -93,7 +95,9 @@ def service(org: Org) -> Iterator[Service]:
          "--public-url", url, "--access-log", str(log)],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=os.environ.copy(),
     )  # fmt: skip
-    client = httpx.Client(base_url=url, verify=ssl.create_default_context(cafile=str(org.cert)), timeout=10)
+    client = httpx.Client(
+        base_url=url, verify=ssl.create_default_context(cafile=str(org.cert)), timeout=10
+    )
     deadline = time.monotonic() + 20
     while True:
         try:

@@ -54,7 +54,9 @@ def automx2(org) -> Iterator[httpx.Client]:
         except httpx.TransportError:
             if proc.poll() is not None or time.monotonic() > deadline:
                 proc.kill()
-                raise RuntimeError(f"automx2 did not start: {proc.stderr.read() if proc.stderr else ''}") from None
+                raise RuntimeError(
+                    f"automx2 did not start: {proc.stderr.read() if proc.stderr else ''}"
+                ) from None
             time.sleep(0.1)
     seed = {
         "version": 2,
@@ -107,8 +109,12 @@ def test_same_servers_ports_and_sockets_as_automx2(service, automx2, tmp_path, o
     assert ("incomingServer", "mail.old.example", "143", "STARTTLS") in _servers_thunderbird(ours)
 
     headers = {"Content-Type": "text/xml"}
-    ours = service.client.post("/autodiscover/autodiscover.xml", content=REQUEST, headers=headers).content
-    theirs = automx2.post("/autodiscover/autodiscover.xml", content=REQUEST, headers=headers).content
+    ours = service.client.post(
+        "/autodiscover/autodiscover.xml", content=REQUEST, headers=headers
+    ).content
+    theirs = automx2.post(
+        "/autodiscover/autodiscover.xml", content=REQUEST, headers=headers
+    ).content
     assert _servers_pox(ours) == _servers_pox(theirs)
 
     signed = tmp_path / "ours.mobileconfig"

@@ -38,7 +38,9 @@ def test_lookup_walks_each_clients_probes_and_names_the_missing_records(org):
     )
     assert "outlook.office365.com:993 SSL" in tb["gets"]
     assert [p["step"] for p in tb["probes"]][:2] == [
-        "autoconfig host (HTTPS)", "well-known on the domain (HTTPS)"]
+        "autoconfig host (HTTPS)",
+        "well-known on the domain (HTTPS)",
+    ]
     assert clients["outlook"]["answered_by"] is None  # no autodiscover name in the zone yet
     assert "Microsoft's own Autodiscover" in clients["outlook"]["note"]
     assert clients["ios"]["gets"] == "Exchange ActiveSync outlook.office365.com"

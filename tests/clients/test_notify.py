@@ -50,8 +50,10 @@ class Mail:
             imap.login(user, PASSWORD)
             imap.select_folder("INBOX")
             fetched = imap.fetch(imap.search("ALL"), ["RFC822"])
-            return [email.message_from_bytes(v[b"RFC822"], policy=email.policy.default)
-                    for _, v in sorted(fetched.items())]  # type: ignore[misc]
+            return [
+                email.message_from_bytes(v[b"RFC822"], policy=email.policy.default)
+                for _, v in sorted(fetched.items())
+            ]  # type: ignore[misc]
 
 
 @pytest.fixture(scope="module")

@@ -20,7 +20,9 @@ def test_setup_page_renders_and_its_qr_code_opens_the_profile(service, org, tmp_
     assert answer.status_code == 200
     html = answer.text
     assert "mail.old.example" in html and "143" in html and "STARTTLS" in html
-    assert "<script" not in html and "http://" not in html.replace('xmlns="http://www.w3.org/2000/svg"', "")
+    assert "<script" not in html and "http://" not in html.replace(
+        'xmlns="http://www.w3.org/2000/svg"', ""
+    )
     page = tmp_path / "setup.html"
     page.write_text(html)
     shot = tmp_path / "setup.png"

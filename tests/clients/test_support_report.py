@@ -14,8 +14,10 @@ def test_report_shows_state_result_problems_and_setup_link(org, tmp_path):
     state = tmp_path / "state.db"
     units = WorkUnits(state)
     ids = units.queue("migrate-1", "mail", ["ann@new.example", "cat@new.example"])
-    for key, outcome, error in (("ann@new.example", "done", None),
-                                ("cat@new.example", "failed", "NO [OVERQUOTA] Quota exceeded")):
+    for key, outcome, error in (
+        ("ann@new.example", "done", None),
+        ("cat@new.example", "failed", "NO [OVERQUOTA] Quota exceeded"),
+    ):
         units.start(ids[key])
         units.finish(ids[key], outcome, error=error)
     units.close()
@@ -34,7 +36,11 @@ def test_report_shows_state_result_problems_and_setup_link(org, tmp_path):
     assert set(rows) == {"ann@new.example", "bob@new.example", "cat@new.example"}
     ann, bob, cat = rows["ann@new.example"], rows["bob@new.example"], rows["cat@new.example"]
     assert (ann["routing"], ann["migration"], ann["notices"], ann["problems"]) == (
-        "cloud", "done", "done", "")
+        "cloud",
+        "done",
+        "done",
+        "",
+    )
     assert cat["routing"] == "cloud" and cat["migration"] == "failed"
     assert "the mailbox copy failed: NO [OVERQUOTA] Quota exceeded" in cat["problems"]
     assert 'has not been sent the "done" notice' in cat["problems"]

@@ -8,9 +8,10 @@ the wave notices, and the help-desk report. See docs/clients.md.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+from typer.core import TyperCommand
 
 from skylift.cli.common import print_json
 from skylift.errors import EXIT_OK, ConfigError
@@ -114,7 +115,7 @@ def serve(
 
 
 def lookup(
-    address: Annotated[str, typer.Argument(help="The e-mail address to look up")],
+    address: Annotated[str, typer.Argument(metavar="ADDRESS", show_default=False)],
     state: StateOpt = None,
     config: ConfigOpt = None,
     target_profile: ProfileOpt = "generic-imap",
@@ -154,8 +155,10 @@ def lookup(
     s = report["settings"]
     print(f"{address}: {report['side']} ({report['reason']})")
     for kind in ("imap", "smtp"):
-        print(f"  {kind.upper()}: {s[kind]['host']}:{s[kind]['port']} {s[kind]['socket']} "
-              f"({s[kind]['authentication']})")
+        print(
+            f"  {kind.upper()}: {s[kind]['host']}:{s[kind]['port']} {s[kind]['socket']} "
+            f"({s[kind]['authentication']})"
+        )
     if s["activesync"]:
         print(f"  ActiveSync: {s['activesync']}")
     for client in report["clients"]:
@@ -164,7 +167,10 @@ def lookup(
             print(f"  answered by {client['answered_by']}")
         for probe in client["probes"]:
             mark = "ok " if probe["reaches_service"] else "-- "
-            print(f"  {mark}{probe['step']}: {probe['url']}" + (f" ({probe['note']})" if probe["note"] else ""))
+            print(
+                f"  {mark}{probe['step']}: {probe['url']}"
+                + (f" ({probe['note']})" if probe["note"] else "")
+            )
         if client["note"]:
             print(f"  note: {client['note']}")
     if report["records_to_add"]:
@@ -176,11 +182,22 @@ def lookup(
     return EXIT_OK
 
 
+class _NoArgumentTypes(TyperCommand):
+    """``ADDRESS`` in ``--help``, not ``ADDRESS <str>`` (the 80-column help rule)."""
+
+    def get_params(self, ctx: Any) -> list[Any]:
+        params = super().get_params(ctx)
+        for param in params:
+            if not getattr(param, "opts", ["-"])[0].startswith("-"):
+                param.display_type_rich = lambda ctx: None  # type: ignore[attr-defined]
+        return params
+
+
 def register(app: typer.Typer) -> None:
     """Add ``autoconfig serve|lookup``, ``notify`` and ``support report``."""
     group = typer.Typer(help="Hand mail clients their settings.", no_args_is_help=True)
     group.command("serve", help=_serve_help())(serve)
-    group.command("lookup")(lookup)
+    group.command("lookup", cls=_NoArgumentTypes)(lookup)
     app.add_typer(group, name="autoconfig")
     from skylift.cli.notices import register as more
 

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from skylift.cli.common import print_json
-from skylift.errors import EXIT_OK, EXIT_ITEMS_FAILED, ConfigError
+from skylift.errors import EXIT_ITEMS_FAILED, EXIT_OK, ConfigError
 from skylift.model.account import Secret
 
 PublicUrl = Annotated[
@@ -18,7 +18,9 @@ PublicUrl = Annotated[
 ]
 
 
-def _directory(profile: str, config: Path | None, waves: Path | None, state: str | None, domain: str | None) -> object:
+def _directory(
+    profile: str, config: Path | None, waves: Path | None, state: str | None, domain: str | None
+) -> object:
     from skylift.cli.clients import _directory as build
     from skylift.runners.clients import read_waves
 
@@ -33,15 +35,14 @@ def _directory(profile: str, config: Path | None, waves: Path | None, state: str
 def notify(
     wave: Annotated[str, typer.Option("--wave", help="The wave whose users get the notice")],
     waves: Annotated[Path, typer.Option("--waves", help="waves.csv of `skylift plan`")],
-    template: Annotated[
-        str, typer.Option("--template", help="t-7, t-1, done or action-needed")
-    ],
+    template: Annotated[str, typer.Option("--template", help="t-7, t-1, done or action-needed")],
     users: Annotated[
         Path | None,
         typer.Option("--users", help="Users CSV (DisplayName and Language columns are used)"),
     ] = None,
     smtp: Annotated[
-        str | None, typer.Option("--smtp", help="Relay: smtp://host:587 (STARTTLS) or smtps://host:465")
+        str | None,
+        typer.Option("--smtp", help="Relay: smtp://host:587 (STARTTLS) or smtps://host:465"),
     ] = None,
     smtp_user: Annotated[
         str, typer.Option("--smtp-user", help="Sign in as (password in SKYLIFT_SMTP_PASSWORD)")
@@ -60,7 +61,9 @@ def notify(
         Path | None, typer.Option("--dry-run", help="Write the messages into this folder instead")
     ] = None,
     resend: Annotated[bool, typer.Option("--resend", help="Send even to users who got it")] = False,
-    state: Annotated[str, typer.Option("--state", help="State file or database URL")] = "skylift.db",
+    state: Annotated[
+        str, typer.Option("--state", help="State file or database URL")
+    ] = "skylift.db",
     config: Annotated[
         Path | None, typer.Option("--config", help="TOML: servers and wave dates")
     ] = None,
@@ -124,8 +127,12 @@ def notify(
 
 def report(
     out: Annotated[Path, typer.Option("--out", help="Folder for support.html and support.csv")],
-    state: Annotated[str, typer.Option("--state", help="State file or database URL")] = "skylift.db",
-    waves: Annotated[Path | None, typer.Option("--waves", help="waves.csv of `skylift plan`")] = None,
+    state: Annotated[
+        str, typer.Option("--state", help="State file or database URL")
+    ] = "skylift.db",
+    waves: Annotated[
+        Path | None, typer.Option("--waves", help="waves.csv of `skylift plan`")
+    ] = None,
     config: Annotated[
         Path | None, typer.Option("--config", help="TOML: servers and wave dates")
     ] = None,
@@ -146,7 +153,9 @@ def report(
         print_json({"command": "support report", "items": to_dict(rows)})
     else:
         bad = sum(1 for r in rows if r.problems)
-        print(f"{len(rows)} users, {bad} with open problems: {out / 'support.html'}, {out / 'support.csv'}")
+        print(
+            f"{len(rows)} users, {bad} with open problems: {out / 'support.html'}, {out / 'support.csv'}"
+        )
     return EXIT_OK
 
 

@@ -23,7 +23,9 @@ class ZoneResolver:
         except OSError as exc:
             raise ConfigError(f"cannot read zone file {path}: {exc.strerror}") from None
         except (dns.exception.DNSException, ValueError) as exc:
-            raise ConfigError(f"zone file {path.name} is not a valid zone for {origin}: {exc}") from None
+            raise ConfigError(
+                f"zone file {path.name} is not a valid zone for {origin}: {exc}"
+            ) from None
 
     def __call__(self, name: str, rtype: str) -> list[str]:
         import dns.name

@@ -27,7 +27,9 @@ class ProfileSigner:
         try:
             self.key = serialization.load_pem_private_key(key.read_bytes(), password=None)
         except (OSError, ValueError, TypeError) as exc:
-            raise ConfigError(f"--sign-key {key}: not an unencrypted PEM key ({type(exc).__name__})") from None
+            raise ConfigError(
+                f"--sign-key {key}: not an unencrypted PEM key ({type(exc).__name__})"
+            ) from None
         self.chain = []
         if chain is not None:
             try:
@@ -43,10 +45,14 @@ class ProfileSigner:
             PKCS7SignatureBuilder,
         )
 
-        builder = PKCS7SignatureBuilder().set_data(data).add_signer(
-            self.cert,
-            self.key,  # type: ignore[arg-type]
-            hashes.SHA256(),
+        builder = (
+            PKCS7SignatureBuilder()
+            .set_data(data)
+            .add_signer(
+                self.cert,
+                self.key,  # type: ignore[arg-type]
+                hashes.SHA256(),
+            )
         )
         for extra in self.chain:
             builder = builder.add_certificate(extra)

@@ -102,8 +102,13 @@ def notify(
         for address in members:
             earlier = None if resend else ledger.sent(address, notice, wave)
             if earlier is not None:
-                result.items.append({"user": address, "status": "already-sent",
-                                     "sent_at": earlier.sent_at.isoformat(timespec="seconds")})
+                result.items.append(
+                    {
+                        "user": address,
+                        "status": "already-sent",
+                        "sent_at": earlier.sent_at.isoformat(timespec="seconds"),
+                    }
+                )
                 continue
             person = people.get(address, {})
             settings = directory.settings_for(address, now)
@@ -129,8 +134,14 @@ def notify(
                 fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
                 with os.fdopen(fd, "wb") as handle:
                     handle.write(message.as_bytes())
-                result.items.append({"user": address, "status": "written", "file": out.name,
-                                     "language": message["Content-Language"]})
+                result.items.append(
+                    {
+                        "user": address,
+                        "status": "written",
+                        "file": out.name,
+                        "language": message["Content-Language"],
+                    }
+                )
                 continue
             assert send is not None
             wait = last_send + gap - time.monotonic()
@@ -142,11 +153,22 @@ def notify(
                 result.items.append({"user": address, "status": "failed", "error": str(exc)})
                 continue
             last_send = time.monotonic()
-            ledger.record(address, notice, wave, str(message["Content-Language"]), run,
-                          str(message["Message-ID"]))
-            result.items.append({"user": address, "status": "sent",
-                                 "message_id": str(message["Message-ID"]),
-                                 "language": message["Content-Language"]})
+            ledger.record(
+                address,
+                notice,
+                wave,
+                str(message["Content-Language"]),
+                run,
+                str(message["Message-ID"]),
+            )
+            result.items.append(
+                {
+                    "user": address,
+                    "status": "sent",
+                    "message_id": str(message["Message-ID"]),
+                    "language": message["Content-Language"],
+                }
+            )
     finally:
         ledger.close()
     return result

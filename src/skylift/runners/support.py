@@ -15,7 +15,12 @@ from skylift.state.work_units import WorkUnits
 
 
 def support_report(
-    directory: ClientDirectory, *, state: str, out: Path, public_url: str, now: datetime | None = None
+    directory: ClientDirectory,
+    *,
+    state: str,
+    out: Path,
+    public_url: str,
+    now: datetime | None = None,
 ) -> list[SupportRow]:
     """Write ``support.html`` and ``support.csv`` into *out*; return the rows."""
     now = now or datetime.now(UTC)
@@ -43,12 +48,16 @@ def support_report(
                     notices=notices,
                     setup_link=f"{public_url.rstrip('/')}/setup?emailaddress={quote(user)}",
                     problems=problems_of(
-                        routing=where.state, wave=where.wave,
+                        routing=where.state,
+                        wave=where.wave,
                         wave_start=dates.start if dates else None,
                         wave_end=dates.end if dates else None,
-                        unit_state=unit_state, unit_error=error, unit_problems=problems,
-                        notices=notices, now=now,
-                    ),  # fmt: skip
+                        unit_state=unit_state,
+                        unit_error=error,
+                        unit_problems=problems,
+                        notices=notices,
+                        now=now,
+                    ),
                 )
             )
     finally:

@@ -57,7 +57,9 @@ class NoticeLedger:
         """The last time *notice* of *wave* went to *user*, or None."""
         query = (
             select(notices)
-            .where(notices.c.user == user.lower(), notices.c.notice == notice, notices.c.wave == wave)
+            .where(
+                notices.c.user == user.lower(), notices.c.notice == notice, notices.c.wave == wave
+            )
             .order_by(notices.c.id.desc())
             .limit(1)
         )
@@ -65,7 +67,9 @@ class NoticeLedger:
             row = conn.execute(query).first()
         return None if row is None else self._row(row)
 
-    def record(self, user: str, notice: str, wave: str, language: str, run: str, message_id: str) -> None:
+    def record(
+        self, user: str, notice: str, wave: str, language: str, run: str, message_id: str
+    ) -> None:
         with self.engine.begin() as conn:
             conn.execute(
                 insert(notices).values(

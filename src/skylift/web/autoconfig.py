@@ -65,9 +65,7 @@ def create_app(directory: Any, *, public_url: str | None = None, signer: Any = N
     )
 
     @app.middleware("http")
-    async def log_request(
-        request: Request, call_next: Callable[[Request], Awaitable[Any]]
-    ) -> Any:
+    async def log_request(request: Request, call_next: Callable[[Request], Awaitable[Any]]) -> Any:
         started = time.monotonic()
         response = await call_next(request)
         LOG.info(
@@ -102,9 +100,7 @@ def create_app(directory: Any, *, public_url: str | None = None, signer: Any = N
             return bad(str(exc))
 
     app.add_api_route("/mail/config-v1.1.xml", thunderbird, methods=["GET"])
-    app.add_api_route(
-        "/.well-known/autoconfig/mail/config-v1.1.xml", thunderbird, methods=["GET"]
-    )
+    app.add_api_route("/.well-known/autoconfig/mail/config-v1.1.xml", thunderbird, methods=["GET"])
 
     async def pox(request: Request) -> Response:
         address, schema = requested_schema(await request.body())
@@ -117,7 +113,9 @@ def create_app(directory: Any, *, public_url: str | None = None, signer: Any = N
         app.add_api_route(path, pox, methods=["POST"])
 
     def json_answer(request: Request, address: str | None) -> Response:
-        protocol = request.query_params.get("Protocol") or request.query_params.get("protocol") or ""
+        protocol = (
+            request.query_params.get("Protocol") or request.query_params.get("protocol") or ""
+        )
         try:
             status, body = autodiscover_json(settings(address), protocol, base(request))
         except ConfigError as exc:
@@ -132,9 +130,7 @@ def create_app(directory: Any, *, public_url: str | None = None, signer: Any = N
         return json_answer(request, address)
 
     app.add_api_route("/autodiscover/autodiscover.json", json_query, methods=["GET"])
-    app.add_api_route(
-        "/autodiscover/autodiscover.json/v1.0/{address}", json_path, methods=["GET"]
-    )
+    app.add_api_route("/autodiscover/autodiscover.json/v1.0/{address}", json_path, methods=["GET"])
 
     async def profile(request: Request) -> Response:
         address = request.query_params.get("emailaddress")

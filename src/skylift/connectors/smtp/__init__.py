@@ -8,8 +8,8 @@ same machine). Sign-in is AUTH with a user and password, or XOAUTH2 with a token
 
 from __future__ import annotations
 
+import contextlib
 import smtplib
-import socket
 import ssl
 from email.message import EmailMessage
 
@@ -34,7 +34,9 @@ class SmtpSender:
         oauth: TokenProvider | None = None,
     ) -> None:
         if endpoint.scheme not in SCHEMES:
-            raise ConfigError(f"--smtp {endpoint.display()}: use smtp://host:587 or smtps://host:465")
+            raise ConfigError(
+                f"--smtp {endpoint.display()}: use smtp://host:587 or smtps://host:465"
+            )
         if not endpoint.host:
             raise ConfigError("--smtp needs a host, like smtp://relay.example:587")
         self.endpoint, self.user, self.password, self.oauth = endpoint, user, password, oauth
@@ -56,13 +58,17 @@ class SmtpSender:
                     client.ehlo()
                 elif not (e.allow_plaintext and e.is_loopback()):
                     client.quit()
-                    raise ConnectError(f"{where} does not offer STARTTLS; refusing to send in clear")
+                    raise ConnectError(
+                        f"{where} does not offer STARTTLS; refusing to send in clear"
+                    )
             if self.oauth is not None:
                 token = self.oauth.token(self.user)
                 blob = xoauth2_string(self.user, token)
                 code, said = client.docmd("AUTH", "XOAUTH2 " + _b64(blob))
                 if code != 235:
-                    raise AuthError(f"{where} refused XOAUTH2 for {self.user}: {code} {said.decode(errors='replace')}")
+                    raise AuthError(
+                        f"{where} refused XOAUTH2 for {self.user}: {code} {said.decode(errors='replace')}"
+                    )
             elif self.user:
                 client.login(self.user, self.password.reveal() if self.password else "")
         except smtplib.SMTPAuthenticationError as exc:
@@ -82,7 +88,9 @@ class SmtpSender:
         try:
             refused = self._client.send_message(message)
         except smtplib.SMTPRecipientsRefused as exc:
-            words = "; ".join(f"{r}: {c} {m.decode(errors='replace')}" for r, (c, m) in exc.recipients.items())
+            words = "; ".join(
+                f"{r}: {c} {m.decode(errors='replace')}" for r, (c, m) in exc.recipients.items()
+            )
             raise ConnectError(f"{self.endpoint.display()} refused {words}") from None
         except (OSError, smtplib.SMTPException) as exc:
             self._client = None
@@ -92,10 +100,8 @@ class SmtpSender:
 
     def close(self) -> None:
         if self._client is not None:
-            try:
+            with contextlib.suppress(OSError, smtplib.SMTPException):
                 self._client.quit()
-            except (OSError, smtplib.SMTPException, socket.error):
-                pass
             self._client = None
 
 

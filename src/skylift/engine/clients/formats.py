@@ -96,11 +96,16 @@ def autodiscover_pox(settings: UserSettings, schema: str = NS_OUTLOOK) -> bytes:
     return _xml(root)
 
 
-def autodiscover_json(settings: UserSettings, protocol: str, base_url: str) -> tuple[int, dict[str, Any]]:
+def autodiscover_json(
+    settings: UserSettings, protocol: str, base_url: str
+) -> tuple[int, dict[str, Any]]:
     """(HTTP status, body) of the v2 endpoint, in the shape Exchange Online answers."""
     wanted = protocol.lower()
     if wanted == "autodiscoverv1":
-        return 200, {"Protocol": "AutodiscoverV1", "Url": f"{base_url}/autodiscover/autodiscover.xml"}
+        return 200, {
+            "Protocol": "AutodiscoverV1",
+            "Url": f"{base_url}/autodiscover/autodiscover.xml",
+        }
     if wanted == "activesync" and settings.servers.activesync_host:
         url = f"https://{settings.servers.activesync_host}{EAS_PATH}"
         return 200, {"Protocol": "ActiveSync", "Url": url}

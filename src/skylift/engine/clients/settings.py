@@ -146,8 +146,14 @@ def parse_config(data: dict[str, Any], name: str = "config") -> ClientConfig:
         onprem = raw.get("onprem") or {}
         if set(onprem) - {"imap", "smtp"}:
             raise ConfigError(f"{name}: domains.{domain}.onprem takes only imap and smtp")
-        cloud = {k: _server_table(raw[k], f"{name}: domains.{domain}.{k}") for k in ("imap", "smtp") if k in raw}
-        prem = {k: _server_table(v, f"{name}: domains.{domain}.onprem.{k}") for k, v in onprem.items()}
+        cloud = {
+            k: _server_table(raw[k], f"{name}: domains.{domain}.{k}")
+            for k in ("imap", "smtp")
+            if k in raw
+        }
+        prem = {
+            k: _server_table(v, f"{name}: domains.{domain}.onprem.{k}") for k, v in onprem.items()
+        }
         domains[domain.lower()] = DomainConfig(
             name=domain.lower(),
             display_name=str(raw.get("display_name") or domain),
@@ -181,12 +187,16 @@ def _server_table(raw: Any, where: str) -> dict[str, Any]:
         raise ConfigError(f"{where} must be a table with host, port, socket")
     extra = set(raw) - {"host", "port", "socket", "authentication"}
     if extra:
-        raise ConfigError(f"{where}: unknown key {sorted(extra)[0]!r} (known: host, port, socket, authentication)")
+        raise ConfigError(
+            f"{where}: unknown key {sorted(extra)[0]!r} (known: host, port, socket, authentication)"
+        )
     port = raw.get("port")
-    if port is not None and (isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536):
+    if port is not None and (
+        isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536
+    ):
         raise ConfigError(f"{where}.port must be a port number")
     if "socket" in raw and raw["socket"] not in SOCKETS:
-        raise ConfigError(f"{where}.socket must be \"SSL\" or \"STARTTLS\", not {raw['socket']!r}")
+        raise ConfigError(f'{where}.socket must be "SSL" or "STARTTLS", not {raw["socket"]!r}')
     if "authentication" in raw and raw["authentication"] not in AUTH:
         raise ConfigError(f"{where}.authentication must be one of {', '.join(AUTH)}")
     return dict(raw)
@@ -213,11 +223,23 @@ def side_settings(
     dom = config.domains.get(domain.lower()) or DomainConfig(domain.lower(), domain)
     cloud = SideSettings(
         imap=_apply(
-            Server("imap", clients.imap_host, clients.imap_port, clients.imap_socket, clients.authentication),
+            Server(
+                "imap",
+                clients.imap_host,
+                clients.imap_port,
+                clients.imap_socket,
+                clients.authentication,
+            ),
             dom.cloud.get("imap", {}),
         ),
         smtp=_apply(
-            Server("smtp", clients.smtp_host, clients.smtp_port, clients.smtp_socket, clients.authentication),
+            Server(
+                "smtp",
+                clients.smtp_host,
+                clients.smtp_port,
+                clients.smtp_socket,
+                clients.authentication,
+            ),
             dom.cloud.get("smtp", {}),
         ),
         activesync_host=clients.activesync_host,
@@ -227,7 +249,10 @@ def side_settings(
         smtp=_apply(Server("smtp", "", 587, "STARTTLS"), dom.onprem.get("smtp", {})),
     )
     where = config.origin or "--config"
-    for side, settings, table in (("cloud", cloud, f'domains."{domain}"'), ("onprem", onprem, f'domains."{domain}".onprem')):
+    for side, settings, table in (
+        ("cloud", cloud, f'domains."{domain}"'),
+        ("onprem", onprem, f'domains."{domain}".onprem'),
+    ):
         for server in (settings.imap, settings.smtp):
             if not server.host:
                 raise ConfigError(
@@ -246,6 +271,12 @@ def display_name(config: ClientConfig, domain: str) -> str:
 def split_address(address: str) -> tuple[str, str]:
     """(local part, domain) of an address, lower-cased domain; ConfigError if it is none."""
     local, sep, domain = address.strip().rpartition("@")
-    if not sep or not local or not domain or "." not in domain or any(c.isspace() for c in address.strip()):
+    if (
+        not sep
+        or not local
+        or not domain
+        or "." not in domain
+        or any(c.isspace() for c in address.strip())
+    ):
         raise ConfigError(f"{address!r} is not an e-mail address")
     return local, domain.lower()

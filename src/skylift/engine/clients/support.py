@@ -14,7 +14,12 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 TEMPLATES = Path(__file__).parent / "templates"
 COLUMNS = ("user", "routing", "side", "wave", "migration", "notices", "problems", "setup_link")
-STATE_WORDS = {"onprem": "not moved yet", "migrating": "being moved", "cloud": "moved (cloud)", "": "not in the plan"}
+STATE_WORDS = {
+    "onprem": "not moved yet",
+    "migrating": "being moved",
+    "cloud": "moved (cloud)",
+    "": "not in the plan",
+}
 
 
 @dataclass
