@@ -85,7 +85,8 @@ def notify(
     sender_addr = sender or f"noreply@{directory.domain}"  # type: ignore[attr-defined]
     sender_obj = None
     if dry_run is None:
-        from skylift.connectors.base import Endpoint
+        from skylift.connectors.endpoint import Endpoint
+
         from skylift.connectors.smtp import SmtpSender
 
         password = os.environ.get("SKYLIFT_SMTP_PASSWORD")

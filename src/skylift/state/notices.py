@@ -12,7 +12,7 @@ from pathlib import Path
 
 from sqlalchemy import Column, DateTime, Engine, Integer, MetaData, String, Table, insert, select
 
-from skylift.state.store import open_engine
+from skylift.state.db import open_engine
 
 metadata = MetaData()
 

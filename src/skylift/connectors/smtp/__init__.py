@@ -3,7 +3,7 @@
 ``smtp://`` always upgrades with STARTTLS and refuses a server that does not offer it,
 except on a loopback address with ``allow_plaintext`` (a local relay in a test or on the
 same machine). Sign-in is AUTH with a user and password, or XOAUTH2 with a token provider
-(the cloud issue's app-only tokens, ``connectors/oauth.py``), through smtplib.
+(the cloud issue's app-only tokens, ``connectors/auth/oauth.py``), through smtplib.
 """
 
 from __future__ import annotations
@@ -13,9 +13,10 @@ import smtplib
 import ssl
 from email.message import EmailMessage
 
-from skylift.connectors.base import Endpoint
-from skylift.connectors.oauth import TokenProvider
-from skylift.connectors.sasl import xoauth2_string
+from skylift.connectors.endpoint import Endpoint
+
+from skylift.connectors.auth.oauth import TokenProvider
+from skylift.connectors.auth.sasl import xoauth2_string
 from skylift.errors import AuthError, ConfigError, ConnectError
 from skylift.model.account import Secret
 
