@@ -35,6 +35,9 @@ PAGES: dict[str, tuple[str, ...]] = {
     "freebusy": ("docs/calendars.md",),
     "jobs": ("docs/concepts.md",),
     "auth": ("docs/migrate.md",),
+    "autoconfig": ("docs/clients.md",),
+    "notify": ("docs/clients.md",),
+    "support": ("docs/clients.md",),
 }
 
 

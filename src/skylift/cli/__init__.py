@@ -33,6 +33,9 @@ COMMANDS = {
     "freebusy": "skylift.cli.calendars",
     "jobs": "skylift.cli.jobs",
     "auth": "skylift.cli.auth",
+    "autoconfig": "skylift.cli.clients",
+    "notify": "skylift.cli.clients",
+    "support": "skylift.cli.clients",
 }
 COMMAND_MODULES = tuple(dict.fromkeys(COMMANDS.values()))
 

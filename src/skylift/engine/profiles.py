@@ -92,6 +92,27 @@ class MailAccess:
 
 
 @dataclass(frozen=True)
+class ClientAccess:
+    """What a user's mail client is told to use on this target (the profile's ``[clients]``).
+
+    Read by ``skylift autoconfig``: IMAP and SMTP host, port and socket ("SSL" or "STARTTLS"),
+    the sign-in ("password-cleartext" or "OAuth2") and, for Exchange Online, the ActiveSync
+    host. Empty for a target whose servers only the admin knows (``--config`` gives them).
+    """
+
+    imap_host: str = ""
+    imap_port: int = 993
+    imap_socket: str = "SSL"
+    smtp_host: str = ""
+    smtp_port: int = 587
+    smtp_socket: str = "STARTTLS"
+    authentication: str = "password-cleartext"
+    activesync_host: str = ""
+    source: str = ""
+    url: str = ""
+
+
+@dataclass(frozen=True)
 class TargetProfile:
     """A named set of limits for one kind of target, and how to reach it."""
 
@@ -100,6 +121,7 @@ class TargetProfile:
     limits: dict[str, Limit] = field(default_factory=dict)
     origin: str = ""
     mail: MailAccess = field(default_factory=MailAccess)
+    clients: ClientAccess = field(default_factory=ClientAccess)
 
     def get(self, name: str) -> Limit | None:
         return self.limits.get(name)
@@ -186,7 +208,25 @@ def parse_profile(path: Path, *, builtin: bool) -> TargetProfile:
         limits=limits,
         origin=str(path),
         mail=_mail_access(path, data.get("mail", {})),
+        clients=_client_access(path, data.get("clients", {})),
     )
+
+
+def _client_access(path: Path, raw: Any) -> ClientAccess:
+    """Check and read the ``[clients]`` table: known keys, ports as numbers, text otherwise."""
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path.name}: [clients] must be a table")
+    fields = ClientAccess.__dataclass_fields__
+    for key, value in raw.items():
+        if key not in fields:
+            known = ", ".join(sorted(fields))
+            raise ConfigError(f"{path.name}: unknown clients key {key!r} (known: {known})")
+        if key.endswith("_port"):
+            if isinstance(value, bool) or not isinstance(value, int) or not 0 < value < 65536:
+                raise ConfigError(f"{path.name}: clients.{key} must be a port number")
+        elif not isinstance(value, str):
+            raise ConfigError(f"{path.name}: clients.{key} must be text")
+    return ClientAccess(**raw)
 
 
 def _mail_access(path: Path, raw: Any) -> MailAccess:

@@ -1,0 +1,1 @@
+"""HTTP surfaces: the autoconfig service that hands mail clients their settings."""
