@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -13,6 +14,7 @@ from pathlib import Path
 from skylift.demo.dovecot import DovecotServer
 from tests.mailtools import Item, connect, dump, message, run_skylift, seed, when
 from tests.servers.flaky_proxy import FlakyProxy
+from tests.servers.late_commit_proxy import LateCommitProxy
 
 
 def _many(n: int, size: int = 2000) -> list[Item]:
@@ -60,6 +62,54 @@ def test_kill_9_mid_run_then_rerun_ends_complete_without_duplicates(
     assert dst["Archive/2018"] == src["Archive/2018"]
     again = json.loads(run_skylift(*args[3:], "--json").stdout)
     assert again["totals"]["copied"] == 0
+
+
+def test_append_committed_after_the_kill_is_not_copied_again(
+    source_server: DovecotServer, target_server: DovecotServer, users_csv: Path, tmp_path: Path
+) -> None:
+    """A server may commit a killed run's last MULTIAPPEND after the client died; the rerun
+    must wait for the folder to settle instead of copying the batch a second time."""
+    seed(source_server.imap_port, "alice", "alice-pw", {"Late": _many(400, 3000)}, sep=".")
+    proxy = LateCommitProxy(target_server.imap_port, delay=3.0)
+    state = tmp_path / "s.db"
+    args = [
+        sys.executable, "-m", "skylift", "migrate", "--source", source_server.imap_url(),
+        "--target", proxy.url(), "--users", str(users_csv), "--state", str(state),
+        "--parallel", "1",
+    ]  # fmt: skip
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not _pending(state):
+            time.sleep(0.01)
+        time.sleep(0.3)  # the batch is sent (LITERAL+, one write), held by the proxy
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+    assert _pending(state), "the kill must land between the append and its ledger row"
+    rerun = run_skylift(
+        "migrate", "--source", source_server.imap_url(),
+        "--target", target_server.imap_url() + "/?settle_seconds=4", "--users", users_csv,
+        "--state", state, "--parallel", "1", "--json",
+    )  # fmt: skip
+    time.sleep(2 * proxy.delay)  # whatever the proxy still held has reached the server now
+    proxy.close()
+    assert rerun.returncode == 0, rerun.stderr
+    src = dump(source_server.imap_port, "alice", "alice-pw")
+    dst = dump(target_server.imap_port, "alice@new.example", "alice-new-pw")
+    assert dst["Late"] == src["Late"]  # each message once: the late commit was recognised
+
+
+def _pending(state: Path) -> int:
+    if not state.exists():
+        return 0
+    try:
+        with sqlite3.connect(state, timeout=5) as db:
+            return int(
+                db.execute("select count(*) from mail_ledger where state = 'pending'").fetchone()[0]
+            )
+    except sqlite3.OperationalError:  # not created yet
+        return 0
 
 
 def test_dropped_connection_is_retried_and_nothing_is_duplicated(

@@ -160,6 +160,15 @@ class MailTarget(MailSource):
     def set_flags(self, folder: Folder, uids: Sequence[str], flags: frozenset[str]) -> None:
         """Replace the flags of messages *uids* in *folder*."""
 
+    def wait_for_earlier_writes(self, folder: Folder) -> None:
+        """Return once appends of an earlier, dead session can no longer appear in *folder*.
+
+        A server may still commit an APPEND whose client was killed after sending it (the
+        bytes were in its buffer). Called before a run concludes that a killed run's append
+        never arrived, so it does not copy the message a second time. Default: nothing to
+        wait for (a format or server that commits synchronously).
+        """
+
     def __enter__(self) -> MailTarget:
         return self
 

@@ -146,7 +146,7 @@ class MailboxMigration:
         self.opts = options
         self.report = report
         self.progress = progress
-        self._marks_cache: tuple[dict[str, FolderMark], set[str]] | None = None
+        self._marks_cache: dict[str, FolderMark] | None = None
 
     def plan_folders(self) -> tuple[list[FolderMapping], list[Folder]]:
         return plan_folders(self.source, self.target, self.opts.rules)
@@ -218,9 +218,9 @@ class MailboxMigration:
         sname, tname = m.source_name, m.target_name
         problems_before = len(fr.failed) + len(fr.rejected) + len(fr.skipped)
         state = self.source.select(m.source)
-        marks, pending_folders = self._marks()
-        mark = None if self.opts.full else marks.get(sname)
-        pending = sname in pending_folders
+        mark = None if self.opts.full else self._marks().get(sname)
+        # Live, not cached: a helper that gave this folder back may have left pending rows.
+        pending = self.store.has_pending(self.mailbox, sname)
         choice = choose_listing(
             state, mark, target_name=tname, pending=pending,
             changes_since=self.source.capabilities.changes_since,
@@ -262,8 +262,9 @@ class MailboxMigration:
         else:
             self.store.drop_folder_mark(self.mailbox, sname)
 
-    def _marks(self) -> tuple[dict[str, FolderMark], set[str]]:
-        """The mailbox's folder marks and pending folders, read once per object."""
+    def _marks(self) -> dict[str, FolderMark]:
+        """The mailbox's folder marks, read once per object (a folder's mark changes only
+        when that folder's pass completes, and each folder is passed once per attempt)."""
         if self._marks_cache is None:
             self._marks_cache = self.store.mailbox_marks(self.mailbox)
         return self._marks_cache
@@ -379,14 +380,11 @@ class MailboxMigration:
         target_folder = m.target
         first = min((e.target_mark or 0) for e in pending)
         claimed = {e.target_uid for e in ledger.values() if e.state == "copied" and e.target_uid}
-        found: dict[str, list[str]] = defaultdict(list)
-        try:
-            refs = [r for r in self.target.list_from(target_folder, first) if r.uid not in claimed]
-            for batch in batches(refs, self.opts.batch_bytes, self.opts.batch_count):
-                for msg in self.target.fetch(target_folder, [r.uid for r in batch]):
-                    found[fingerprint(msg.raw)].append(msg.ref.uid)
-        except FolderNotFound:
-            pass
+        found = self._landed_since(target_folder, first, claimed)
+        if sum(len(v) for v in found.values()) < len(pending):
+            # Some seem lost: the killed run's last append may still be being committed.
+            self.target.wait_for_earlier_writes(target_folder)
+            found = self._landed_since(target_folder, first, claimed)
         landed: list[CopyRecord] = []
         lost: list[str] = []
         for e in pending:
@@ -402,6 +400,18 @@ class MailboxMigration:
         sname = m.source_name
         self.store.record(self.mailbox, sname, validity, m.target_name, landed, "copied")
         self.store.drop_pending(self.mailbox, sname, lost)
+
+    def _landed_since(self, folder: Folder, first: int, claimed: set[str]) -> dict[str, list[str]]:
+        """Fingerprint -> target uids of the messages at or above UID *first* not yet claimed."""
+        found: dict[str, list[str]] = defaultdict(list)
+        try:
+            refs = [r for r in self.target.list_from(folder, first) if r.uid not in claimed]
+            for batch in batches(refs, self.opts.batch_bytes, self.opts.batch_count):
+                for msg in self.target.fetch(folder, [r.uid for r in batch]):
+                    found[fingerprint(msg.raw)].append(msg.ref.uid)
+        except FolderNotFound:
+            pass
+        return found
 
     def _sync_flags(
         self,

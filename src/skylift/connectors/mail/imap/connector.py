@@ -17,6 +17,7 @@ import imaplib
 import re
 import socket
 import ssl
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
@@ -52,6 +53,9 @@ SPECIAL_USE_ROLES = {
 # Flags a client may not set (RFC 3501 2.3.2); everything else is carried.
 UNSETTABLE_FLAGS = {"\\recent"}
 
+# A killed run's last APPEND may still be committed: how long the folder must stay unchanged
+QUIET_SECONDS = 1.0
+QUIET_MAX_SECONDS = 15.0
 LIST_CHUNK = 5000  # UIDs per FETCH of sizes/flags: bounds memory on 100k-message folders
 
 _BACKOFF_MS = re.compile(r"Suggested Backoff Time:\s*(\d+)\s*milliseconds?", re.I)
@@ -343,6 +347,30 @@ class ImapMailbox(MailTarget):
             )
         out.sort(key=lambda f: (f.path[0].upper() != "INBOX", f.path))
         return out
+
+    def wait_for_earlier_writes(self, folder: Folder) -> None:
+        """Poll the folder until UIDNEXT and EXISTS stay the same for QUIET_SECONDS
+        (``?settle_seconds=N`` on the target URL for a server that commits slowly).
+
+        A killed run's MULTIAPPEND is committed by the server after the client is gone when
+        every literal was already sent; a rerun that settles pending rows at once would miss
+        it and copy the batch again (seen with Dovecot, 500 messages). Bounded: at most
+        QUIET_MAX_SECONDS, then the rerun goes on as before.
+        """
+        quiet = float(self.endpoint.options.get("settle_seconds", QUIET_SECONDS))
+        deadline = time.monotonic() + max(QUIET_MAX_SECONDS, 3 * quiet)
+        before = self._counts(folder)
+        while time.monotonic() < deadline:
+            time.sleep(quiet)
+            now = self._counts(folder)
+            if now == before:
+                return
+            before = now
+
+    def _counts(self, folder: Folder) -> tuple[int | None, int]:
+        self._selected = None  # a fresh SELECT: the server reports what is committed now
+        state = self.select(folder)
+        return state.next_uid, state.count
 
     def select(self, folder: Folder) -> FolderState:
         info = self._select(folder, readonly=True)
