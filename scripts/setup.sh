@@ -15,6 +15,7 @@ APT_PACKAGES=(
   postgresql                    # the state store's scale-out mode, in a test
   samba samba-ad-dc samba-ad-provision samba-dsdb-modules winbind   # a real Active Directory DC (tests)
   cyrus-common cyrus-admin sasl2-bin   # Cyrus IMAP's tools; its imapd is unpacked below
+  libdb5.3 libnsl2 libsasl2-2 libssl3  # what the Postfix unpacked below links against
 )
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
@@ -32,6 +33,17 @@ if [ ! -x "$CYRUS_DIR/usr/lib/cyrus/bin/imapd" ]; then
   (cd "$CYRUS_DIR/deb" && rm -f ./*.deb && apt-get download -q cyrus-imapd 2>/dev/null >/dev/null \
      || { $SUDO apt-get update -qq && apt-get download -q cyrus-imapd >/dev/null; })
   dpkg -x "$CYRUS_DIR"/deb/cyrus-imapd_*.deb "$CYRUS_DIR"
+fi
+# Postfix is the on-prem MTA of the cut-over tests. Debian's postfix package replaces the
+# system MTA (exim4 and postfix both provide mail-transport-agent), so it is unpacked into a
+# private folder instead of installed, unless a Postfix is already installed; tests run it with
+# its own config dir, queue and ports (tests/servers/postfix.py).
+POSTFIX_DIR=.cache/postfix
+if [ ! -x /usr/sbin/postfix ] && [ ! -x "$POSTFIX_DIR/usr/sbin/postfix" ]; then
+  mkdir -p "$POSTFIX_DIR/deb"
+  (cd "$POSTFIX_DIR/deb" && rm -f ./*.deb && apt-get download -q postfix 2>/dev/null >/dev/null \
+     || { $SUDO apt-get update -qq && apt-get download -q postfix >/dev/null; })
+  dpkg -x "$POSTFIX_DIR"/deb/postfix_*.deb "$POSTFIX_DIR"
 fi
 if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv
