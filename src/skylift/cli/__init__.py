@@ -33,6 +33,9 @@ COMMANDS = {
     "freebusy": "skylift.cli.calendars",
     "jobs": "skylift.cli.jobs",
     "auth": "skylift.cli.auth",
+    "cutover": "skylift.cli.route",
+    "rollback": "skylift.cli.route",
+    "route": "skylift.cli.route",
 }
 COMMAND_MODULES = tuple(dict.fromkeys(COMMANDS.values()))
 

@@ -37,7 +37,7 @@ from skylift.state.store import open_engine
 
 SCHEMA_VERSION = 1
 STATES = ("queued", "running", "done", "partial", "failed")
-KINDS = ("mail", "calendars", "contacts", "directory", "assess")
+KINDS = ("mail", "calendars", "contacts", "directory", "assess", "cutover")
 
 metadata = MetaData()
 
