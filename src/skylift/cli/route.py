@@ -276,6 +276,58 @@ def export(
     return EXIT_OK
 
 
+def probe(
+    smtp: Annotated[
+        str, typer.Option("--smtp", help="The MTA the internet's mail reaches: smtp://host[:port]")
+    ],
+    wave: WaveOpt,
+    waves: WavesOpt = None,
+    users: UsersOpt = None,
+    source: SourceOpt = None,
+    target: TargetOpt = None,
+    state: StateOpt = "skylift.db",
+    probe_from: Annotated[
+        str | None,
+        typer.Option(
+            "--probe-from", help="Sender whose mailbox (in the users CSV) gets the bounces"
+        ),
+    ] = None,
+    wait: Annotated[float, typer.Option("--wait", help="Seconds to wait for the probes")] = 30.0,
+    max_hops: Annotated[
+        int, typer.Option("--max-hops", help="More Received headers than this is a loop")
+    ] = 20,
+    source_admin: AdminOpt = None,
+    target_admin: AdminOpt = None,
+    allow_plaintext: PlainOpt = False,
+    json_out: JsonOpt = False,
+) -> int:
+    """Send a tagged probe per user of a wave through the real path; report loops and bounces."""
+    from skylift.runners.route_probe import ProbeJob
+    from skylift.runners.route_probe import probe as run_probe
+
+    if source is None or target is None:
+        raise ConfigError("--source and --target are needed (the probe looks for its mail there)")
+    src = endpoint(source, None, False, allow_plaintext, 60.0)
+    dst = endpoint(target, None, False, allow_plaintext, 60.0)
+    pairs, _ = wave_pairs(waves, users, wave, source_admin, target_admin)
+    sender = None
+    if probe_from is not None:
+        listed = load_pairs(users or waves, None, None, None, source_admin, target_admin)
+        sender = next((p for p in listed if p.key.lower() == probe_from.lower()), None)
+        if sender is None:
+            raise ConfigError(f"--probe-from {probe_from}: not a row of the users CSV")
+    verdicts = run_probe(ProbeJob(smtp, pairs, src, dst, state, sender, wait, max_hops))
+    if json_out:
+        print_json(
+            {"command": "route probe", "ok": all(v.ok for v in verdicts),
+             "probes": [v.as_dict() for v in verdicts]}
+        )  # fmt: skip
+    else:
+        for v in verdicts:
+            print(f"{v.user}: {v.verdict} — {v.detail}")
+    return EXIT_OK if all(v.ok for v in verdicts) else EXIT_ITEMS_FAILED
+
+
 def register(app: typer.Typer) -> None:
     """Add ``cutover``, ``rollback`` and the ``route`` group."""
     app.command("cutover")(_wave_command("cutover"))
@@ -283,4 +335,5 @@ def register(app: typer.Typer) -> None:
     route = typer.Typer(help="The routing registry: status, export, probe.", no_args_is_help=True)
     route.command("status")(status)
     route.command("export")(export)
+    route.command("probe")(probe)
     app.add_typer(route, name="route")
