@@ -35,6 +35,9 @@ PAGES: dict[str, tuple[str, ...]] = {
     "freebusy": ("docs/calendars.md",),
     "jobs": ("docs/concepts.md",),
     "auth": ("docs/migrate.md",),
+    "cutover": ("docs/cutover.md",),
+    "rollback": ("docs/cutover.md",),
+    "route": ("docs/cutover.md",),
 }
 
 
