@@ -16,6 +16,8 @@ from pathlib import Path
 import imapclient
 import pytest
 
+from skylift.cli import build_app
+from skylift.cli.common import run_cli
 from skylift.demo.dovecot import make_self_signed_cert
 from tests.mailtools import run_skylift
 from tests.servers.lmtp_dovecot import LmtpDovecot
@@ -203,12 +205,12 @@ def org(
     (tmp_path / "waves.csv").write_text(header + ",Wave,Parallel\n" + "\n".join(waves) + "\n")
     mta = onprem_mta(tmp_path, source_mail, cloud_cert).start()
     state = tmp_path / "state.db"
-    done = run_skylift(
-        "route", "export", "--format", "postfix", "--out", mta.config_dir, "--state", state,
-        "--users", tmp_path / "users.csv", "--cloud-relay", f"smtp://127.0.0.1:{cloud_edge.smtp_port}",
-        "--cloud-tls-name", CLOUD_NAME, "--postfix-command-dir", mta.command_directory,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr
+    argv = [
+        "route", "export", "--format", "postfix", "--out", str(mta.config_dir), "--state", str(state),
+        "--users", str(tmp_path / "users.csv"), "--cloud-relay", f"smtp://127.0.0.1:{cloud_edge.smtp_port}",
+        "--cloud-tls-name", CLOUD_NAME, "--postfix-command-dir", str(mta.command_directory),
+    ]  # fmt: skip
+    assert run_cli(build_app(argv), argv) == 0  # in-process: the same command, a second sooner
     mta.reload()  # the smtpd that answered the start-up check looked before the maps existed
     yield Org(tmp_path, source_mail, target_mail, cloud_edge, mta, users, cloud_cert)
     mta.stop()

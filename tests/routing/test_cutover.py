@@ -118,7 +118,7 @@ def test_kill_9_in_the_middle_of_cutover_then_rerun_finishes_the_wave(org: Org) 
     for user in (w2a, w2b):
         from tests.mailtools import Item
 
-        items = [Item(message(i, size=2000)) for i in range(150)]
+        items = [Item(message(i, size=2000)) for i in range(120)]
         seed(org.source.imap_port, user, f"{user.split('@')[0]}-pw", {"INBOX": items}, ".")
     args = [
         "cutover", "--wave", "2", "--waves", org.waves_csv, "--users", org.users_csv,

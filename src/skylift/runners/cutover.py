@@ -79,6 +79,7 @@ class WaveJob:
     actor: str = ""
     on_step: StepFn = _no_step
     drain_seconds: float = 30.0  # wait for deliveries on the old route before the last delta
+    settle_seconds: float = 0.5  # after a reload, before the last delta
 
 
 @dataclass
@@ -314,6 +315,9 @@ def cutover(job: WaveJob) -> WaveReport:
         report.steps.append("flip")
         # (4) last delta: what reached the source while the route changed (after the
         # deliveries the MTA had already started on the old route have ended)
+        if report.maps_changed:
+            # `postfix reload` returns before every daemon has let go of the old tables.
+            time.sleep(job.settle_seconds)
         wait_for_deliveries(job.routing, {p.key for p in moving}, job.drain_seconds)
         job.on_step("last-delta")
         last = _delta(job, moving + done, store)
