@@ -71,6 +71,13 @@ def test_wave_moves_rolls_back_and_moves_again_with_every_message_once(org: Org)
     for mid in (before, moved, home):
         assert count(org.target, w2a, mid) == 1, mid
     assert count(org.source, w2a, moved) == 1
+    # and back once more: what the cut-over copied forward is not copied home a second time
+    later = org.send(w2a, "in the cloud again")
+    assert wait_count(org.target, w2a, later) == 1
+    fourth = org.route("rollback", 2)
+    assert fourth.returncode == 0, fourth.stderr + fourth.stdout
+    for mid in (before, moved, home, later):
+        assert count(org.source, w2a, mid) == 1, mid
     jobs = run_skylift("jobs", "--state", org.state, "--kind", "cutover", "--json")
     assert jobs.returncode == 0, jobs.stderr
     assert {i["key"] for i in json.loads(jobs.stdout)["items"]} == {w2a, w2b}

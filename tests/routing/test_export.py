@@ -55,6 +55,18 @@ def test_sieve_and_csv_exports_follow_the_registry(tmp_path: Path) -> None:
         ("cyd@corp.example", "onprem", "verify: 1 difference"),
     ]
 
+    users = tmp_path / "users.csv"
+    users.write_text(
+        "EmailAddress,UserName,Password\nann@corp.example,ann,pw\ndee@corp.example,dee,pw\n"
+    )
+    status = run_skylift("route", "status", "--state", state, "--users", users)
+    assert status.returncode == 0, status.stderr
+    lines = dict(line.split("\t", 1) for line in status.stdout.splitlines())
+    assert lines["ann@corp.example"].startswith("cloud\t")
+    assert lines["cyd@corp.example"].endswith("(verify: 1 difference)")
+    assert lines["dee@corp.example"] == "onprem\t-\t(never routed)"
+    assert "pw" not in status.stdout
+
     loop = run_skylift("route", "export", "--format", "sieve", "--out", out, "--state", state,
                        "--routing-domain", "corp.example")  # fmt: skip
     assert loop.returncode == 2

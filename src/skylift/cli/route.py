@@ -9,6 +9,7 @@ configuration error, 3 a server or the MTA could not be reached.
 
 from __future__ import annotations
 
+import csv
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -97,6 +98,17 @@ def wave_pairs(
         for p in in_wave
     ]
     return pairs, sorted({*everyone, *(p.key for p in logins.values())})
+
+
+def addresses(users: Path) -> list[str]:
+    """The EmailAddress column of a users CSV (no logins needed to list or export routes)."""
+    try:
+        rows = list(csv.DictReader(users.read_text(encoding="utf-8-sig").splitlines()))
+    except OSError as exc:
+        raise ConfigError(f"cannot read users CSV {users}: {exc.strerror}") from None
+    if not rows or "EmailAddress" not in rows[0]:
+        raise ConfigError(f"{users}: no EmailAddress column (Microsoft's users CSV format)")
+    return [r["EmailAddress"].strip() for r in rows if (r.get("EmailAddress") or "").strip()]
 
 
 def _routing(
@@ -215,7 +227,7 @@ def status(
         routes = registry.all_current()
     listed = {u: r.to_dict() for u, r in routes.items()}
     if users is not None:
-        for key in (p.key for p in load_pairs(users, None, None, None, None, None)):
+        for key in addresses(users):
             listed.setdefault(key, {"user": key, "state": "onprem", "since": None, "wave": None,
                                     "run_id": None, "actor": None, "reason": "never routed"})  # fmt: skip
     items = [listed[u] for u in sorted(listed)]
@@ -230,8 +242,8 @@ def status(
     for item in items:
         since = item["since"] or "-"
         wave = f"wave {item['wave']}" if item["wave"] is not None else ""
-        why = f" ({item['reason']})" if item["reason"] else ""
-        print(f"{item['user']}\t{item['state']}\t{since}\t{wave}{why}")
+        why = f"({item['reason']})" if item["reason"] else ""
+        print(f"{item['user']}\t{item['state']}\t{since}\t{' '.join(x for x in (wave, why) if x)}")
     return EXIT_OK
 
 
@@ -270,7 +282,7 @@ def export(
         if cloud_relay is None:
             raise ConfigError("--format postfix needs --cloud-relay (the moved users' next hop)")
         relay = CloudRelay.parse(cloud_relay, cloud_tls_name, cloud_tls_level)
-        everyone = [p.key for p in load_pairs(users, None, None, None, None, None)] if users else []
+        everyone = addresses(users) if users else []
         written = write_map_files(out, postfix_maps(routes, relay, everyone), postfix_command_dir)
     print(f"wrote {len(written)} file(s) in {out}: {', '.join(written) or 'none changed'}")
     return EXIT_OK
