@@ -87,7 +87,8 @@ def test_a_message_sent_during_the_flip_is_delivered_exactly_once(org: Org) -> N
     from pathlib import Path
 
     from skylift.cli.route import _routing, wave_pairs
-    from skylift.connectors.base import Endpoint
+    from skylift.connectors.endpoint import Endpoint
+
     from skylift.runners.cutover import WaveJob, cutover
 
     w2a, _ = org.wave(2)

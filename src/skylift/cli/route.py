@@ -168,7 +168,7 @@ def _wave_command(name: str):  # type: ignore[no-untyped-def]
         json_out: JsonOpt = False,
     ) -> int:
         from skylift.runners.cutover import WaveJob, cutover, default_actor, rollback
-        from skylift.runners.local import RunSettings
+        from skylift.runners.mail import RunSettings
 
         if source is None or target is None:
             raise ConfigError("--source and --target are needed (the deltas copy mail)")

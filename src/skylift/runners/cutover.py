@@ -25,12 +25,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from skylift.connectors.base import Endpoint
+from skylift.connectors.endpoint import Endpoint
+
 from skylift.connectors.mta.postfix import PostfixConfig
 from skylift.connectors.mta.sieve import write_scripts
 from skylift.connectors.mta.smtp import check_recipients
-from skylift.engine.migrate import MigrateOptions
-from skylift.engine.report import RunReport
+from skylift.engine.mail.sync import MigrateOptions
+from skylift.engine.mail.report import RunReport
 from skylift.engine.routing.plan import (
     MAP_NAMES,
     CloudRelay,
@@ -40,7 +41,7 @@ from skylift.engine.routing.plan import (
 )
 from skylift.errors import ConfigError, ConnectError
 from skylift.model.account import MailboxPair
-from skylift.runners.local import RunSettings, migrate_all, verify_all
+from skylift.runners.mail import RunSettings, migrate_all, verify_all
 from skylift.state.ledger_mirror import mirror, reverse_key
 from skylift.state.routing import RouteRecord, RouteState, RoutingRegistry
 from skylift.state.store import StateStore

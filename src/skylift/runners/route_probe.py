@@ -15,7 +15,9 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from skylift.connectors import mail_connector
-from skylift.connectors.base import Endpoint, MailSource
+from skylift.connectors.endpoint import Endpoint
+from skylift.connectors.mail.base import MailSource
+
 from skylift.connectors.mta.smtp import send
 from skylift.engine.routing.probe import (
     TAG_HEADER,

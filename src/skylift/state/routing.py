@@ -34,7 +34,7 @@ from sqlalchemy import (
     select,
 )
 
-from skylift.state.store import open_engine
+from skylift.state.db import open_engine
 
 
 class RouteState(StrEnum):
