@@ -38,6 +38,9 @@ PAGES: dict[str, tuple[str, ...]] = {
     "autoconfig": ("docs/clients.md",),
     "notify": ("docs/clients.md",),
     "support": ("docs/clients.md",),
+    "cutover": ("docs/cutover.md",),
+    "rollback": ("docs/cutover.md",),
+    "route": ("docs/cutover.md",),
 }
 
 

@@ -36,6 +36,9 @@ COMMANDS = {
     "autoconfig": "skylift.cli.clients",
     "notify": "skylift.cli.clients",
     "support": "skylift.cli.clients",
+    "cutover": "skylift.cli.route",
+    "rollback": "skylift.cli.route",
+    "route": "skylift.cli.route",
 }
 COMMAND_MODULES = tuple(dict.fromkeys(COMMANDS.values()))
 

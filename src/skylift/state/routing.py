@@ -7,7 +7,7 @@ the one record they are all written from (``skylift route export``), and the onl
 rollback reads the history to restore exactly the routing a wave had before.
 
 Rows are only ever added (full history: who, when, which run, why); the current state of a
-user is the newest row. Same store as the ledger (``state/store.py:open_engine``): a SQLite
+user is the newest row. Same store as the ledger (``state/db.py``): a SQLite
 file or a SQLAlchemy URL. Times are timezone-aware UTC.
 """
 
@@ -34,7 +34,7 @@ from sqlalchemy import (
     select,
 )
 
-from skylift.state.db import open_engine
+from skylift.state.db import ensure_area, open_engine
 
 
 class RouteState(StrEnum):
@@ -45,6 +45,7 @@ class RouteState(StrEnum):
     CLOUD = "cloud"  # delivered to the cloud relay
 
 
+SCHEMA_VERSION = 1
 metadata = MetaData()
 
 route_changes = Table(
@@ -112,7 +113,7 @@ class RoutingRegistry:
         else:
             self.engine, self._owned = open_engine(location, must_exist=must_exist), True
         self._lock = threading.Lock()
-        metadata.create_all(self.engine)
+        ensure_area(self.engine, "routing", metadata, SCHEMA_VERSION)
 
     def close(self) -> None:
         if self._owned:

@@ -37,7 +37,7 @@ from skylift.state.db import aware, ensure_area, open_engine, utcnow
 
 SCHEMA_VERSION = 1
 STATES = ("queued", "running", "done", "partial", "failed")
-KINDS = ("mail", "calendars", "contacts", "directory", "assess")
+KINDS = ("mail", "calendars", "contacts", "directory", "assess", "cutover")
 
 metadata = MetaData()
 

@@ -1,0 +1,410 @@
+"""Cut a wave over to the cloud, or roll it back, in steps a rerun can always finish.
+
+``cutover`` (issue 13): (1) mark the wave *migrating* and run the final delta (a rerun of
+``migrate``: it copies only what is new); (2) pre-flight: every mailbox verified, the cloud
+relay is not this MTA, every recipient resolves on the cloud side; a user who fails stays
+on-prem and the report says why; (3) flip the routing of every user who passed in one
+registry transaction and one atomic map change; (4) a last delta for the mail that arrived
+on-prem during the flip; (5) record one work unit per user. ``rollback`` restores the route
+each user of the wave had before, then copies what arrived in the cloud meanwhile back to
+the source (a reverse delta), so nothing is stranded.
+
+The registry is the only memory: the maps are always written from it, so a run killed at
+any point is finished by running the same command again (maps rewritten to match, deltas
+resumed from the ledger), and a second run of a finished wave changes nothing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import getpass
+import socket
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from skylift.connectors.endpoint import Endpoint
+from skylift.connectors.mta.postfix import PostfixConfig
+from skylift.connectors.mta.sieve import write_scripts
+from skylift.connectors.mta.smtp import check_recipients
+from skylift.engine.mail.report import RunReport
+from skylift.engine.mail.sync import MigrateOptions
+from skylift.engine.routing.plan import (
+    MAP_NAMES,
+    CloudRelay,
+    loop_reasons,
+    postfix_maps,
+    sieve_redirects,
+)
+from skylift.errors import ConfigError, ConnectError
+from skylift.model.account import MailboxPair
+from skylift.runners.mail import RunSettings, migrate_all, verify_all
+from skylift.state.ledger_mirror import mirror, reverse_key
+from skylift.state.routing import RouteRecord, RouteState, RoutingRegistry
+from skylift.state.store import StateStore
+from skylift.state.work_units import WorkUnits, new_run_id
+
+StepFn = Callable[[str], None]
+
+
+def _no_step(_: str) -> None:
+    pass
+
+
+@dataclass
+class Routing:
+    """Where routes are written: a Postfix config dir and/or a Sieve folder."""
+
+    relay: CloudRelay
+    postfix: PostfixConfig | None = None
+    sieve_dir: Path | None = None
+    routing_domain: str | None = None
+
+
+@dataclass
+class WaveJob:
+    """One wave's cut-over or rollback: who, between which servers, with what state."""
+
+    wave: int
+    pairs: list[MailboxPair]
+    everyone: list[str]  # every user of the users CSV (relay_recipient_maps)
+    source: Endpoint
+    target: Endpoint
+    state: str
+    routing: Routing
+    settings: RunSettings = field(default_factory=RunSettings)
+    dry_run: bool = False
+    actor: str = ""
+    on_step: StepFn = _no_step
+    drain_seconds: float = 30.0  # wait for deliveries on the old route before the last delta
+    settle_seconds: float = 0.5  # after a reload, before the last delta
+
+
+@dataclass
+class UserOutcome:
+    user: str
+    before: str
+    after: str
+    reason: str | None = None
+    copied: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclass
+class WaveReport:
+    command: str
+    wave: int
+    dry_run: bool
+    run_id: str
+    users: list[UserOutcome] = field(default_factory=list)
+    maps_changed: list[str] = field(default_factory=list)
+    steps: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not any(u.reason for u in self.users)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "command": self.command,
+            "wave": self.wave,
+            "dry_run": self.dry_run,
+            "run_id": self.run_id,
+            "ok": self.ok,
+            "steps": self.steps,
+            "maps_changed": self.maps_changed,
+            "users": [u.as_dict() for u in self.users],
+        }
+
+
+def default_actor() -> str:
+    try:
+        who = getpass.getuser()
+    except (KeyError, OSError):
+        who = "unknown"
+    return f"{who}@{socket.gethostname()}"
+
+
+# -- the routing side -------------------------------------------------------------------------
+
+
+def check_routing(routing: Routing) -> None:
+    """Refuse a setup whose flip would do nothing or loop, before anything changes."""
+    pf = routing.postfix
+    if pf is None:
+        return
+    for parameter, name in (
+        ("transport_maps", MAP_NAMES["transport"]),
+        ("relay_recipient_maps", MAP_NAMES["relay_recipients"]),
+        ("smtp_tls_policy_maps", MAP_NAMES["tls_policy"]),
+    ):
+        if parameter == "smtp_tls_policy_maps" and routing.relay.scheme != "smtp":
+            continue
+        if not pf.uses(parameter, pf.config_dir / name):
+            raise ConfigError(
+                f"{pf.config_dir}/main.cf does not use skylift's map: add "
+                f"'{parameter} = hash:{pf.config_dir / name}' (see docs/cutover.md)"
+            )
+    names = {pf.param("myhostname")}
+    reasons = loop_reasons(routing.relay, pf.inet_listeners(), names)
+    if reasons:
+        raise ConfigError(reasons[0])
+
+
+def write_routes(
+    routing: Routing, routes: dict[str, RouteRecord], everyone: list[str]
+) -> list[str]:
+    """Make the MTA's maps say what the registry says; return the files changed."""
+    changed: list[str] = []
+    pf = routing.postfix
+    if pf is not None:
+        for name, text in postfix_maps(routes, routing.relay, everyone).items():
+            if pf.install(name, text):
+                changed.append(name)
+        if changed:
+            pf.reload()
+    if routing.sieve_dir is not None:
+        if not routing.routing_domain:
+            raise ConfigError("--sieve-dir needs --routing-domain (the cloud's routing domain)")
+        scripts = sieve_redirects(routes, routing.routing_domain)
+        changed += [p.name for p in write_scripts(routing.sieve_dir, scripts)]
+    return changed
+
+
+def wait_for_deliveries(routing: Routing, users: set[str], seconds: float) -> None:
+    """Wait (up to *seconds*) until no delivery the MTA began on the old route is running."""
+    if routing.postfix is None or not users:
+        return
+    deadline = time.monotonic() + seconds
+    while routing.postfix.in_delivery(users) and time.monotonic() < deadline:
+        time.sleep(0.2)
+
+
+# -- the mail side ----------------------------------------------------------------------------
+
+
+def _delta(
+    job: WaveJob, pairs: list[MailboxPair], store: StateStore, *, reverse: bool = False
+) -> RunReport:
+    """One migrate pass (source -> target, or target -> source for a rollback)."""
+    if reverse:
+        run_pairs = [MailboxPair(reverse_key(p.key), p.target, p.source, p.extra) for p in pairs]
+        src, dst = job.target, job.source
+    else:
+        run_pairs, src, dst = pairs, job.source, job.target
+    if not run_pairs:
+        return RunReport(command="migrate")
+    report = migrate_all(
+        run_pairs, src, dst, store, MigrateOptions(), job.settings, lambda *_: None
+    )
+    for pair in pairs:  # tell the other direction what this one copied
+        fwd, back = pair.key, reverse_key(pair.key)
+        if reverse:
+            mirror(store.engine, back, fwd)
+        else:
+            mirror(store.engine, fwd, back)
+    return report
+
+
+def _copied(report: RunReport, key: str) -> int:
+    for m in report.mailboxes:
+        if m.mailbox in (key, reverse_key(key)):
+            return m.totals()["copied"]
+    return 0
+
+
+def _failed(report: RunReport) -> dict[str, str]:
+    out = {}
+    for m in report.mailboxes:
+        if m.status != "ok":
+            key = m.mailbox.removesuffix("#rollback")
+            out[key] = m.error or f"final delta incomplete ({m.status}): rerun migrate to see why"
+    return out
+
+
+def preflight(job: WaveJob, pairs: list[MailboxPair], store: StateStore) -> dict[str, str]:
+    """User -> why they cannot move now (verify differences, unresolved recipient)."""
+    why: dict[str, str] = {}
+    reports = verify_all(
+        pairs, job.source, job.target, store, MigrateOptions(), job.settings, False
+    )
+    for r in reports:
+        if r.error:
+            why[r.mailbox] = f"verify: {r.error}"
+        elif r.differences:
+            d = r.differences[0]
+            why[r.mailbox] = (
+                f"verify: {len(r.differences)} difference(s), first: {d.folder}: {d.what} {d.detail}"
+            )
+    relay = job.routing.relay
+    try:
+        answers = check_recipients(relay.scheme, relay.host, relay.port, [p.key for p in pairs])
+    except ConnectError as exc:
+        raise ConnectError(f"pre-flight: cloud relay {relay.url}: {exc}") from None
+    for user, answer in answers.items():
+        if not answer.ok and user not in why:
+            why[user] = f"does not resolve on {relay.url}: {answer.code} {answer.text}"
+    return why
+
+
+# -- the two commands -------------------------------------------------------------------------
+
+
+def cutover(job: WaveJob) -> WaveReport:
+    """Move the wave's mail routing to the cloud (see the module docstring for the steps)."""
+    run_id = new_run_id("cutover")
+    report = WaveReport("cutover", job.wave, job.dry_run, run_id)
+    check_routing(job.routing)
+    registry = RoutingRegistry(job.state)
+    store = StateStore(job.state)
+    units = WorkUnits(store.engine)
+    try:
+        now = registry.all_current()
+        before = {
+            p.key: (now[p.key].state if p.key in now else RouteState.ONPREM) for p in job.pairs
+        }
+        done = [p for p in job.pairs if before[p.key] == RouteState.CLOUD]
+        todo = [p for p in job.pairs if before[p.key] != RouteState.CLOUD]
+        if job.dry_run:
+            report.users = [
+                UserOutcome(p.key, before[p.key].value, RouteState.CLOUD.value) for p in job.pairs
+            ]
+            report.steps = ["dry-run: nothing copied, no route changed"]
+            return report
+        ids = units.queue(run_id, "cutover", [p.key for p in job.pairs])
+        for p in job.pairs:
+            units.start(ids[p.key])
+
+        def mark(users: list[str], state: RouteState, reason: str) -> None:
+            registry.set(users, state, wave=job.wave, run_id=run_id, actor=job.actor, reason=reason)
+
+        outcomes = {
+            p.key: UserOutcome(p.key, before[p.key].value, before[p.key].value) for p in job.pairs
+        }
+
+        # (1) final delta, the wave marked migrating (still delivered on-prem)
+        job.on_step("final-delta")
+        mark([p.key for p in todo], RouteState.MIGRATING, "final delta")
+        first = _delta(job, todo, store)
+        report.steps.append("final-delta")
+        why = _failed(first)
+        # (2) pre-flight: verify (once more after another delta, for mail that came meanwhile)
+        job.on_step("preflight")
+        ready = [p for p in todo if p.key not in why]
+        why |= preflight(job, ready, store) if ready else {}
+        again = [p for p in ready if p.key in why and why[p.key].startswith("verify:")]
+        if again:
+            second = _delta(job, again, store)
+            for p in again:
+                del why[p.key]
+            why |= _failed(second) | preflight(job, again, store)
+        report.steps.append("preflight")
+        stay = [p.key for p in todo if p.key in why]
+        for user in stay:
+            mark([user], RouteState.ONPREM, why[user])
+            outcomes[user].after, outcomes[user].reason = RouteState.ONPREM.value, why[user]
+        # (3) flip: one registry transaction, one atomic map change
+        job.on_step("flip")
+        moving = [p for p in todo if p.key not in why]
+        mark([p.key for p in moving], RouteState.CLOUD, "cut-over")
+        report.maps_changed = write_routes(job.routing, registry.all_current(), job.everyone)
+        report.steps.append("flip")
+        # (4) last delta: what reached the source while the route changed (after the
+        # deliveries the MTA had already started on the old route have ended)
+        if report.maps_changed:
+            # `postfix reload` returns before every daemon has let go of the old tables.
+            time.sleep(job.settle_seconds)
+        wait_for_deliveries(job.routing, {p.key for p in moving}, job.drain_seconds)
+        job.on_step("last-delta")
+        last = _delta(job, moving + done, store)
+        report.steps.append("last-delta")
+        # (5) record
+        for p in moving + done:
+            outcomes[p.key].after = RouteState.CLOUD.value
+            outcomes[p.key].copied = _copied(first, p.key) + _copied(last, p.key)
+        late = _failed(last)
+        for p in job.pairs:
+            o = outcomes[p.key]
+            if p.key in late and not o.reason:
+                o.reason = f"last delta: {late[p.key]} (mail is routed to the cloud; rerun)"
+            units.finish(
+                ids[p.key], "failed" if o.reason else "done", items=o.copied, error=o.reason
+            )
+        report.steps.append("record")
+        report.users = list(outcomes.values())
+        return report
+    finally:
+        units.close()
+        store.close()
+        registry.close()
+
+
+def previous_state(history: list[RouteRecord], wave: int) -> RouteState:
+    """The route a user had before this wave's cut-over moved them (on-prem if none)."""
+    for record in reversed(history):
+        if record.wave == wave and record.state in (RouteState.MIGRATING, RouteState.CLOUD):
+            continue
+        if record.reason and record.reason.startswith("rollback"):
+            continue
+        return record.state
+    return RouteState.ONPREM
+
+
+def rollback(job: WaveJob) -> WaveReport:
+    """Restore the wave's previous routing, then copy the cloud's new mail back."""
+    run_id = new_run_id("rollback")
+    report = WaveReport("rollback", job.wave, job.dry_run, run_id)
+    check_routing(job.routing)
+    registry = RoutingRegistry(job.state)
+    store = StateStore(job.state)
+    units = WorkUnits(store.engine)
+    try:
+        outcomes: dict[str, UserOutcome] = {}
+        back: list[MailboxPair] = []
+        for p in job.pairs:
+            current = registry.current(p.key)
+            now = current.state if current else RouteState.ONPREM
+            wanted = previous_state(registry.history(p.key), job.wave)
+            outcomes[p.key] = UserOutcome(p.key, now.value, wanted.value)
+            history = registry.history(p.key)
+            if any(r.wave == job.wave and r.state == RouteState.CLOUD for r in history):
+                back.append(p)  # mail may have reached the cloud: copy it back
+        if job.dry_run:
+            report.users = list(outcomes.values())
+            report.steps = ["dry-run: nothing copied, no route changed"]
+            return report
+        ids = units.queue(run_id, "cutover", [p.key for p in job.pairs])
+        for p in job.pairs:
+            units.start(ids[p.key])
+        job.on_step("flip")
+        for p in job.pairs:
+            registry.set(
+                [p.key], outcomes[p.key].after, wave=job.wave, run_id=run_id, actor=job.actor,
+                reason=f"rollback of wave {job.wave}",
+            )  # fmt: skip
+        report.maps_changed = write_routes(job.routing, registry.all_current(), job.everyone)
+        report.steps.append("flip")
+        # reverse delta: the mail that reached the cloud while the wave lived there
+        job.on_step("reverse-delta")
+        reverse = _delta(job, back, store, reverse=True)
+        report.steps.append("reverse-delta")
+        late = _failed(reverse)
+        for p in job.pairs:
+            o = outcomes[p.key]
+            o.copied = _copied(reverse, p.key)
+            if p.key in late:
+                o.reason = f"reverse delta: {late[p.key]} (rerun rollback)"
+            units.finish(
+                ids[p.key], "failed" if o.reason else "done", items=o.copied, error=o.reason
+            )
+        report.steps.append("record")
+        report.users = list(outcomes.values())
+        return report
+    finally:
+        units.close()
+        store.close()
+        registry.close()

@@ -1,0 +1,169 @@
+"""Cut-over and rollback of a wave with a real Postfix routing the mail each time."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from skylift.state.routing import RouteState, RoutingRegistry
+from tests.mailtools import run_skylift
+from tests.routing.conftest import Org, count, inbox_bodies, wait_count
+
+
+def _status(org: Org) -> dict[str, str]:
+    done = run_skylift("route", "status", "--state", org.state, "--json")
+    assert done.returncode == 0, done.stderr
+    return {u["user"]: u["state"] for u in json.loads(done.stdout)["users"]}
+
+
+def test_wave_moves_rolls_back_and_moves_again_with_every_message_once(org: Org) -> None:
+    w2a, w2b = org.wave(2)
+    (w3,) = org.wave(3)
+    before = org.send(w2a, "before the move")
+    assert wait_count(org.source, w2a, before) == 1
+
+    done = org.route("cutover", 2)
+    assert done.returncode == 0, done.stderr + done.stdout
+    assert _status(org) == {w2a: "cloud", w2b: "cloud"}
+    transport = (org.onprem.config_dir / "skylift_transport").read_text()
+    assert f"{w2a}\tsmtp:[127.0.0.1]:{org.edge.smtp_port}" in transport
+    assert w3 not in transport
+    policy = (org.onprem.config_dir / "skylift_tls_policy").read_text()
+    assert f"[127.0.0.1]:{org.edge.smtp_port}\tsecure match=mx.cloud.test" in policy
+    # the final delta carried the old mail, byte for byte
+    assert count(org.target, w2a, before) == 1
+    assert inbox_bodies(org.target, w2a) == inbox_bodies(org.source, w2a)
+
+    moved = org.send(w2a, "after the move")
+    stays = org.send(w3, "wave 3 is not moved")
+    assert wait_count(org.target, w2a, moved) == 1
+    assert wait_count(org.source, w3, stays) == 1
+    assert count(org.source, w2a, moved) == 0
+    assert count(org.target, w3, stays) == 0
+    # through the verified TLS hop
+    org.onprem.wait_for_log(
+        rf"to=<{w2a}>, relay=127\.0\.0\.1\[127\.0\.0\.1\]:{org.edge.smtp_port}.*status=sent"
+    )
+    assert "Verified TLS connection established to 127.0.0.1" in org.onprem.log()
+
+    again = org.route("cutover", 2, "--json")
+    assert again.returncode == 0, again.stderr
+    assert json.loads(again.stdout)["maps_changed"] == []
+    with RoutingRegistry(org.state) as registry:
+        assert [r.state for r in registry.history(w2a)] == [RouteState.MIGRATING, RouteState.CLOUD]
+
+    back = org.route("rollback", 2)
+    assert back.returncode == 0, back.stderr + back.stdout
+    assert _status(org) == {w2a: "onprem", w2b: "onprem"}
+    assert w2a not in (org.onprem.config_dir / "skylift_transport").read_text()
+    # what reached the cloud in between is on the source now, once
+    assert count(org.source, w2a, moved) == 1
+    home = org.send(w2a, "after the rollback")
+    assert wait_count(org.source, w2a, home) == 1
+    assert count(org.target, w2a, home) == 0
+
+    third = org.route("cutover", 2)
+    assert third.returncode == 0, third.stderr + third.stdout
+    for mid in (before, moved, home):
+        assert count(org.target, w2a, mid) == 1, mid
+    assert count(org.source, w2a, moved) == 1
+    # and back once more: what the cut-over copied forward is not copied home a second time
+    later = org.send(w2a, "in the cloud again")
+    assert wait_count(org.target, w2a, later) == 1
+    fourth = org.route("rollback", 2)
+    assert fourth.returncode == 0, fourth.stderr + fourth.stdout
+    for mid in (before, moved, home, later):
+        assert count(org.source, w2a, mid) == 1, mid
+    jobs = run_skylift("jobs", "--state", org.state, "--kind", "cutover", "--json")
+    assert jobs.returncode == 0, jobs.stderr
+    assert {i["key"] for i in json.loads(jobs.stdout)["items"]} == {w2a, w2b}
+
+
+def test_a_message_sent_during_the_flip_is_delivered_exactly_once(org: Org) -> None:
+    from pathlib import Path
+
+    from skylift.cli.route import _routing, wave_pairs
+    from skylift.connectors.endpoint import Endpoint
+    from skylift.runners.cutover import WaveJob, cutover
+
+    w2a, _ = org.wave(2)
+    sent: dict[str, str] = {}
+
+    def at(step: str) -> None:
+        if step == "flip":  # accepted on-prem while the route changes: lands on the source
+            sent["flip"] = org.send(w2a, "during the flip")
+            assert wait_count(org.source, w2a, sent["flip"]) == 1
+        if step == "last-delta":  # the map has changed: straight to the cloud
+            sent["after"] = org.send(w2a, "right after the flip")
+
+    pairs, everyone = wave_pairs(org.waves_csv, org.users_csv, 2, None, None)
+    routing = _routing(
+        "postfix", org.onprem.config_dir, Path(org.onprem.command_directory), org.relay,
+        "mx.cloud.test", "secure", None, None,
+    )  # fmt: skip
+    job = WaveJob(
+        2, pairs, everyone, Endpoint.parse(org.source.imap_url()),
+        Endpoint.parse(org.target.imap_url()), str(org.state), routing, on_step=at,
+    )  # fmt: skip
+    report = cutover(job)
+    assert report.ok, report.as_dict()
+    assert wait_count(org.target, w2a, sent["after"]) == 1
+    time.sleep(1)  # nothing more is on its way
+    assert count(org.target, w2a, sent["flip"]) == 1
+    assert count(org.target, w2a, sent["after"]) == 1
+    assert count(org.source, w2a, sent["after"]) == 0
+
+
+def test_kill_9_in_the_middle_of_cutover_then_rerun_finishes_the_wave(org: Org) -> None:
+    from tests.mailtools import message, seed
+
+    w2a, w2b = org.wave(2)
+    for user in (w2a, w2b):
+        from tests.mailtools import Item
+
+        items = [Item(message(i, size=2000)) for i in range(120)]
+        seed(org.source.imap_port, user, f"{user.split('@')[0]}-pw", {"INBOX": items}, ".")
+    args = [
+        "cutover", "--wave", "2", "--waves", org.waves_csv, "--users", org.users_csv,
+        "--source", org.source.imap_url(), "--target", org.target.imap_url(),
+        "--state", org.state, "--postfix-config-dir", org.onprem.config_dir,
+        "--postfix-command-dir", org.onprem.command_directory, "--cloud-relay", org.relay,
+        "--cloud-tls-name", "mx.cloud.test", "--parallel", "1",
+    ]  # fmt: skip
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "skylift", *map(str, args)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    deadline = time.monotonic() + 60
+    killed_in = None
+    while time.monotonic() < deadline and proc.poll() is None:
+        if org.state.exists():
+            try:
+                with RoutingRegistry(org.state) as registry:
+                    states = {r.state for r in registry.all_current().values()}
+            except Exception:  # the file is being created
+                states = set()
+            if RouteState.MIGRATING in states:
+                time.sleep(0.3)  # into the final delta
+                os.kill(proc.pid, signal.SIGKILL)
+                killed_in = "final delta"
+                break
+        time.sleep(0.02)
+    proc.wait()
+    assert killed_in, "cutover ended before it could be killed"
+
+    done = org.route("cutover", 2)
+    assert done.returncode == 0, done.stderr + done.stdout
+    assert _status(org) == {w2a: "cloud", w2b: "cloud"}
+    for user in (w2a, w2b):
+        assert sorted(inbox_bodies(org.target, user)) == sorted(inbox_bodies(org.source, user))
+    lines = (org.onprem.config_dir / "skylift_transport").read_text().splitlines()
+    assert sorted(line.split("\t")[0] for line in lines if not line.startswith("#")) == sorted(
+        [w2a, w2b]
+    )
+    fresh = org.send(w2b, "after the rerun")
+    assert wait_count(org.target, w2b, fresh) == 1
