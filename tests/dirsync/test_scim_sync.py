@@ -307,7 +307,7 @@ def test_starttls_and_ldaps_verify_the_server_certificate(
         assert untrusted.returncode == 3
         assert "StartTLS with ldap://127.0.0.1" in untrusted.stderr and "failed" in untrusted.stderr
 
-        trusted = Sync(secure, scim.url, tmp_path, env).run("--ca-file", str(cert[0]), "--json")
+        trusted = Sync(secure, scim.url, tmp_path, env).run("--source-ca", str(cert[0]), "--json")
         assert trusted.returncode == 0, trusted.stderr
         assert json.loads(trusted.stdout)["counts"]["create"] == 3 + 2
 
@@ -315,7 +315,7 @@ def test_starttls_and_ldaps_verify_the_server_certificate(
         ldaps = Sync(secure, scim.url, tmp_path, env, source_url=ldaps_url)
         untrusted = ldaps.run()
         assert untrusted.returncode == 3 and "certificate verify failed" in untrusted.stderr
-        done = ldaps.run("--ca-file", str(cert[0]), "--json")
+        done = ldaps.run("--ca-file", str(cert[0]), "--json")  # the old spelling still works
         assert done.returncode == 0, done.stderr
         assert json.loads(done.stdout)["counts"]["create"] == 3 + 2
     finally:

@@ -16,6 +16,17 @@ from typing import Annotated
 import typer
 
 from skylift.cli.common import parse_duration, print_json
+from skylift.cli.options import (
+    DEFAULT_TIMEOUT,
+    AllowPlaintextOpt,
+    InsecureSourceOpt,
+    InsecureTargetOpt,
+    JsonOpt,
+    SourceCaOpt,
+    StateOpt,
+    TargetCaOpt,
+    TimeoutOpt,
+)
 from skylift.connectors.endpoint import Endpoint
 from skylift.engine.directory.mapping import load_mapping, mapping_from_dict
 from skylift.engine.directory.plan import parse_threshold
@@ -126,20 +137,23 @@ def register(app: typer.Typer) -> None:
         full: Annotated[
             bool, typer.Option("--full", help="Read the whole source, not only changes.")
         ] = False,
-        state: Annotated[
-            str, typer.Option(help="State file (SQLite) or database URL (postgresql+psycopg://…).")
-        ] = "skylift.db",
+        state: StateOpt = "skylift.db",
         out: Annotated[
             Path | None, typer.Option(help="Write the diff as JSON and CSV into this folder.")
         ] = None,
-        as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+        as_json: JsonOpt = False,
+        source_ca: SourceCaOpt = None,
+        target_ca: TargetCaOpt = None,
+        insecure_source: InsecureSourceOpt = False,
+        insecure_target: InsecureTargetOpt = False,
         ca_file: Annotated[
-            Path | None, typer.Option(help="CA certificate(s) to trust for TLS.")
+            Path | None,
+            typer.Option(
+                "--ca-file", hidden=True, help="Old spelling: --source-ca and --target-ca"
+            ),
         ] = None,
-        allow_plaintext: Annotated[
-            bool, typer.Option(help="Allow unencrypted connections beyond 127.0.0.0/8.")
-        ] = False,
-        timeout: Annotated[float, typer.Option(help="Network timeout in seconds.")] = 60.0,
+        allow_plaintext: AllowPlaintextOpt = False,
+        timeout: TimeoutOpt = DEFAULT_TIMEOUT,
         dry_run: Annotated[
             bool,
             typer.Option("--dry-run", help="The same as --preview: plan and show, change nothing."),
@@ -151,13 +165,14 @@ def register(app: typer.Typer) -> None:
         if on_leave not in ("disable", "delete"):
             raise ConfigError(f"--on-leave must be disable or delete, not {on_leave!r}")
         parse_threshold(delete_threshold)
-        tls = {
-            "ca_file": str(ca_file) if ca_file else None,
-            "allow_plaintext": allow_plaintext,
-            "timeout": timeout,
-        }
-        source_ep = Endpoint.parse(source, **tls)
-        target_ep = Endpoint.parse(target, **tls)
+        tls = {"allow_plaintext": allow_plaintext, "timeout": timeout}
+        source_ca, target_ca = source_ca or ca_file, target_ca or ca_file
+        source_ep = Endpoint.parse(
+            source, ca_file=str(source_ca) if source_ca else None, insecure=insecure_source, **tls
+        )
+        target_ep = Endpoint.parse(
+            target, ca_file=str(target_ca) if target_ca else None, insecure=insecure_target, **tls
+        )
         loaded = load_mapping(mapping, preset)
         if preset and mapping is None:
             loaded = mapping_from_dict({}, preset)
@@ -201,9 +216,7 @@ def register(app: typer.Typer) -> None:
 
     @app.command("dirsync-journal")
     def dirsync_journal(
-        state: Annotated[
-            str, typer.Option(help="State file (SQLite) or database URL (postgresql+psycopg://…).")
-        ] = "skylift.db",
+        state: StateOpt = "skylift.db",
         limit: Annotated[int, typer.Option(help="How many of the newest changes to show.")] = 50,
         as_json: Annotated[bool, typer.Option("--json", help="Print the changes as JSON.")] = False,
     ) -> int:
