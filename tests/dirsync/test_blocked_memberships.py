@@ -23,7 +23,7 @@ def apply(sync: Sync, *args: str) -> dict:  # type: ignore[type-arg]
 def quiet(result: dict) -> bool:  # type: ignore[type-arg]
     """No change planned: only the conflict and the memberships it blocks are reported."""
     counts = {k: v for k, v in result["counts"].items() if k not in ("conflict", "blocked")}
-    actions = {c["action"] for c in result["changes"]}
+    actions = {c["action"] for c in result["items"]}
     return not any(counts.values()) and actions <= {"conflict", "blocked"}
 
 
@@ -33,7 +33,7 @@ def test_conflicting_mail_blocks_memberships_once_and_reruns_plan_nothing(
     source.ldap(CONFLICT)
     first = apply(scim_sync)
     again = apply(scim_sync)  # delta
-    assert quiet(again), again["changes"]
+    assert quiet(again), again["items"]
     assert first["counts"]["conflict"] == 1 and first["counts"]["blocked"] == 2
     assert first["blocked"] == [
         f"blocked: 1 membership(s) of group dept001 wait for a conflict to be fixed: "
@@ -44,7 +44,7 @@ def test_conflicting_mail_blocks_memberships_once_and_reruns_plan_nothing(
     assert "user00002@new.example" not in scim_users(scim)  # neither claimant was created
 
     for rerun in (again, apply(scim_sync, "--full")):  # delta, then full
-        assert quiet(rerun), rerun["changes"]
+        assert quiet(rerun), rerun["items"]
         assert rerun["blocked"] == first["blocked"] and rerun["applied"] == 0
 
     text = scim_sync.run("--apply").stdout  # what a person reads: each block said once
@@ -60,4 +60,4 @@ def test_conflicting_mail_blocks_memberships_once_and_reruns_plan_nothing(
     for n in (1, 2):
         member_ids = {m["value"] for m in groups[f"dept{n:03d}"]["members"]}
         assert users[f"user{n:05d}@new.example"]["id"] in member_ids
-    assert scim_sync.json("--apply")["changes"] == []
+    assert scim_sync.json("--apply")["items"] == []

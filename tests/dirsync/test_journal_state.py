@@ -40,10 +40,10 @@ def test_dirsync_keeps_its_journal_and_units_in_postgresql(
     assert len(scim_users(scim)) == 240
 
     again = scim_sync.json("--apply", "--state", postgres.url)
-    assert again["delta"] is True and again["changes"] == []  # the marks came back
+    assert again["delta"] is True and again["items"] == []  # the marks came back
 
     journal = run_skylift("dirsync-journal", "--state", postgres.url, "--json", "--limit", "500")
-    rows = json.loads(journal.stdout)
+    rows = json.loads(journal.stdout)["items"]
     assert len(rows) == 240 + 13 and all(r["ok"] for r in rows)
     jobs = run_skylift("jobs", "--state", postgres.url, "--kind", "directory", "--all", "--json")
     units = json.loads(jobs.stdout)["items"]

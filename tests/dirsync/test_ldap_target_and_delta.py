@@ -49,7 +49,7 @@ def test_ldap_target_gets_users_groups_and_changes(
     groups = ldap_entries(ldap_target, f"ou=Groups,{TARGET_SUFFIX}", "(cn=all-staff)", "member")
     assert len(groups[f"cn=all-staff,ou=Groups,{TARGET_SUFFIX}"]["member"]) == 12
 
-    assert ldap_sync.json("--apply")["changes"] == []
+    assert ldap_sync.json("--apply")["items"] == []
 
     source.ldap(
         f"dn: uid=user00030,{STAFF}\nchangetype: modify\n"
@@ -57,7 +57,7 @@ def test_ldap_target_gets_users_groups_and_changes(
         f"dn: uid=user00031,{STAFF}\nchangetype: delete\n"
     )
     result = ldap_sync.json("--apply")
-    assert {(c["action"], c["name"]) for c in result["changes"]} == {
+    assert {(c["action"], c["name"]) for c in result["items"]} == {
         ("update", "renamed30@new.example"),
         ("disable", "user00031@new.example"),
         ("update", "dept007"),  # user00031 leaves its department
@@ -66,7 +66,7 @@ def test_ldap_target_gets_users_groups_and_changes(
     assert f"uid=renamed30@new.example,{people}" in users  # renamed in place (modrdn)
     assert f"uid=user00030@new.example,{people}" not in users
     assert users[f"uid=user00031@new.example,{people}"]["employeeType"] == ["disabled"]
-    assert ldap_sync.json("--apply")["changes"] == []
+    assert ldap_sync.json("--apply")["items"] == []
 
 
 def test_delta_reads_only_changed_entries(scim_sync: Sync, source: Slapd, scim: ScimServer) -> None:
@@ -86,7 +86,7 @@ def test_delta_reads_only_changed_entries(scim_sync: Sync, source: Slapd, scim: 
     assert users["user00042@new.example"]["active"] is False  # deletion seen by the anchor listing
 
     full = scim_sync.json("--apply", "--full")
-    assert full["delta"] is False and full["changes"] == []
+    assert full["delta"] is False and full["items"] == []
 
 
 def test_every_keeps_syncing_and_survives_a_target_outage(
@@ -155,7 +155,7 @@ def test_every_from_the_command_line_syncs_until_ctrl_c(scim_sync: Sync, scim: S
     assert loop.returncode == 130, err
     assert "Traceback" not in err
     resumed = scim_sync.json("--apply")  # the interrupted loop left a consistent state
-    assert not resumed["failed"] and scim_sync.json("--apply")["changes"] == []
+    assert not resumed["failed"] and scim_sync.json("--apply")["items"] == []
 
 
 def test_a_mapping_that_reads_a_new_attribute_reaches_unchanged_users(

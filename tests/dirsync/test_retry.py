@@ -37,7 +37,7 @@ def test_a_throttled_provider_is_retried_after_its_hint_and_gets_every_object(
         assert proxy.early_retries() == []
 
         rerun = sync.json("--apply")
-        assert rerun["changes"] == [] and rerun["failed"] == []
+        assert rerun["items"] == [] and rerun["failed"] == []
     finally:
         proxy.close()
         small.stop()

@@ -63,7 +63,7 @@ class AdSync:
 
 
 def planned(result: dict, kind: str) -> set[str]:  # type: ignore[type-arg]
-    return {c["name"] for c in result["changes"] if c["kind"] == kind}
+    return {c["name"] for c in result["items"] if c["kind"] == kind}
 
 
 def member_ids(group: dict) -> set[str]:  # type: ignore[type-arg]
@@ -102,14 +102,14 @@ def test_ad_preset_end_to_end_rename_move_and_disable_keep_memberships(
 
     delta = sync.json("--apply")
     assert delta["delta"] is True
-    assert {(c["action"], c["name"]) for c in delta["changes"]} == {("disable", "dave@old.example")}
+    assert {(c["action"], c["name"]) for c in delta["items"]} == {("disable", "dave@old.example")}
     groups = scim_groups(scim)
     assert member_ids(groups["Team"]) == set(ids.values())  # nobody lost a membership
     assert member_ids(groups["Pair"]) == {ids["alice"], ids["bob"]}
     assert scim_users(scim)["dave@old.example"]["active"] is False
 
-    assert sync.json("--apply")["changes"] == []  # steady state: nothing planned
-    assert sync.json("--apply", "--full")["changes"] == []
+    assert sync.json("--apply")["items"] == []  # steady state: nothing planned
+    assert sync.json("--apply", "--full")["items"] == []
     ad.close()
 
 
@@ -176,4 +176,4 @@ def test_group_of_1600_members_is_read_in_ranges(
     done = sync.json("--apply")
     assert done["applied"] == BIG_GROUP_MEMBERS + 1 and not done["failed"]
     assert len(member_ids(scim_groups(scim)["Everyone Big"])) == BIG_GROUP_MEMBERS
-    assert sync.json("--apply", "--full")["changes"] == []
+    assert sync.json("--apply", "--full")["items"] == []

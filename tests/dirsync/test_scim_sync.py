@@ -65,7 +65,7 @@ def test_first_sync_creates_all_and_a_rerun_changes_nothing(
     assert nested == {groups[f"dept{g:03d}"]["id"] for g in range(12)}
 
     again = scim_sync.json("--apply")
-    assert again["changes"] == [] and again["applied"] == 0
+    assert again["items"] == [] and again["applied"] == 0
     assert scim_users(scim) == users  # not even a version bump
 
     jobs = run_skylift(
@@ -114,7 +114,7 @@ member: uid=user00000,{STAFF}
 """
     )
     result = scim_sync.json("--apply")
-    reasons = {(c["action"], c["name"]): c["reason"] for c in result["changes"]}
+    reasons = {(c["action"], c["name"]): c["reason"] for c in result["items"]}
 
     assert (
         reasons[("update", "user00010@new.example")]
@@ -135,7 +135,7 @@ member: uid=user00000,{STAFF}
     assert after["user00000@new.example"]["id"] in dept1
     assert after["user00001@new.example"]["id"] not in dept1
 
-    assert scim_sync.json("--apply")["changes"] == []
+    assert scim_sync.json("--apply")["items"] == []
 
 
 def test_delete_threshold_stops_a_mass_deletion_with_nothing_changed(
@@ -168,8 +168,8 @@ def test_delete_after_hard_deletes_objects_disabled_long_enough(
     assert scim_users(scim)["user00005@new.example"]["active"] is False
 
     result = scim_sync.json("--apply", "--delete-after", "0s")
-    assert [c["action"] for c in result["changes"]] == ["delete"]
-    assert result["changes"][0]["reason"].startswith("delete: disabled since")
+    assert [c["action"] for c in result["items"]] == ["delete"]
+    assert result["items"][0]["reason"].startswith("delete: disabled since")
     assert "user00005@new.example" not in scim_users(scim)
 
 
@@ -262,7 +262,9 @@ def test_journal_records_every_applied_change(scim_sync: Sync, source: Slapd) ->
     scim_sync.json("--apply")
 
     done = scim_sync.run_journal("--json", "--limit", "1")
-    [row] = json.loads(done.stdout)
+    report = json.loads(done.stdout)
+    assert report["command"] == "dirsync-journal" and report["totals"]["ok"] == 1
+    [row] = report["items"]
     assert (row["action"], row["name"], row["ok"]) == ("update", "user00020@new.example", True)
     assert row["before"] == {"title": "Engineer 6"} and row["after"] == {"title": "Chief"}
     assert ADMIN_PASSWORD not in done.stdout

@@ -15,7 +15,7 @@ from typing import Annotated
 
 import typer
 
-from skylift.cli.common import parse_duration, print_json
+from skylift.cli.common import envelope, parse_duration, print_json
 from skylift.cli.options import (
     DEFAULT_TIMEOUT,
     AllowPlaintextOpt,
@@ -51,7 +51,9 @@ def read_secret(env_name: str, file: Path | None, what: str) -> Secret | None:
 
 def _print_result(result: SyncResult, as_json: bool) -> None:
     if as_json:
-        print_json(result.to_dict())
+        body = result.to_dict()
+        totals = {**body["counts"], "applied": body["applied"], "failed": body["failed"]}
+        print_json(envelope("dirsync", totals, body.pop("changes"), **body))
         return
     kind = "delta" if result.delta else "full"
     print(f"dirsync {result.mode} ({kind} read, {result.seconds:.1f}s)")
@@ -218,14 +220,16 @@ def register(app: typer.Typer) -> None:
     def dirsync_journal(
         state: StateOpt = "skylift.db",
         limit: Annotated[int, typer.Option(help="How many of the newest changes to show.")] = 50,
-        as_json: Annotated[bool, typer.Option("--json", help="Print the changes as JSON.")] = False,
+        as_json: JsonOpt = False,
     ) -> int:
         """Show the journal of applied directory changes (what, when, before/after)."""
         if "://" not in state and not Path(state).exists():
             raise ConfigError(f"no state file at {state}")
         rows = read_journal(state, limit)
         if as_json:
-            print_json(rows)
+            ok = sum(bool(r["ok"]) for r in rows)
+            totals = {"changes": len(rows), "ok": ok, "failed": len(rows) - ok}
+            print_json(envelope("dirsync-journal", totals, rows))
         for row in [] if as_json else rows:
             status = "ok" if row["ok"] else f"FAILED: {row['error']}"
             print(
