@@ -21,7 +21,7 @@ from typing import Protocol
 
 import pytest
 
-from skylift.connectors.dav.client import DavAccount, DavConnector
+from skylift.connectors.dav.client import DavAccount, DavHttpConnector
 from skylift.connectors.endpoint import Endpoint
 from skylift.demo.radicale import RadicaleServer
 from skylift.demo.xandikos import XandikosServer
@@ -103,7 +103,7 @@ class DavPair:
         # Test setup goes straight to the DAV root; discovery has tests of its own.
         root = getattr(server, "root_url", server.url)
         endpoint = Endpoint.parse(root("caldav+http"))
-        return DavConnector(endpoint, kind).open(Login(user, Secret(password)))
+        return DavHttpConnector(endpoint, kind).open(Login(user, Secret(password)))
 
 
 @pytest.fixture(scope="session")

@@ -7,7 +7,7 @@ import sqlite3
 from datetime import date
 from pathlib import Path
 
-from skylift.connectors.dav.client import DavConnector
+from skylift.connectors.dav.client import DavHttpConnector
 from skylift.connectors.dav.ics_files import split_calendar
 from skylift.connectors.endpoint import Endpoint
 from skylift.demo.radicale import RadicaleServer
@@ -307,7 +307,7 @@ def test_tls_source_needs_its_ca_and_says_so_in_one_line(dav_pair: DavPair, tmp_
     with secure:
         endpoint = Endpoint.parse(secure.url(), ca_file=str(secure.cert_file))
         login = Login(dav_pair.source_user, Secret("source-secret-1"))
-        with DavConnector(endpoint, DavKind.CALENDAR).open(login) as source:
+        with DavHttpConnector(endpoint, DavKind.CALENDAR).open(login) as source:
             seed(source, WORK, {"team.ics": team_meeting(), "task.ics": task()})
         args = (
             "migrate-calendars",
