@@ -14,9 +14,10 @@ from skylift.demo.radicale import RadicaleServer
 from skylift.engine.dav.verify import occurrences
 from skylift.model.account import Login, Secret
 from skylift.model.dav import Collection, DavKind
+from tests.servers.dav import ADMIN_PASSWORD
 
 from .calendars import big_event, task, team_meeting
-from .conftest import ADMIN_PASSWORD, DATA, TARGET_PASSWORD, DavPair, seed
+from .conftest import DATA, TARGET_PASSWORD, DavPair, seed
 
 WORK = Collection(
     DavKind.CALENDAR,

@@ -8,8 +8,8 @@ import threading
 import time
 
 import pytest
-from skylift.engine.dav.writes import OrderedWrites
 
+from skylift.engine.dav.writes import OrderedWrites
 from skylift.model.dav import Collection, DavKind
 
 from .calendars import crlf
