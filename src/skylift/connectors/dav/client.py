@@ -93,7 +93,7 @@ class DavHttpConnector(DavConnector):
             auth=httpx.BasicAuth(user, password),
             verify=verify,  # type: ignore[arg-type]
             timeout=self.endpoint.timeout,
-            follow_redirects=False,  # dav_http follows them, keeping the method
+            follow_redirects=False,  # transport.py follows them, keeping the method
             headers={"User-Agent": "skylift"},
         )
         account = DavAccount(client, self.base_url, self.kind, login)

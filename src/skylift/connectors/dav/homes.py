@@ -2,7 +2,7 @@
 
 A mixin of :class:`~skylift.connectors.dav.client.DavAccount`, apart so that module reads as the
 object protocol. Creation reads the body of a 201 answer, because a server may create the
-collection and still refuse one of its properties there (see ``dav_props``).
+collection and still refuse one of its properties there (see ``props.py``).
 """
 
 from __future__ import annotations
