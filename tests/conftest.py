@@ -8,12 +8,16 @@ import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from skylift.demo.dovecot import DovecotServer
 from tests.servers.cyrus import CyrusServer
 from tests.servers.dav import radicale_servers, xandikos_servers  # noqa: F401 - session DAV servers
+
+if TYPE_CHECKING:
+    from tests.dirsync.samba_ad import SambaAD
 
 MASTER = ("skylift-admin", "master-secret-1")
 
@@ -101,3 +105,31 @@ def new_cyrus_user(server: CyrusServer) -> tuple[str, str]:
     password = f"{name}-secret"
     server.add_user(name, password)
     return name, password
+
+
+@pytest.fixture(scope="session")
+def samba_ad(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SambaAD]:
+    """One Samba AD DC for the whole session, shared by tests/dirsync and tests/conformance
+    (provisioning is the slow part, and Samba can only listen on 389/636).
+
+    Seeded with OU=Big: 1,600 users and one group holding them all. Tests that change the
+    directory work in an OU of their own.
+    """
+    from tests.dirsync.samba_ad import BIG_GROUP_MEMBERS, SAMBA, SAMBA_TOOL, AdWriter, SambaAD
+
+    for program in (SAMBA, SAMBA_TOOL):
+        if not Path(program).exists():
+            pytest.fail(f"{program} is missing: apt-get install samba samba-ad-dc (see setup.sh)")
+    ad = SambaAD(tmp_path_factory.mktemp("samba-ad"))
+    try:
+        ad.provision().start()
+        writer = AdWriter(ad)
+        big = writer.ou("Big")
+        dns = [writer.user(big, f"big{i:04d}") for i in range(BIG_GROUP_MEMBERS)]
+        writer.group(big, "Everyone Big", dns)
+        writer.close()
+    except Exception as exc:
+        ad.stop()
+        pytest.fail(f"the Samba AD DC could not be set up: {exc}")
+    yield ad
+    ad.stop()

@@ -422,7 +422,7 @@ def test_assess_plan_migrate_one_wave(seeded, dovecot, tmp_path):
         "dave@example.com,dave,dave-pw,Ops,,new-d\n"
     )
     planned = run(
-        "plan", "--assessment", "report/assessment.json", "--window", "30h", "--waves", "2",
+        "plan", "--assessment", "report/assessment.json", "--window", "30h", "--wave-count", "2",
         "--first", "alice@example.com", "--users", "users-full.csv", "--out", "waves-full.csv",
         cwd=root,
     )  # fmt: skip

@@ -29,9 +29,7 @@ def test_throttled_appends_wait_the_suggested_time_and_nothing_is_duplicated(
     finally:
         proxy.close()
     assert result.returncode == 0, result.stdout + result.stderr
-    alice = next(
-        m for m in json.loads(result.stdout)["mailboxes"] if m["mailbox"].startswith("alice")
-    )
+    alice = next(m for m in json.loads(result.stdout)["items"] if m["mailbox"].startswith("alice"))
     assert alice["attempts"] == 3 and alice["copied"] == 300
     # After each throttle the next APPEND came no sooner than the server asked.
     seen = proxy.appends

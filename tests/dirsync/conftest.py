@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 import skylift
-from tests.dirsync.samba_ad import SAMBA, SAMBA_TOOL, AdWriter, SambaAD
+from tests.dirsync.samba_ad import BIG_GROUP_MEMBERS
 from tests.dirsync.servers import ADMIN_PASSWORD, SLAPD, ScimServer, Slapd, org_text
 
 SOURCE_SUFFIX = "dc=old,dc=example"
@@ -31,6 +31,9 @@ userName = {{ from = "mail", transforms = ["lower", "domain:@old.example=@new.ex
 [scope]
 user_ous = ["{STAFF}"]
 """
+
+
+__all__ = ["BIG_GROUP_MEMBERS"]  # the Samba AD DC fixture is in tests/conftest.py, shared
 
 
 def _need(program: str, package: str) -> None:
@@ -57,34 +60,6 @@ def ldap_target(tmp_path: Path, ldap_tools: None) -> Iterator[Slapd]:
     server = Slapd(tmp_path / "target", TARGET_SUFFIX).start()
     yield server
     server.stop()
-
-
-BIG_GROUP_MEMBERS = 1600  # more than AD's 1,500 values per response: read in ranges
-
-
-@pytest.fixture(scope="session")
-def samba_ad(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SambaAD]:
-    """One Samba AD DC for the whole session (provisioning is the slow part).
-
-    Seeded with OU=Big: 1,600 users and one group holding them all. Tests that change the
-    directory work in an OU of their own.
-    """
-    for program in (SAMBA, SAMBA_TOOL):
-        if not Path(program).exists():
-            pytest.fail(f"{program} is missing: apt-get install samba samba-ad-dc (see setup.sh)")
-    ad = SambaAD(tmp_path_factory.mktemp("samba-ad"))
-    try:
-        ad.provision().start()
-        writer = AdWriter(ad)
-        big = writer.ou("Big")
-        dns = [writer.user(big, f"big{i:04d}") for i in range(BIG_GROUP_MEMBERS)]
-        writer.group(big, "Everyone Big", dns)
-        writer.close()
-    except Exception as exc:
-        ad.stop()
-        pytest.fail(f"the Samba AD DC could not be set up: {exc}")
-    yield ad
-    ad.stop()
 
 
 @pytest.fixture

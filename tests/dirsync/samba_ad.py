@@ -28,6 +28,7 @@ SAMBA_TOOL = shutil.which("samba-tool") or "/usr/bin/samba-tool"
 ADMIN_PASSWORD = "Admin-secret-1"
 NORMAL = 512 | 32  # NORMAL_ACCOUNT | PASSWD_NOTREQD: an enabled account without a password
 DISABLED = NORMAL | 2  # ACCOUNTDISABLE
+BIG_GROUP_MEMBERS = 1600  # more than AD's 1,500 values per response: read in ranges
 
 
 def port_is_free(port: int) -> bool:

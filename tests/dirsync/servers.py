@@ -110,8 +110,9 @@ overlay ppolicy
         if self.cert:
             self.ldaps_port = self.ldaps_port or free_port()
             urls += f" ldaps://127.0.0.1:{self.ldaps_port}/"
+        # "-s 0": nothing to syslog, so a syslog socket nobody reads cannot stall the start.
         self.process = subprocess.Popen(
-            [SLAPD, "-f", str(conf), "-h", urls, "-d", "0"],
+            [SLAPD, "-f", str(conf), "-h", urls, "-d", "0", "-s", "0"],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )

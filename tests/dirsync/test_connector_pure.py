@@ -8,7 +8,7 @@ import pytest
 
 from skylift.connectors.directory.ldap import PRESETS, LdapDirectorySource
 from skylift.connectors.directory.scim import (
-    _retry_after,
+    retry_after,
     scim_base_url,
     user_from_scim,
     user_to_scim,
@@ -16,6 +16,7 @@ from skylift.connectors.directory.scim import (
 from skylift.connectors.endpoint import Endpoint
 from skylift.errors import ConfigError
 from skylift.model.directory import User
+from skylift.runners.retry import retry_wait
 
 
 def test_ad_object_guid_becomes_the_canonical_uuid_string() -> None:
@@ -34,10 +35,11 @@ def test_scim_user_round_trips_and_tolerates_string_booleans() -> None:
 
 
 def test_retry_after_uses_the_provider_hint_and_caps_it() -> None:
-    assert _retry_after("3", 0) == 3.0
-    assert _retry_after("86400", 0) == 120.0
-    assert _retry_after(None, 3) == 8.0
-    assert _retry_after("Wed, 21 Oct 2015 07:28:00 GMT", 0) == 0.0  # a date in the past
+    # The connector reads the hint; the runner's one retry rule decides how long to wait.
+    assert retry_after("3") == 3.0 and retry_wait(1, retry_after("3")) == 3.0
+    assert retry_wait(1, retry_after("86400")) == 120.0  # capped
+    assert retry_after(None) is None and retry_wait(4, None) == 4.0  # no hint: doubling
+    assert retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0  # a date in the past
 
 
 def test_scim_urls_keep_the_path_and_refuse_remote_plaintext() -> None:

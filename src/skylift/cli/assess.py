@@ -4,14 +4,26 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from skylift.cli.common import print_json
+from skylift.cli.common import envelope, print_json
 from skylift.cli.mail import admin_password
 from skylift.cli.mail import endpoint as source_endpoint
+from skylift.cli.options import (
+    DEFAULT_PARALLEL,
+    DEFAULT_TIMEOUT,
+    AllowPlaintextOpt,
+    InsecureSourceOpt,
+    JsonOpt,
+    ParallelOpt,
+    SourceAdminPasswordFileOpt,
+    SourceCaOpt,
+    TimeoutOpt,
+)
 from skylift.engine.assess.estimate import parse_bandwidth
 from skylift.engine.assess.files import UserSummary, read_assessment
 from skylift.engine.assess.summary import kind_label
@@ -28,40 +40,53 @@ from skylift.engine.users import load_users
 from skylift.errors import ConfigError, ConnectError
 from skylift.model.units import human_bytes
 from skylift.runners.assess import run_assessment
-from skylift.runners.local import RunSettings
+from skylift.runners.mail import RunSettings
 from skylift.state.store import StateStore
 
 
 def assess(
-    source: str = typer.Option(
-        ..., "--source", help="Source server URL, e.g. imaps://mail.example.com"
-    ),
-    users: Path = typer.Option(..., "--users", help="Users CSV (EmailAddress,UserName,Password)"),
-    target_profile: str = typer.Option(
-        "microsoft365",
-        "--target-profile",
-        help="microsoft365, google-workspace, generic-imap, or a path to your own .toml",
-    ),
-    bandwidth: str | None = typer.Option(None, "--bandwidth", help="Link speed, e.g. 100Mbit"),
-    probe: bool = typer.Option(False, "--probe", help="Time a real download of a few MB"),
-    out: Path = typer.Option(Path("report"), "--out", help="Folder for assessment.json/.csv/.html"),
-    parallel: int = typer.Option(4, "--parallel", min=1, max=64, help="Mailboxes read at once"),
-    connections: int = typer.Option(
-        1, "--connections", min=1, help="Connections per mailbox the migration will use"
-    ),
-    group_by: str | None = typer.Option(None, "--group-by", help="Column for 'data per' chart"),
-    source_admin: str | None = typer.Option(
-        None, "--source-admin", help="Proxy login; password in $SKYLIFT_SOURCE_ADMIN_PASSWORD"
-    ),
-    source_ca: Path | None = typer.Option(None, "--source-ca", help="CA file for the source"),
-    insecure_source: bool = typer.Option(
-        False, "--insecure-source", help="Skip TLS checks (source)"
-    ),
-    allow_plaintext: bool = typer.Option(
-        False, "--allow-plaintext", help="Allow passwords without TLS"
-    ),
-    timeout: float = typer.Option(120.0, "--timeout", help="Seconds per server answer"),
-    as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON"),
+    source: Annotated[
+        str, typer.Option("--source", help="Source server URL, e.g. imaps://mail.example.com")
+    ],
+    users: Annotated[
+        Path, typer.Option("--users", help="Users CSV (EmailAddress,UserName,Password)")
+    ],
+    target_profile: Annotated[
+        str,
+        typer.Option(
+            "--target-profile",
+            help="microsoft365, google-workspace, generic-imap, or a path to your own .toml",
+        ),
+    ] = "microsoft365",
+    bandwidth: Annotated[
+        str | None, typer.Option("--bandwidth", help="Link speed, e.g. 100Mbit")
+    ] = None,
+    probe: Annotated[
+        bool, typer.Option("--probe", help="Time a real download of a few MB")
+    ] = False,
+    out: Annotated[
+        Path, typer.Option("--out", help="Folder for assessment.json/.csv/.html")
+    ] = Path("report"),
+    parallel: ParallelOpt = DEFAULT_PARALLEL,
+    connections: Annotated[
+        int,
+        typer.Option("--connections", min=1, help="Connections per mailbox the migration will use"),
+    ] = 1,
+    group_by: Annotated[
+        str | None, typer.Option("--group-by", help="Column for 'data per' chart")
+    ] = None,
+    source_admin: Annotated[
+        str | None,
+        typer.Option(
+            "--source-admin", help="Proxy login; password in $SKYLIFT_SOURCE_ADMIN_PASSWORD"
+        ),
+    ] = None,
+    source_admin_password_file: SourceAdminPasswordFileOpt = None,
+    source_ca: SourceCaOpt = None,
+    insecure_source: InsecureSourceOpt = False,
+    allow_plaintext: AllowPlaintextOpt = False,
+    timeout: TimeoutOpt = DEFAULT_TIMEOUT,
+    as_json: JsonOpt = False,
 ) -> None:
     """Inventory every mailbox read-only and check it against the target's limits."""
     profile = load_profile(target_profile)
@@ -69,7 +94,7 @@ def assess(
     pairs = load_users(
         users,
         source_admin=source_admin,
-        source_admin_password=admin_password("source", source_admin),
+        source_admin_password=admin_password("source", source_admin, source_admin_password_file),
     )
     endpoint = source_endpoint(source, source_ca, insecure_source, allow_plaintext, timeout)
     meta = {
@@ -112,14 +137,16 @@ def assess(
         )
     if as_json:
         print_json(
-            {
-                "out": str(out),
-                "profile": profile.name,
-                "probe": head.get("probe"),
-                "rates": head["rates"],
-                "totals": totals,
-                "verdict": head["verdict"],
-            }
+            envelope(
+                "assess",
+                totals,
+                [],  # every user's row is in assessment.json/.csv
+                out=str(out),
+                profile=profile.name,
+                probe=head.get("probe"),
+                rates=head["rates"],
+                verdict=head["verdict"],
+            )
         )
         return
     print(head["verdict"]["headline"])
@@ -138,37 +165,48 @@ def assess(
 
 
 def plan(
-    assessment: Path = typer.Option(..., "--assessment", help="assessment.json from assess"),
-    window: str = typer.Option(..., "--window", help="e.g. 'Sat 20:00-Mon 06:00' or '30h'"),
-    waves: int | None = typer.Option(None, "--waves", help="Exactly this many waves"),
-    max_hours: float | None = typer.Option(None, "--max-hours", help="Longest wave in hours"),
-    group_by: str | None = typer.Option(
-        None, "--group-by", help="Keep this column's groups together"
-    ),
-    first: list[str] = typer.Option([], "--first", help="User, group value or column for wave 1"),
-    parallel: int | None = typer.Option(
-        None,
-        "--parallel",
-        help="Mailboxes migrated at once (default: what migrate runs, 4, within the profile's cap)",
-    ),
-    state: str | None = typer.Option(
-        None, "--state", help="State store of a pilot migration: its measured rates win"
-    ),
-    measured_rates: Path | None = typer.Option(
-        None, "--measured-rates", help="CSV user,bytes_per_second from a pilot"
-    ),
-    users: Path | None = typer.Option(
-        None, "--users", help="Users CSV (default: the assessed one)"
-    ),
-    out: Path = typer.Option(Path("waves.csv"), "--out", help="waves.csv to write"),
-    as_json: bool = typer.Option(False, "--json", help="Print the plan as JSON"),
+    assessment: Annotated[Path, typer.Option("--assessment", help="assessment.json from assess")],
+    window: Annotated[str, typer.Option("--window", help="e.g. 'Sat 20:00-Mon 06:00' or '30h'")],
+    waves: Annotated[
+        int | None,
+        typer.Option("--wave-count", "--waves", min=1, help="Exactly this many waves"),
+    ] = None,
+    max_hours: Annotated[
+        float | None, typer.Option("--max-hours", help="Longest wave in hours")
+    ] = None,
+    group_by: Annotated[
+        str | None, typer.Option("--group-by", help="Keep this column's groups together")
+    ] = None,
+    first: Annotated[
+        list[str] | None, typer.Option("--first", help="User, group value or column for wave 1")
+    ] = None,
+    parallel: Annotated[
+        int | None,
+        typer.Option(
+            "--parallel",
+            min=1,
+            help="Mailboxes migrated at once (default: what migrate runs, 4, within the profile's cap)",
+        ),
+    ] = None,
+    state: Annotated[
+        str | None,
+        typer.Option("--state", help="State store of a pilot migration: its measured rates win"),
+    ] = None,
+    measured_rates: Annotated[
+        Path | None, typer.Option("--measured-rates", help="CSV user,bytes_per_second from a pilot")
+    ] = None,
+    users: Annotated[
+        Path | None, typer.Option("--users", help="Users CSV (default: the assessed one)")
+    ] = None,
+    out: Annotated[Path, typer.Option("--out", help="waves.csv to write")] = Path("waves.csv"),
+    as_json: JsonOpt = False,
 ) -> None:
     """Split users into waves that fit the cut-over window; write waves.csv."""
     if waves is not None and max_hours is not None:
-        raise ConfigError("give --waves or --max-hours, not both")
+        raise ConfigError("give --wave-count or --max-hours, not both")
     data = read_assessment(assessment)
     hours = parse_window(window)
-    firsts = [part for item in first for part in item.split(",")]
+    firsts = [part for item in first or [] for part in item.split(",")]
     measured = read_measured_rates(measured_rates) if measured_rates else {}
     if state:
         if "://" not in state and not Path(state).is_file():
@@ -193,7 +231,14 @@ def plan(
     summary["out"] = str(out)
     summary["rows"] = rows
     if as_json:
-        print_json(summary)
+        waves_out = summary.pop("waves")
+        totals = {
+            "waves": len(waves_out),
+            "users": sum(len(w["users"]) for w in waves_out),
+            "hours": round(sum(w["hours"] for w in waves_out), 3),
+            "bytes": sum(w["bytes"] for w in waves_out),
+        }
+        print_json(envelope("plan", totals, waves_out, **summary))
         return
     print(
         f"{len(result.waves)} waves for a {hours:.1f} h window, {lanes} mailboxes at a time "

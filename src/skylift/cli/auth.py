@@ -15,8 +15,9 @@ from typing import Annotated, Any
 import typer
 
 from skylift.cli import cloud
-from skylift.cli.common import print_json
+from skylift.cli.common import envelope, print_json
 from skylift.cli.mail import endpoint, load_pairs
+from skylift.cli.options import DEFAULT_TIMEOUT, JsonOpt, SourceCaOpt, TargetCaOpt, TimeoutOpt
 from skylift.connectors import mail_connector
 from skylift.connectors.auth.oauth import PerMailboxAuthError
 from skylift.connectors.endpoint import Endpoint
@@ -62,10 +63,10 @@ def check(
     source: Annotated[str | None, typer.Option(help="Source URL (or --source-profile)")] = None,
     target: Annotated[str | None, typer.Option(help="Target URL (or --target-profile)")] = None,
     first: Annotated[int, typer.Option(min=1, help="Check the first N mailboxes")] = 5,
-    json_out: Annotated[bool, typer.Option("--json", help="Print JSON on stdout")] = False,
-    source_ca: Annotated[Path | None, typer.Option(help="CA file for the source")] = None,
-    target_ca: Annotated[Path | None, typer.Option(help="CA file for the target")] = None,
-    timeout: Annotated[float, typer.Option(help="Seconds per server answer")] = 60.0,
+    json_out: JsonOpt = False,
+    source_ca: SourceCaOpt = None,
+    target_ca: TargetCaOpt = None,
+    timeout: TimeoutOpt = DEFAULT_TIMEOUT,
     source_profile: cloud.SourceProfile = None,
     target_profile: cloud.TargetProfileOpt = None,
     source_oauth_tenant: cloud.SourceTenant = None,
@@ -102,7 +103,9 @@ def check(
         rows += _check_side(side, ep, logins)
     ok = all(r["ok"] for r in rows)
     if json_out:
-        print_json({"ok": ok, "checks": rows})
+        totals = {"checks": len(rows), "ok": sum(bool(r["ok"]) for r in rows)}
+        totals["failed"] = totals["checks"] - totals["ok"]
+        print_json(envelope("auth check", totals, rows, ok=ok))
     else:
         for r in rows:
             mark = "ok  " if r["ok"] else "FAIL"

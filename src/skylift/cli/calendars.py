@@ -17,6 +17,7 @@ import typer
 
 from skylift.cli.common import parse_duration, print_json
 from skylift.cli.mail import load_pairs
+from skylift.cli.options import DryRunOpt, JsonOpt, StateOpt
 from skylift.engine.dav.plan import Action
 from skylift.errors import EXIT_CONNECT, EXIT_ITEMS_FAILED, EXIT_OK, ConfigError
 from skylift.model.account import Login, MailboxPair
@@ -42,9 +43,6 @@ UsersOpt = Annotated[
     Path | None, typer.Option("--users", help="CSV: EmailAddress,UserName,Password[,Target…]")
 ]
 UserOpt = Annotated[str | None, typer.Option("--user", help="One account (target address)")]
-StateOpt = Annotated[str, typer.Option("--state", help="State file or database URL")]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON summary on stdout")]
-DryRunOpt = Annotated[bool, typer.Option("--dry-run", help="Show the plan, change nothing")]
 DeleteOpt = Annotated[
     bool, typer.Option("--delete", help="Delete on the target what was deleted at the source")
 ]

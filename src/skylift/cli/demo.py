@@ -26,7 +26,7 @@ from skylift.demo.organization import PEOPLE, demo_messages, fill_mailbox
 from skylift.engine.mail.sync import MigrateOptions
 from skylift.engine.users import load_users
 from skylift.errors import EXIT_ITEMS_FAILED, EXIT_OK, ConfigError
-from skylift.runners.local import RunSettings, migrate_all, verify_all
+from skylift.runners.mail import RunSettings, migrate_all, verify_all
 from skylift.state.store import StateStore
 
 console = Console(stderr=True)

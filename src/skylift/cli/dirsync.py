@@ -126,7 +126,9 @@ def register(app: typer.Typer) -> None:
         full: Annotated[
             bool, typer.Option("--full", help="Read the whole source, not only changes.")
         ] = False,
-        state: Annotated[Path, typer.Option(help="State file (SQLite).")] = Path("skylift.db"),
+        state: Annotated[
+            str, typer.Option(help="State file (SQLite) or database URL (postgresql+psycopg://…).")
+        ] = "skylift.db",
         out: Annotated[
             Path | None, typer.Option(help="Write the diff as JSON and CSV into this folder.")
         ] = None,
@@ -156,8 +158,6 @@ def register(app: typer.Typer) -> None:
         }
         source_ep = Endpoint.parse(source, **tls)
         target_ep = Endpoint.parse(target, **tls)
-        if source_ep.scheme not in ("ldap", "ldaps"):
-            raise ConfigError(f"--source must be an ldap:// or ldaps:// URL, not {source!r}")
         loaded = load_mapping(mapping, preset)
         if preset and mapping is None:
             loaded = mapping_from_dict({}, preset)
@@ -201,12 +201,14 @@ def register(app: typer.Typer) -> None:
 
     @app.command("dirsync-journal")
     def dirsync_journal(
-        state: Annotated[Path, typer.Option(help="State file (SQLite).")] = Path("skylift.db"),
+        state: Annotated[
+            str, typer.Option(help="State file (SQLite) or database URL (postgresql+psycopg://…).")
+        ] = "skylift.db",
         limit: Annotated[int, typer.Option(help="How many of the newest changes to show.")] = 50,
         as_json: Annotated[bool, typer.Option("--json", help="Print the changes as JSON.")] = False,
     ) -> int:
         """Show the journal of applied directory changes (what, when, before/after)."""
-        if not state.exists():
+        if "://" not in state and not Path(state).exists():
             raise ConfigError(f"no state file at {state}")
         rows = read_journal(state, limit)
         if as_json:

@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from skylift.cli.common import print_json
+from skylift.cli.options import JsonOpt, StateOpt
 from skylift.errors import EXIT_OK, ConfigError
 from skylift.model.units import human_bytes
 from skylift.state.work_units import KINDS, STATES, WorkUnitRow, WorkUnits
@@ -31,9 +32,7 @@ def _took(row: WorkUnitRow) -> str:
 
 
 def jobs(
-    state: Annotated[str, typer.Option("--state", help="State file or database URL")] = (
-        "skylift.db"
-    ),
+    state: StateOpt = "skylift.db",
     kind: Annotated[
         str | None, typer.Option("--kind", help=f"Only this kind: {', '.join(KINDS)}")
     ] = None,
@@ -44,7 +43,7 @@ def jobs(
     all_runs: Annotated[
         bool, typer.Option("--all", help="Every run, not only the latest of each kind")
     ] = False,
-    json_out: Annotated[bool, typer.Option("--json", help="Print JSON on stdout")] = False,
+    json_out: JsonOpt = False,
 ) -> int:
     """List work units (mailboxes, accounts, directory syncs) and their states."""
     if kind is not None and kind not in KINDS:

@@ -18,8 +18,25 @@ from typing import Annotated
 import typer
 
 from skylift.cli import cloud
-from skylift.cli.common import print_json
+from skylift.cli.common import envelope, print_json
 from skylift.cli.interrupt import graceful_stop
+from skylift.cli.options import (
+    DEFAULT_TIMEOUT,
+    AllowPlaintextOpt,
+    ConnectTimeoutOpt,
+    DryRunOpt,
+    InsecureSourceOpt,
+    InsecureTargetOpt,
+    JsonOpt,
+    ParallelOpt,
+    SourceAdminPasswordFileOpt,
+    SourceCaOpt,
+    StateOpt,
+    TargetAdminPasswordFileOpt,
+    TargetCaOpt,
+    TimeoutOpt,
+    UsersOpt,
+)
 from skylift.cli.render import MigrateProgress, print_run_summary, print_verify
 from skylift.connectors import MAIL_CONNECTORS
 from skylift.connectors.endpoint import Endpoint
@@ -35,7 +52,7 @@ from skylift.errors import (
     ConfigError,
 )
 from skylift.model.account import Login, MailboxPair, Secret
-from skylift.runners.local import RunSettings, migrate_all, verify_all
+from skylift.runners.mail import RunSettings, migrate_all, verify_all
 from skylift.state.store import StateStore
 
 SourceOpt = Annotated[
@@ -44,17 +61,7 @@ SourceOpt = Annotated[
 TargetOpt = Annotated[
     str | None, typer.Option("--target", help="imap://host:143 or imaps://host:993 (or a profile)")
 ]
-UsersOpt = Annotated[
-    Path | None,
-    typer.Option("--users", help="CSV: EmailAddress,UserName,Password[,TargetUserName,…]"),
-]
 UserOpt = Annotated[str | None, typer.Option("--user", help="One target mailbox (archive sources)")]
-StateOpt = Annotated[str, typer.Option("--state", help="State file or database URL")]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON summary on stdout")]
-ConnectTimeoutOpt = Annotated[
-    float, typer.Option(help="Seconds to connect and get the server's greeting")
-]
-ParallelOpt = Annotated[int, typer.Option("--parallel", min=1, help="Mailboxes at once")]
 IncludeOpt = Annotated[
     list[str] | None, typer.Option(help="Only folders matching this regex (repeatable)")
 ]
@@ -122,14 +129,30 @@ def sign_in_endpoints(
     return sign_in.source.attach(src), sign_in.target.attach(dst)
 
 
-def admin_password(side: str, admin: str | None) -> Secret | None:
+def admin_password(side: str, admin: str | None, file: Path | None = None) -> Secret | None:
+    """The proxy login's password: from *file* (``--SIDE-admin-password-file``), else the
+    environment; never from the command line, where ``ps`` would show it."""
     if not admin:
+        if file is not None:
+            raise ConfigError(f"--{side}-admin-password-file needs --{side}-admin")
         return None
+    if file is not None:
+        try:
+            value = file.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ConfigError(
+                f"cannot read --{side}-admin-password-file {file}: {exc.strerror}"
+            ) from None
+        if not value:
+            raise ConfigError(f"--{side}-admin-password-file {file} is empty")
+        return Secret(value)
     var = f"SKYLIFT_{side.upper()}_ADMIN_PASSWORD"
-    value = os.environ.get(var)
-    if not value:
-        raise ConfigError(f"--{side}-admin {admin} needs its password in {var}")
-    return Secret(value)
+    from_env = os.environ.get(var)
+    if not from_env:
+        raise ConfigError(
+            f"--{side}-admin {admin} needs its password in {var} or --{side}-admin-password-file"
+        )
+    return Secret(from_env)
 
 
 def planned_parallel(pairs: list[MailboxPair], waves: Path) -> int | None:
@@ -150,9 +173,10 @@ def load_pairs(
     source_admin: str | None,
     target_admin: str | None,
     oauth: tuple[bool, bool] = (False, False),
+    admin_files: tuple[Path | None, Path | None] = (None, None),
 ) -> list[MailboxPair]:
-    src_pw = admin_password("source", source_admin)
-    dst_pw = admin_password("target", target_admin)
+    src_pw = admin_password("source", source_admin, admin_files[0])
+    dst_pw = admin_password("target", target_admin, admin_files[1])
     if waves is not None:
         if wave is None:
             raise ConfigError("--waves needs --wave N")
@@ -197,7 +221,7 @@ def migrate(
     state: StateOpt = "skylift.db",
     parallel: cloud.ParallelOpt = None,
     max_connections: cloud.MaxConnectionsOpt = None,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show, change nothing")] = False,
+    dry_run: DryRunOpt = False,
     full: Annotated[
         bool, typer.Option("--full", help="Ignore folder marks: list and compare every folder")
     ] = False,
@@ -207,16 +231,18 @@ def migrate(
     map_folder: Annotated[list[str] | None, typer.Option(help="OLD=NEW")] = None,
     max_size: Annotated[str | None, typer.Option(help="Skip larger messages, e.g. 35M")] = None,
     bwlimit: Annotated[str | None, typer.Option(help="Bandwidth cap, e.g. 10M or 80Mbit")] = None,
-    source_ca: Annotated[Path | None, typer.Option(help="CA file for the source")] = None,
-    target_ca: Annotated[Path | None, typer.Option(help="CA file for the target")] = None,
-    insecure_source: Annotated[bool, typer.Option(help="Skip TLS checks (source)")] = False,
-    insecure_target: Annotated[bool, typer.Option(help="Skip TLS checks (target)")] = False,
-    allow_plaintext: Annotated[bool, typer.Option(help="Allow passwords without TLS")] = False,
+    source_ca: SourceCaOpt = None,
+    target_ca: TargetCaOpt = None,
+    insecure_source: InsecureSourceOpt = False,
+    insecure_target: InsecureTargetOpt = False,
+    allow_plaintext: AllowPlaintextOpt = False,
     source_admin: Annotated[str | None, typer.Option(help="Proxy login (source)")] = None,
     target_admin: Annotated[str | None, typer.Option(help="Proxy login (target)")] = None,
+    source_admin_password_file: SourceAdminPasswordFileOpt = None,
+    target_admin_password_file: TargetAdminPasswordFileOpt = None,
     waves: Annotated[Path | None, typer.Option(help="waves.csv from 'skylift plan'")] = None,
     wave: Annotated[str | None, typer.Option(help="Wave number to migrate")] = None,
-    timeout: Annotated[float, typer.Option(help="Seconds per server answer")] = 120.0,
+    timeout: TimeoutOpt = DEFAULT_TIMEOUT,
     connect_timeout: ConnectTimeoutOpt = 15.0,
     retries: Annotated[int, typer.Option(min=0, help="Reconnects per mailbox")] = 5,
     report_dir: Annotated[
@@ -260,7 +286,10 @@ def migrate(
         allow_plaintext, timeout, connect_timeout,
     )  # fmt: skip
     oauth = (src.oauth is not None, dst.oauth is not None)
-    pairs = load_pairs(users, user, waves, wave, source_admin, target_admin, oauth)
+    pairs = load_pairs(
+        users, user, waves, wave, source_admin, target_admin, oauth,
+        (source_admin_password_file, target_admin_password_file),
+    )  # fmt: skip
     cloud.preflight((src, dst), pairs)
     if parallel is None and waves is not None:
         parallel = planned_parallel(pairs, waves)
@@ -312,14 +341,16 @@ def verify(
     include: IncludeOpt = None,
     exclude: ExcludeOpt = None,
     map_folder: Annotated[list[str] | None, typer.Option(help="OLD=NEW")] = None,
-    source_ca: Annotated[Path | None, typer.Option(help="CA file for the source")] = None,
-    target_ca: Annotated[Path | None, typer.Option(help="CA file for the target")] = None,
-    insecure_source: Annotated[bool, typer.Option(help="Skip TLS checks (source)")] = False,
-    insecure_target: Annotated[bool, typer.Option(help="Skip TLS checks (target)")] = False,
-    allow_plaintext: Annotated[bool, typer.Option(help="Allow passwords without TLS")] = False,
+    source_ca: SourceCaOpt = None,
+    target_ca: TargetCaOpt = None,
+    insecure_source: InsecureSourceOpt = False,
+    insecure_target: InsecureTargetOpt = False,
+    allow_plaintext: AllowPlaintextOpt = False,
     source_admin: Annotated[str | None, typer.Option(help="Proxy login (source)")] = None,
     target_admin: Annotated[str | None, typer.Option(help="Proxy login (target)")] = None,
-    timeout: Annotated[float, typer.Option(help="Seconds per server answer")] = 120.0,
+    source_admin_password_file: SourceAdminPasswordFileOpt = None,
+    target_admin_password_file: TargetAdminPasswordFileOpt = None,
+    timeout: TimeoutOpt = DEFAULT_TIMEOUT,
     connect_timeout: ConnectTimeoutOpt = 15.0,
     # -- profiles and app-only OAuth2 (issue 11; resolved in cli/cloud.py) --
     source_profile: cloud.SourceProfile = None,
@@ -347,7 +378,10 @@ def verify(
         (insecure_source, insecure_target), allow_plaintext, timeout, connect_timeout,
     )  # fmt: skip
     oauth = (src.oauth is not None, dst.oauth is not None)
-    pairs = load_pairs(users, user, None, None, source_admin, target_admin, oauth)
+    pairs = load_pairs(
+        users, user, None, None, source_admin, target_admin, oauth,
+        (source_admin_password_file, target_admin_password_file),
+    )  # fmt: skip
     cloud.preflight((src, dst), pairs)
     store = StateStore(state, must_exist=True) if state else None
     try:
@@ -359,7 +393,15 @@ def verify(
         if store:
             store.close()
     if json_out:
-        print_json({"ok": all(r.ok for r in reports), "mailboxes": [r.as_dict() for r in reports]})
+        totals = {
+            "mailboxes": len(reports),
+            "differ": sum(not r.ok for r in reports),
+            "errors": sum(bool(r.error) for r in reports),
+            "messages": sum(r.messages for r in reports),
+            "bytes": sum(r.bytes for r in reports),
+        }
+        ok = all(r.ok for r in reports)
+        print_json(envelope("verify", totals, [r.as_dict() for r in reports], ok=ok))
     else:
         print_verify(reports)
     if any(r.error for r in reports):

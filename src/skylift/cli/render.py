@@ -171,6 +171,11 @@ def print_run_summary(run: RunReport) -> None:
             changed = f.created or f.copied or f.would_copy
             if f.renamed_because and (changed or verbosity() > 0):
                 out.print(f"{m.mailbox}: folder '{f.source}' -> '{f.target}' ({f.renamed_because})")
+            if run.dry_run and f.match_by_content:
+                out.print(
+                    f"{m.mailbox}: folder '{f.target}' already holds mail: a real run matches it"
+                    " by content first, so it may copy fewer than the dry run says"
+                )
             for kind, items in (("skipped", f.skipped), ("rejected", f.rejected),
                                 ("failed", f.failed)):  # fmt: skip
                 for item in items:

@@ -8,6 +8,13 @@ from __future__ import annotations
 import importlib
 
 from skylift.connectors.dav.base import DavConnector, DavSource, DavTarget
+from skylift.connectors.directory.base import (
+    DirectoryConnector,
+    DirectorySource,
+    DirectoryTarget,
+    SourceSettings,
+    TargetSettings,
+)
 from skylift.connectors.endpoint import Endpoint
 from skylift.connectors.mail.base import MailConnector
 from skylift.errors import ConfigError
@@ -72,3 +79,31 @@ def dav_target(endpoint: Endpoint, kind: DavKind, login: Login) -> DavTarget:
     if not connector.capabilities.writes:
         raise ConfigError(f"{endpoint.scheme}:// is a source only; it cannot be written to")
     return connector.open_target(login)
+DIRECTORY_CONNECTORS: dict[str, str] = {
+    "ldap": "skylift.connectors.directory.ldap:LdapDirectoryConnector",
+    "ldaps": "skylift.connectors.directory.ldap:LdapDirectoryConnector",
+    "scim+http": "skylift.connectors.directory.scim:ScimDirectoryConnector",
+    "scim+https": "skylift.connectors.directory.scim:ScimDirectoryConnector",
+    "memory": "skylift.connectors.directory.memory:MemoryDirectoryConnector",
+}
+
+
+def directory_connector(endpoint: Endpoint) -> DirectoryConnector:
+    """The directory connector for *endpoint*'s scheme; ConfigError for an unknown one."""
+    target = DIRECTORY_CONNECTORS.get(endpoint.scheme)
+    if target is None:
+        known = ", ".join(sorted(DIRECTORY_CONNECTORS))
+        raise ConfigError(f"unknown directory URL scheme {endpoint.scheme!r} (known: {known})")
+    module_name, _, class_name = target.partition(":")
+    cls = getattr(importlib.import_module(module_name), class_name)
+    return cls(endpoint)  # type: ignore[no-any-return]
+
+
+def directory_source(endpoint: Endpoint, settings: SourceSettings) -> DirectorySource:
+    """Open the source directory at *endpoint* (connect and bind)."""
+    return directory_connector(endpoint).open_source(settings)
+
+
+def directory_target(endpoint: Endpoint, settings: TargetSettings) -> DirectoryTarget:
+    """Open the target directory at *endpoint* (connect, bind or discover)."""
+    return directory_connector(endpoint).open_target(settings)

@@ -7,9 +7,8 @@ objectGUID). Targets hand back the same types with their own *id* set.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import Literal
 
 ObjectKind = Literal["user", "group"]
 
@@ -97,41 +96,3 @@ GROUP_FIELDS: tuple[str, ...] = ("display_name", "members")
 
 def kind_of(obj: DirectoryObject) -> ObjectKind:
     return "user" if isinstance(obj, User) else "group"
-
-
-class DirectoryTarget(Protocol):
-    """What the sync needs of a target directory (SCIM service or LDAP server).
-
-    Group *members* passed in and read back are target ids. Every method raises a
-    :class:`~skylift.errors.SkyliftError` subclass on failure.
-    """
-
-    name: str
-
-    def list_users(self) -> Iterator[User]: ...
-
-    def list_groups(self) -> Iterator[Group]: ...
-
-    def get(self, kind: ObjectKind, target_id: str) -> DirectoryObject | None: ...
-
-    def find_matches(self, obj: DirectoryObject) -> list[DirectoryObject]:
-        """Target objects that could be *obj*: same externalId, userName, email or name."""
-        ...
-
-    def create_user(self, user: User) -> str: ...
-
-    def update_user(self, target_id: str, changes: dict[str, object]) -> None: ...
-
-    def create_group(self, group: Group, member_ids: Sequence[str]) -> str: ...
-
-    def update_group(
-        self,
-        target_id: str,
-        changes: dict[str, object],
-        add_ids: Sequence[str],
-        remove_ids: Sequence[str],
-    ) -> None: ...
-
-    def delete(self, kind: ObjectKind, target_id: str) -> None: ...
-
-    def close(self) -> None: ...

@@ -6,9 +6,9 @@ once, so 10,000 users need about the memory of a few dozen.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
@@ -25,6 +25,8 @@ from skylift.engine.assess.inventory import MailboxInventory, take_inventory
 from skylift.engine.profiles import TargetProfile
 from skylift.errors import AuthError, ConnectError, SkyliftError
 from skylift.model.account import MailboxPair
+from skylift.runners.base import WorkUnit
+from skylift.runners.local import run_units
 
 PROBE_BYTES = 4 * 1024 * 1024
 PROBE_SECONDS = 15.0
@@ -144,30 +146,22 @@ def run_assessment(
     large = profile.value("max_item_bytes")
     total = len(pairs)
 
-    def work(index: int) -> tuple[int, MailboxInventory]:
-        return index, inventory_user(connector, pairs[index], large)
+    lock = threading.Lock()
 
-    def finished(future: Future[tuple[int, MailboxInventory]]) -> None:
-        index, inventory = future.result()
+    def work(unit: WorkUnit) -> None:
+        index = unit.index
+        inventory = inventory_user(connector, pairs[index], large)
         findings = check_mailbox(inventory, profile, connections=connections, include_public=False)
         estimate = estimate_mailbox(inventory.total_bytes, inventory.count, rates)
         throttled = throttle_finding(inventory.user, estimate, profile)
         if throttled is not None:
             findings.append(throttled)
-        summary = writer.add(index, inventory, findings, estimate, dict(pairs[index].extra))
-        if progress is not None:
-            progress(len(writer.summaries), total, summary)
+        with lock:  # the writer streams rows in order of arrival; one at a time
+            summary = writer.add(index, inventory, findings, estimate, dict(pairs[index].extra))
+            if progress is not None:
+                progress(len(writer.summaries), total, summary)
 
-    with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
-        pending: set[Future[tuple[int, MailboxInventory]]] = set()
-        for index in range(total):
-            pending.add(pool.submit(work, index))
-            if len(pending) >= max(1, parallel) * 2:
-                done, pending = wait(pending, return_when=FIRST_COMPLETED)
-                for future in sorted(done, key=id):
-                    finished(future)
-        for future in pending:
-            finished(future)
+    run_units([WorkUnit("assess", p.key, i) for i, p in enumerate(pairs)], work, parallel=parallel)
     head = writer.finish()
     write_html(
         out_dir / "assessment.html", head, writer.summaries, writer.findings_sample, group_by

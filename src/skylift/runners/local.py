@@ -1,359 +1,68 @@
-"""Run mailbox work in one process: a thread per mailbox, up to ``--parallel`` at once.
+"""The local runner: every domain's work units on one pool of threads, ``--parallel`` at once.
 
-Threads, not asyncio: imapclient, poplib and mailbox are synchronous, and a mailbox's
-work is a chain of round trips. Each mailbox gets its own connections, so a slow or failing
-server only holds up its own mailboxes. Retry lives here: a TransientError closes both
-connections, waits (the server's hint, else doubling backoff) and runs the mailbox again;
-the ledger makes the second run resume.
+Threads, not asyncio: imapclient, ldap3, poplib and mailbox are synchronous, and a unit's work
+is a chain of round trips. Each unit gets its own connections, so a slow or failing server
+only holds up its own units. A worker with nothing left to start calls the run's ``idle``
+hook, so the run's tail can use every slot (mail lends idle workers to a big mailbox).
 """
 
 from __future__ import annotations
 
-import contextlib
-import functools
 import threading
-import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 
-from skylift.connectors import mail_connector
-from skylift.connectors.endpoint import Endpoint
-from skylift.connectors.mail.base import MailSource, MailTarget
-from skylift.engine.mail.report import MailboxReport, RunReport
-from skylift.engine.mail.sync import MailboxMigration, MigrateOptions, ProgressFn
-from skylift.engine.mail.verify import VerifyReport, verify_mailbox
-from skylift.engine.throttle import backoff_seconds
-from skylift.errors import (
-    EXIT_CONNECT,
-    EXIT_INTERRUPTED,
-    EXIT_ITEMS_FAILED,
-    SkyliftError,
-    TokenExpired,
-    TransientError,
-)
-from skylift.model.account import MailboxPair
-from skylift.runners.folder_share import FolderShare, Opened, help_with
-from skylift.state.store import StateStore
-from skylift.state.work_units import WorkUnits, new_run_id
+from skylift.runners.base import RunControl, WorkUnit
 
 
-@dataclass
-class RunSettings:
-    """How the work is spread and retried."""
+class LocalRunner:
+    """:class:`skylift.runners.base.Runner` on threads of this process."""
 
-    parallel: int = 4
-    max_connections: int = 10
-    retries: int = 5
-    retry_cap_seconds: float = 30.0
-    on_mailbox_start: Callable[[MailboxPair], None] = field(default=lambda _: None)
-    on_mailbox_done: Callable[[MailboxReport], None] = field(default=lambda _: None)
+    def run(
+        self,
+        units: Sequence[WorkUnit],
+        work: Callable[[WorkUnit], None],
+        *,
+        parallel: int,
+        control: RunControl,
+    ) -> None:
+        todo = iter(units)
+        lock = threading.Lock()
+        changed = threading.Condition(lock)
+        unfinished = [len(units)]
 
-
-class ConnectionLimit:
-    """Caps simultaneous sessions per server (``--max-connections``)."""
-
-    def __init__(self, limit: int) -> None:
-        self._sem = threading.BoundedSemaphore(max(limit, 1))
-
-    def __enter__(self) -> None:
-        self._sem.acquire()
-
-    def __exit__(self, *exc: object) -> None:
-        self._sem.release()
-
-    def try_acquire(self) -> bool:
-        """Take a session slot only if one is free (helpers must never wait for one)."""
-        return self._sem.acquire(blocking=False)
-
-    def release(self) -> None:
-        self._sem.release()
-
-
-# Sessions ended by an expired OAuth2 token, per mailbox, before we call it a loop.
-MAX_TOKEN_RENEWALS = 1000
-
-
-def _renew_tokens(*endpoints: Endpoint) -> None:
-    """A server said a token expired: mint fresh ones at the next login."""
-    for endpoint in endpoints:
-        if endpoint.oauth is not None:
-            endpoint.oauth.invalidate()
-
-
-def _with_retries(
-    report: MailboxReport,
-    settings: RunSettings,
-    work: Callable[[], None],
-    endpoints: tuple[Endpoint, ...] = (),
-) -> None:
-    last: TransientError | None = None
-    attempt, renewals = 1, 0
-    while attempt <= settings.retries + 1:
-        report.attempts = attempt
-        try:
-            work()
-            report.error = None
-            return
-        except TokenExpired as exc:
-            # Exchange ends sessions when their token expires; that is no failure: reconnect
-            # at once with a fresh token, and the ledger resumes the mailbox.
-            last, renewals = exc, renewals + 1
-            report.token_renewals = renewals
-            _renew_tokens(*endpoints)
-            if renewals > MAX_TOKEN_RENEWALS:
-                break
-            continue
-        except TransientError as exc:
-            last = exc
-            attempt += 1
-            if attempt <= settings.retries + 1:
-                time.sleep(
-                    backoff_seconds(attempt - 1, exc.retry_after, settings.retry_cap_seconds)
-                )
-        except SkyliftError as exc:  # login refused, bad archive, …: no retry helps
-            report.error, report.error_code = str(exc), exc.exit_code
-            report.error_kind = type(exc).__name__
-            return
-        except Exception as exc:  # one mailbox's bug must not stop the run
-            report.error = f"unexpected error ({type(exc).__name__}): {exc}"
-            report.error_code = EXIT_ITEMS_FAILED
-            return
-    report.error = f"gave up after {report.attempts} attempts: {last}"
-    report.error_code = EXIT_CONNECT
-
-
-class SameFailure:
-    """Stops a run whose first mailboxes all fail to connect the same way within a minute.
-
-    A wrong port, a dead host or a refused app registration fails every mailbox alike;
-    trying the other 2,000 only repeats the line 2,000 times. The run stops after
-    *threshold* identical failures (and no success) and says so once.
-    """
-
-    WINDOW_SECONDS = 60.0
-
-    def __init__(self, total: int, threshold: int = 3) -> None:
-        self.threshold = min(threshold, total)
-        self.errors: list[str] = []
-        self.succeeded = False
-        self.reason: str | None = None
-        self._lock = threading.Lock()
-
-    def add(self, report: MailboxReport, elapsed: float) -> None:
-        with self._lock:
-            if (
-                report.error_code != EXIT_CONNECT
-                or not report.error
-                or report.error_kind
-                in (
-                    "AuthError",  # one user's password or permission: the others may work
-                    "",
-                )
-            ):
-                self.succeeded = self.succeeded or report.error is None
-                return
-            self.errors.append(report.error)
-            if (
-                not self.succeeded
-                and elapsed <= self.WINDOW_SECONDS
-                and len(self.errors) >= self.threshold > 1
-                and len(set(self.errors)) == 1
-            ):
-                self.reason = self.errors[0]
-
-
-def record_unit(units: WorkUnits, unit_id: int, report: MailboxReport) -> None:
-    """A finished mailbox as a work unit: its state, what it moved, why it is not done."""
-    totals = report.totals()
-    problems = totals["skipped"] + totals["rejected"] + totals["failed"]
-    error = report.error
-    if error is None and problems:
-        error = (
-            f"{totals['skipped']} skipped, {totals['rejected']} rejected, "
-            f"{totals['failed']} failed (rerun to retry; see the summary for each item)"
-        )
-    state = {"ok": "done", "partial": "partial"}.get(report.status, "failed")
-    units.finish(
-        unit_id, state, items=totals["copied"], nbytes=totals["bytes"], problems=problems,
-        error=error, attempts=report.attempts,
-    )  # fmt: skip
-
-
-def migrate_all(
-    pairs: list[MailboxPair],
-    source: Endpoint,
-    target: Endpoint,
-    store: StateStore,
-    options: MigrateOptions,
-    settings: RunSettings,
-    progress: ProgressFn,
-) -> RunReport:
-    """Migrate every mailbox of *pairs*; one mailbox's failure never stops the others."""
-    src_connector, dst_connector = mail_connector(source), mail_connector(target)
-    run = RunReport(command="migrate", dry_run=options.dry_run)
-    run.mailboxes = [MailboxReport(p.key, p.source.user) for p in pairs]
-    run_id = store.start_run("migrate-dry-run" if options.dry_run else "migrate")
-    units = None if options.dry_run else WorkUnits(store.engine)
-    unit_ids = units.queue(new_run_id("migrate"), "mail", [p.key for p in pairs]) if units else {}
-    limit_src = ConnectionLimit(settings.max_connections)
-    limit_dst = ConnectionLimit(settings.max_connections)
-    started = time.monotonic()
-
-    same_failure = SameFailure(len(pairs))
-
-    def one(index: int) -> None:
-        pair, report = pairs[index], run.mailboxes[index]
-        if options.stop.is_set():  # Ctrl-C before this mailbox began: leave it queued
-            report.error, report.error_code = "not started (stopped by Ctrl-C)", EXIT_INTERRUPTED
-            report.finish()
-            return
-        if same_failure.reason:  # every mailbox so far failed the same way: stop trying
-            report.error = (
-                f"not started: every mailbox before it failed with: {same_failure.reason}"
-            )
-            report.error_code = EXIT_CONNECT
-            report.finish()
-            return
-        settings.on_mailbox_start(pair)
-        if units:
-            units.start(unit_ids[pair.key])
-        t0 = time.monotonic()
-
-        def attempt() -> None:
-            with limit_src, limit_dst:
-                src: MailSource = src_connector.open_source(pair.source)
-                try:
-                    dst: MailTarget = dst_connector.open_target(pair.target)
+        def worker() -> None:
+            while True:
+                with lock:
+                    unit = next(todo, None)
+                if unit is not None:
                     try:
-                        migration = MailboxMigration(
-                            pair.key, src, dst, store, run_id, options, report, progress
-                        )
-                        queue = share.open(pair.key)
-                        try:
-                            queue.put(migration.prepare())
-                            queue.run_all(migration)
-                        finally:
-                            share.close(queue)  # waits for helpers still in a folder
-                            report.folders_by_helpers += queue.by_helpers
+                        work(unit)
                     finally:
-                        dst.close()
-                finally:
-                    src.close()
-
-        _with_retries(report, settings, attempt, (source, target))
-        report.seconds = time.monotonic() - t0
-        report.finish()
-        totals = report.totals()
-        if not options.dry_run:
-            store.record_mailbox_run(
-                run_id, pair.key, totals["copied"], totals["bytes"], report.seconds, report.status
-            )
-        if units:
-            record_unit(units, unit_ids[pair.key], report)
-        same_failure.add(report, time.monotonic() - started)
-        settings.on_mailbox_done(report)
-
-    share = FolderShare()
-    next_index = iter(range(len(pairs)))
-    index_lock = threading.Lock()
-    unfinished = [len(pairs)]
-    changed = threading.Condition(index_lock)
-
-    def open_helper(index: int) -> Opened | None:
-        """Connections of a worker's own for another worker's mailbox, if a slot is free."""
-        if not limit_src.try_acquire():
-            return None
-        if not limit_dst.try_acquire():
-            limit_src.release()
-            return None
-        pair = pairs[index]
-        try:
-            src = src_connector.open_source(pair.source)
-            try:
-                dst = dst_connector.open_target(pair.target)
-            except BaseException:
-                src.close()
-                raise
-        except BaseException:
-            limit_src.release()
-            limit_dst.release()
-            raise
-
-        def close() -> None:
-            for side in (dst, src):
-                with contextlib.suppress(Exception):
-                    side.close()
-            limit_src.release()
-            limit_dst.release()
-
-        migration = MailboxMigration(
-            pair.key, src, dst, store, run_id, options, run.mailboxes[index], progress
-        )
-        return migration, close
-
-    def worker() -> None:
-        """Start mailboxes while any is left; then lend this slot to the running ones."""
-        while True:
-            with index_lock:
-                index = next(next_index, None)
-            if index is not None:
-                try:
-                    one(index)
-                finally:
+                        with changed:
+                            unfinished[0] -= 1
+                            changed.notify_all()  # a waiting worker may be done now
+                    continue
+                with lock:
+                    if control.stop.is_set() or unfinished[0] == 0 or control.idle is None:
+                        return
+                if not control.idle():
                     with changed:
-                        unfinished[0] -= 1
-                        changed.notify_all()  # a waiting worker may be done now
-                continue
-            with index_lock:
-                if options.stop.is_set() or unfinished[0] == 0:
-                    return
-            queue = share.busiest()
-            helped = False
-            if queue is not None:
-                helped = help_with(queue, functools.partial(open_helper, keys[queue.key]))
-            if not helped:
-                with changed:
-                    if unfinished[0]:
-                        changed.wait(timeout=0.2)
+                        if unfinished[0]:
+                            changed.wait(timeout=0.2)
 
-    keys = {p.key: i for i, p in enumerate(pairs)}
-    with ThreadPoolExecutor(max_workers=max(settings.parallel, 1)) as pool:
-        for future in [pool.submit(worker) for _ in range(max(settings.parallel, 1))]:
-            future.result()
-    run.seconds = time.monotonic() - started
-    store.finish_run(run_id, run.totals())
-    return run
+        workers = max(1, parallel)  # extra workers lend themselves through control.idle
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            for future in [pool.submit(worker) for _ in range(workers)]:
+                future.result()
 
 
-def verify_all(
-    pairs: list[MailboxPair],
-    source: Endpoint,
-    target: Endpoint,
-    store: StateStore | None,
-    options: MigrateOptions,
-    settings: RunSettings,
-    deep: bool,
-) -> list[VerifyReport]:
-    """Compare every mailbox's source and target; connection errors are reported per mailbox."""
-    src_connector, dst_connector = mail_connector(source), mail_connector(target)
-    results: list[VerifyReport] = [VerifyReport(p.key) for p in pairs]
-
-    def one(index: int) -> None:
-        pair = pairs[index]
-        holder = MailboxReport(pair.key, pair.source.user)
-
-        def attempt() -> None:
-            with (
-                src_connector.open_source(pair.source) as src,
-                dst_connector.open_target(pair.target) as dst,
-            ):
-                results[index] = verify_mailbox(pair.key, src, dst, store, options, deep)
-
-        _with_retries(holder, settings, attempt, (source, target))
-        if holder.error:
-            results[index].error = holder.error
-
-    with ThreadPoolExecutor(max_workers=max(settings.parallel, 1)) as pool:
-        list(pool.map(one, range(len(pairs))))
-    return results
+def run_units(
+    units: Sequence[WorkUnit],
+    work: Callable[[WorkUnit], None],
+    *,
+    parallel: int,
+    control: RunControl | None = None,
+) -> None:
+    """Run *units* on the local runner (the default for every command)."""
+    LocalRunner().run(units, work, parallel=parallel, control=control or RunControl())

@@ -24,8 +24,9 @@ from sqlalchemy import (
 from sqlalchemy.engine import Engine
 
 from skylift.model.dav import DavKind, ItemRecord
-from skylift.state.store import open_engine
+from skylift.state.db import ensure_area, open_engine
 
+SCHEMA_VERSION = 1
 metadata = MetaData()
 
 dav_collections = Table(
@@ -59,7 +60,7 @@ class DavLedger:
 
     def __init__(self, location: str | Path) -> None:
         self.engine: Engine = open_engine(location)
-        metadata.create_all(self.engine)
+        ensure_area(self.engine, "dav", metadata, SCHEMA_VERSION)
 
     def markers(self, account: str, kind: DavKind, collection: str) -> tuple[str | None, ...]:
         """(target href, source marker, target marker) of a collection, or Nones."""

@@ -1,7 +1,12 @@
 """Directory sync memory in the state file: anchor -> target id, delta marks, change journal.
 
 Tables live in their own ``MetaData`` (prefixed ``dirsync_``) so they sit beside the mail
-ledger in the same SQLite file without either side knowing the other. *pair* names one
+ledger in the same state file or database without either side knowing the other. The
+journal opens through :mod:`skylift.state.db` like every other area (a SQLite file or a
+PostgreSQL URL), stores every time as timezone-aware UTC, and keeps its schema version as
+area ``directory`` in ``skylift_schema`` (version 1 had naive times and no version; it is
+read as UTC and upgraded in place, row for row; ``dirsync_meta`` is read for the versions
+written in between). *pair* names one
 source/target combination, so one state file can serve several syncs. No secret is ever
 stored: snapshots hold only mapped attributes, never passwords or tokens.
 """
@@ -18,6 +23,7 @@ from typing import Any
 from sqlalchemy import (
     Boolean,
     Column,
+    Connection,
     DateTime,
     Engine,
     Integer,
@@ -25,15 +31,18 @@ from sqlalchemy import (
     String,
     Table,
     Text,
-    create_engine,
     delete,
-    event,
+    insert,
+    inspect,
     select,
+    update,
 )
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DatabaseError
 
 from skylift.errors import ConfigError
+from skylift.state.db import ensure_area, open_engine, shown_location
+
+SCHEMA_VERSION = 2  # 1: no dirsync_meta, naive times; 2: aware UTC, versioned
 
 metadata = MetaData()
 
@@ -46,8 +55,8 @@ objects = Table(
     Column("target_id", String, nullable=False, default=""),
     Column("source_entry", Text),  # last source entry read, JSON, for delta runs
     Column("applied", Text),  # last state written to the target, JSON
-    Column("disabled_at", DateTime),
-    Column("updated_at", DateTime, nullable=False),
+    Column("disabled_at", DateTime(timezone=True)),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
 )
 
 marks = Table(
@@ -64,7 +73,7 @@ journal = Table(
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("pair", String, nullable=False, index=True),
     Column("run_id", String, nullable=False),
-    Column("at", DateTime, nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
     Column("action", String, nullable=False),
     Column("kind", String, nullable=False),
     Column("anchor", String, nullable=False),
@@ -75,6 +84,13 @@ journal = Table(
     Column("after", Text),
     Column("ok", Boolean, nullable=False),
     Column("error", Text),
+)
+
+meta = Table(
+    "dirsync_meta",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
 )
 
 
@@ -102,7 +118,14 @@ class JournalEntry:
 
 
 def _now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
+    return datetime.now(UTC)
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    """SQLite (and a version 1 journal) gives back naive datetimes; every time here is UTC."""
+    if value is None:
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def _dumps(value: dict[str, Any] | None) -> str | None:
@@ -116,14 +139,20 @@ def _loads(value: str | None) -> dict[str, Any] | None:
 class DirectoryJournal:
     """The directory tables of one state file, for one source/target *pair*."""
 
-    def __init__(self, path: Path, pair: str) -> None:
+    def __init__(self, location: str | Path, pair: str) -> None:
         self.pair = pair
+        self.engine: Engine = open_engine(location)
         try:
-            self.engine: Engine = create_engine(f"sqlite:///{path}")
-            event.listen(self.engine, "connect", _sqlite_pragmas)
-            metadata.create_all(self.engine)
-        except SQLAlchemyError as exc:
-            raise ConfigError(f"cannot open state file {path}: {exc.__class__.__name__}") from exc
+            ensure_area(
+                self.engine, "directory", metadata, SCHEMA_VERSION, {2: _naive_times_are_utc},
+                legacy_version=_legacy_version,
+            )  # fmt: skip
+        except DatabaseError as exc:
+            self.engine.dispose()
+            detail = str(exc.orig).strip().splitlines()[0]
+            raise ConfigError(
+                f"cannot use state store {shown_location(location)}: {detail}"
+            ) from None
 
     def load(self) -> dict[str, KnownObject]:
         """Everything skylift remembers about this pair's objects, by anchor."""
@@ -131,7 +160,11 @@ class DirectoryJournal:
             rows = conn.execute(select(objects).where(objects.c.pair == self.pair))
             return {
                 r.anchor: KnownObject(
-                    r.kind, r.target_id, _loads(r.source_entry), _loads(r.applied), r.disabled_at
+                    r.kind,
+                    r.target_id,
+                    _loads(r.source_entry),
+                    _loads(r.applied),
+                    _aware(r.disabled_at),
                 )
                 for r in rows
             }
@@ -139,7 +172,7 @@ class DirectoryJournal:
     def save_objects(self, rows: Iterable[tuple[str, KnownObject]]) -> None:
         """Insert or replace the rows for these anchors."""
         now = _now()
-        values = [
+        values: list[dict[str, object]] = [
             {
                 "pair": self.pair,
                 "anchor": anchor,
@@ -147,40 +180,21 @@ class DirectoryJournal:
                 "target_id": k.target_id,
                 "source_entry": _dumps(k.source_entry),
                 "applied": _dumps(k.applied),
-                "disabled_at": k.disabled_at,
+                "disabled_at": _aware(k.disabled_at),
                 "updated_at": now,
             }
             for anchor, k in rows
         ]
         if not values:
             return
-        stmt = sqlite_insert(objects)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=[objects.c.pair, objects.c.anchor],
-            set_={
-                c: stmt.excluded[c]
-                for c in (
-                    "kind",
-                    "target_id",
-                    "source_entry",
-                    "applied",
-                    "disabled_at",
-                    "updated_at",
-                )
-            },
-        )
         with self.engine.begin() as conn:
-            conn.execute(stmt, values)
+            # Delete, then insert, in one transaction: an upsert every SQL database runs.
+            _delete_anchors(conn, self.pair, [str(v["anchor"]) for v in values])
+            conn.execute(insert(objects), values)
 
     def forget(self, anchors: Iterable[str]) -> None:
-        batch = list(anchors)
         with self.engine.begin() as conn:
-            for i in range(0, len(batch), 500):
-                conn.execute(
-                    delete(objects).where(
-                        objects.c.pair == self.pair, objects.c.anchor.in_(batch[i : i + 500])
-                    )
-                )
+            _delete_anchors(conn, self.pair, list(anchors))
 
     def get_mark(self, name: str) -> str | None:
         with self.engine.connect() as conn:
@@ -189,12 +203,10 @@ class DirectoryJournal:
             ).scalar()
 
     def set_mark(self, name: str, value: str) -> None:
-        stmt = sqlite_insert(marks).values(pair=self.pair, name=name, value=value)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=[marks.c.pair, marks.c.name], set_={"value": value}
-        )
+        where = (marks.c.pair == self.pair) & (marks.c.name == name)
         with self.engine.begin() as conn:
-            conn.execute(stmt)
+            if conn.execute(update(marks).where(where).values(value=value)).rowcount == 0:
+                conn.execute(insert(marks).values(pair=self.pair, name=name, value=value))
 
     def clear_marks(self) -> None:
         with self.engine.begin() as conn:
@@ -232,7 +244,8 @@ class DirectoryJournal:
             query = query.where(journal.c.pair == self.pair)
         with self.engine.connect() as conn:
             return [
-                dict(r._mapping) | {"before": _loads(r.before), "after": _loads(r.after)}
+                dict(r._mapping)
+                | {"at": _aware(r.at), "before": _loads(r.before), "after": _loads(r.after)}
                 for r in conn.execute(query)
             ]
 
@@ -240,8 +253,23 @@ class DirectoryJournal:
         self.engine.dispose()
 
 
-def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
-    cur = dbapi_conn.cursor()
-    cur.execute("PRAGMA journal_mode=WAL")
-    cur.execute("PRAGMA busy_timeout=10000")
-    cur.close()
+def _delete_anchors(conn: Connection, pair: str, anchors: list[str]) -> None:
+    for i in range(0, len(anchors), 500):
+        conn.execute(
+            delete(objects).where(
+                objects.c.pair == pair, objects.c.anchor.in_(anchors[i : i + 500])
+            )
+        )
+
+
+def _legacy_version(conn: Connection) -> int:
+    """The journal's version before ``skylift_schema``: in ``dirsync_meta``, else 1."""
+    if not inspect(conn).has_table(meta.name):
+        return 1
+    row = conn.execute(select(meta.c.value).where(meta.c.key == "schema_version")).first()
+    return int(row[0]) if row else 1
+
+
+def _naive_times_are_utc(conn: Connection) -> None:
+    """1 -> 2: version 1 differs only in how times were written (naive UTC); the rows stay
+    as they are and are read as UTC (``_aware``), so there is nothing to rewrite."""

@@ -14,12 +14,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, delete, event, insert, select, update
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, DatabaseError, SQLAlchemyError
+from sqlalchemy import Connection, delete, insert, select, update
 
-from skylift.errors import ConfigError
 from skylift.state import schema as t
+from skylift.state.db import ensure_area, open_engine
 
 
 @dataclass(frozen=True)
@@ -67,59 +65,10 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def shown_location(location: str | Path) -> str:
-    """*location* as it may be printed: a database URL with its password replaced by ***."""
-    loc = str(location)
-    if "://" not in loc:
-        return loc
-    try:
-        return make_url(loc).render_as_string(hide_password=True)
-    except (ArgumentError, ValueError):
-        return loc.split("://", 1)[0] + "://***"
-
-
-def open_engine(location: str | Path, *, must_exist: bool = False) -> Engine:
-    """Create the SQLAlchemy engine for a file path or a database URL.
-
-    The first connection is made here, so a file that is not a database, a wrong URL or an
-    unreachable server is one ConfigError before any mailbox is touched. *must_exist*: a
-    command that reads an earlier run's state (``verify``) refuses a file that is not there
-    rather than silently creating an empty one and passing.
-    """
-    loc = str(location)
-    shown = shown_location(location)
-    if "://" not in loc:
-        path = Path(loc)
-        if path.parent and not path.parent.exists():
-            raise ConfigError(f"state file folder does not exist: {path.parent}")
-        if must_exist and not path.is_file():
-            raise ConfigError(f"state file does not exist: {path} (check the --state path)")
-        if path.is_dir():
-            raise ConfigError(f"state file is a folder: {path}")
-        loc = f"sqlite:///{path}"
-    try:
-        engine = create_engine(
-            loc, connect_args={"timeout": 60} if loc.startswith("sqlite") else {}
-        )
-    except (SQLAlchemyError, ImportError, ValueError) as exc:
-        raise ConfigError(f"cannot open state store {shown}: {exc}") from None
-    if loc.startswith("sqlite"):
-
-        @event.listens_for(engine, "connect")
-        def _pragmas(dbapi_conn: Any, _: Any) -> None:
-            cur = dbapi_conn.cursor()
-            cur.execute("PRAGMA journal_mode=WAL")
-            cur.execute("PRAGMA synchronous=NORMAL")
-            cur.close()
-
-    try:
-        with engine.connect():
-            pass
-    except DatabaseError as exc:
-        engine.dispose()
-        detail = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
-        raise ConfigError(f"cannot use state store {shown}: {detail}") from None
-    return engine
+def _legacy_version(conn: Connection) -> int | None:
+    """The mail ledger's version in a state written before ``skylift_schema`` existed."""
+    row = conn.execute(select(t.meta.c.value).where(t.meta.c.key == "schema_version")).first()
+    return int(row[0]) if row else 1
 
 
 class StateStore:
@@ -129,26 +78,9 @@ class StateStore:
         self.location = str(location)
         self.engine = open_engine(location, must_exist=must_exist)
         self._lock = threading.RLock()
-        try:
-            t.metadata.create_all(self.engine)
-            with self.engine.begin() as conn:
-                row = conn.execute(
-                    select(t.meta.c.value).where(t.meta.c.key == "schema_version")
-                ).first()
-                if row is None:
-                    conn.execute(
-                        insert(t.meta).values(key="schema_version", value=str(t.SCHEMA_VERSION))
-                    )
-                elif int(row[0]) > t.SCHEMA_VERSION:
-                    raise ConfigError(
-                        f"state store {shown_location(location)} was written by a newer skylift "
-                        f"(schema {row[0]}); upgrade skylift"
-                    )
-        except DatabaseError as exc:
-            detail = str(exc.orig).strip().splitlines()[0]
-            raise ConfigError(
-                f"cannot use state store {shown_location(location)}: {detail}"
-            ) from None
+        ensure_area(
+            self.engine, "mail", t.metadata, t.SCHEMA_VERSION, legacy_version=_legacy_version
+        )
 
     def close(self) -> None:
         self.engine.dispose()

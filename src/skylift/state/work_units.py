@@ -13,7 +13,7 @@ import os
 import socket
 import threading
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +33,7 @@ from sqlalchemy import (
     update,
 )
 
-from skylift.state.store import open_engine
+from skylift.state.db import aware, ensure_area, open_engine, utcnow
 
 SCHEMA_VERSION = 1
 STATES = ("queued", "running", "done", "partial", "failed")
@@ -61,20 +61,9 @@ work_units = Table(
 )
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
-def _aware(value: datetime | None) -> datetime | None:
-    """SQLite gives back naive datetimes; every time here is UTC, so say so."""
-    if value is None or value.tzinfo is not None:
-        return value
-    return value.replace(tzinfo=UTC)
-
-
 def new_run_id(command: str) -> str:
     """An id for one invocation: sortable by time, unique across machines and processes."""
-    stamp = _now().strftime("%Y%m%dT%H%M%S.%fZ")
+    stamp = utcnow().strftime("%Y%m%dT%H%M%S.%fZ")
     return f"{command}-{stamp}-{socket.gethostname()}-{os.getpid()}"
 
 
@@ -119,7 +108,7 @@ class WorkUnits:
             self.engine = open_engine(location, must_exist=must_exist)
             self._owned = True
         self._lock = threading.Lock()
-        metadata.create_all(self.engine)
+        ensure_area(self.engine, "work_units", metadata, SCHEMA_VERSION)
         self.worker = f"{socket.gethostname()}:{os.getpid()}"
 
     def close(self) -> None:
@@ -143,7 +132,7 @@ class WorkUnits:
                         items=0,
                         bytes=0,
                         problems=0,
-                        queued_at=_now(),
+                        queued_at=utcnow(),
                     )
                 )
                 ids[key] = int(res.inserted_primary_key[0])  # type: ignore[index]
@@ -159,7 +148,7 @@ class WorkUnits:
                     state="running",
                     attempts=work_units.c.attempts + 1,
                     worker=self.worker,
-                    started_at=_now(),
+                    started_at=utcnow(),
                     finished_at=None,
                 )
             )
@@ -188,7 +177,7 @@ class WorkUnits:
             "bytes": nbytes,
             "problems": problems,
             "last_error": error,
-            "finished_at": _now(),
+            "finished_at": utcnow(),
         }
         if attempts is not None:
             values["attempts"] = attempts
@@ -218,9 +207,9 @@ class WorkUnits:
             WorkUnitRow(
                 **{
                     **dict(row),
-                    "queued_at": _aware(row["queued_at"]),
-                    "started_at": _aware(row["started_at"]),
-                    "finished_at": _aware(row["finished_at"]),
+                    "queued_at": aware(row["queued_at"]),
+                    "started_at": aware(row["started_at"]),
+                    "finished_at": aware(row["finished_at"]),
                 }
             )
             for row in rows

@@ -24,6 +24,14 @@ from ldap3 import (
 from ldap3.core import exceptions as ldap_exc
 from ldap3.utils.conv import escape_filter_chars
 
+from skylift.connectors.directory.base import (
+    DirectoryCapabilities,
+    DirectoryConnector,
+    DirectorySource,
+    DirectoryTarget,
+    SourceSettings,
+    TargetSettings,
+)
 from skylift.connectors.endpoint import Endpoint
 from skylift.errors import AuthError, ConfigError, ConnectError, TransientError
 from skylift.model.account import Secret
@@ -48,6 +56,7 @@ class LdapPreset:
     anchor_is_guid: bool
     change_attr: str
     member_range: int = 0
+    server_mark: bool = False  # the rootDSE reports highestCommittedUSN
 
 
 PRESETS = {
@@ -67,6 +76,7 @@ PRESETS = {
         True,
         "uSNChanged",
         member_range=1500,
+        server_mark=True,
     ),
 }
 
@@ -173,6 +183,7 @@ class LdapDirectorySource:
         wanted = {a.lower() for a in attributes} | {member, "uniquemember", "objectclass"}
         self.attributes = sorted(wanted | {preset.anchor.lower(), preset.change_attr.lower()})
         self.high_water = ""
+        self.capabilities = DirectoryCapabilities(delta=True, server_mark=preset.server_mark)
 
     def _filter(self, kind: ObjectKind, extra: str = "") -> str:
         base = self.preset.user_filter if kind == "user" else self.preset.group_filter
@@ -262,7 +273,7 @@ class LdapDirectorySource:
 
     def server_high_water(self) -> str:
         """AD: the rootDSE's highestCommittedUSN before reading; OpenLDAP: empty (seen max)."""
-        if self.preset.change_attr != "uSNChanged":
+        if not self.preset.server_mark:
             return ""
         self.conn.search("", "(objectClass=*)", BASE, attributes=["highestCommittedUSN"])
         for item in self.conn.response or []:
@@ -281,4 +292,23 @@ def _later(a: str, b: str) -> bool:
     return a > b
 
 
-# User field -> inetOrgPerson attribute on an LDAP target.
+class LdapDirectoryConnector(DirectoryConnector):
+    """``ldap://`` and ``ldaps://``: a source (OpenLDAP, AD) or an LDAP target."""
+
+    def open_source(self, settings: SourceSettings) -> DirectorySource:
+        preset = PRESETS.get(settings.preset)
+        if preset is None:
+            known = ", ".join(PRESETS)
+            raise ConfigError(f"unknown preset {settings.preset!r} (known: {known})")
+        conn = open_ldap(self.endpoint, settings.bind_dn, settings.password)
+        return LdapDirectorySource(
+            conn, settings.base, preset, set(settings.attributes), settings.ldap_filter
+        )
+
+    def open_target(self, settings: TargetSettings) -> DirectoryTarget:
+        from skylift.connectors.directory.ldap_target import LdapDirectoryTarget
+
+        if not settings.base:
+            raise ConfigError("an LDAP target needs --target-base (the DN to write below)")
+        conn = open_ldap(self.endpoint, settings.bind_dn, settings.password)
+        return LdapDirectoryTarget(conn, settings.base)

@@ -20,6 +20,7 @@ from ldap3.core import exceptions as ldap_exc
 from ldap3.utils.conv import escape_filter_chars
 from ldap3.utils.dn import escape_rdn
 
+from skylift.connectors.directory.base import DirectoryCapabilities
 from skylift.connectors.directory.ldap import decode, describe, first_line
 from skylift.errors import ItemRejected, TransientError
 from skylift.model.directory import DirectoryObject, Group, ObjectKind, User
@@ -46,6 +47,7 @@ class LdapDirectoryTarget:
     """
 
     name = "ldap"
+    capabilities = DirectoryCapabilities()  # renames by modrdn keep the entryUUID
 
     def __init__(
         self, conn: Connection, base: str, users_ou: str = "ou=People", groups_ou: str = "ou=Groups"

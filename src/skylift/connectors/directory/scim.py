@@ -3,18 +3,25 @@
 ``scim+https://host/path`` verifies certificates; ``scim+http://`` is refused except to
 127.0.0.0/8 unless the user allows plaintext. Users and groups are read with paged
 ``GET``, changed with ``PATCH`` (only the attributes that changed), sent with ``If-Match``
-when the provider announces ETags, and a 429/503 is retried after the provider's
-``Retry-After``. The bearer token is sent as a header only; it never appears in an error.
+when the provider announces ETags. A 429/503 raises ``TransientError`` with the provider's
+``Retry-After``; the directory run retries it (one retry rule for every target). The bearer token is sent as a header only; it never appears in an error.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Iterator, Sequence
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
 
+from skylift.connectors.directory.base import (
+    DirectoryCapabilities,
+    DirectoryConnector,
+    DirectoryTarget,
+    TargetSettings,
+)
 from skylift.connectors.endpoint import Endpoint
 from skylift.errors import AuthError, ConfigError, ConnectError, ItemRejected, TransientError
 from skylift.model.account import Secret
@@ -24,8 +31,6 @@ USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
 GROUP_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:Group"
 ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
 PATCH_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
-MAX_RETRIES = 6
-MAX_WAIT = 120.0
 
 # User field -> SCIM attribute path for PATCH.
 USER_PATHS = {
@@ -120,6 +125,7 @@ class ScimDirectoryTarget:
     """Users and groups of one SCIM service provider."""
 
     name = "scim"
+    capabilities = DirectoryCapabilities()  # PATCH userName/displayName keeps the id
 
     def __init__(self, endpoint: Endpoint, token: Secret | None, page_size: int = 500) -> None:
         self.base_url = scim_base_url(endpoint)
@@ -133,27 +139,21 @@ class ScimDirectoryTarget:
         self.page_size = page_size
         self.etags = False
         self.versions: dict[str, str] = {}
-        self.waited = 0.0
         self._discover()
 
     # -- transport -------------------------------------------------------------------------
     def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        for attempt in range(MAX_RETRIES + 1):
-            try:
-                response = self.client.request(method, path, **kwargs)
-            except httpx.ConnectError as exc:
-                raise ConnectError(f"cannot reach {self.base_url}: {_reason(exc)}") from exc
-            except httpx.TimeoutException as exc:
-                raise TransientError(f"{self.base_url} timed out ({method} {path})") from exc
-            except httpx.HTTPError as exc:
-                raise TransientError(f"{self.base_url}: {_reason(exc)}") from exc
-            if response.status_code in (429, 503) and attempt < MAX_RETRIES:
-                wait = _retry_after(response.headers.get("Retry-After"), attempt)
-                self.waited += wait
-                time.sleep(wait)
-                continue
-            return self._check(response, method, path)
-        raise AssertionError("unreachable")
+        """One HTTP exchange. Throttling (429, 503) is a TransientError carrying the
+        provider's Retry-After: the directory run retries it, in one place for every target."""
+        try:
+            response = self.client.request(method, path, **kwargs)
+        except httpx.ConnectError as exc:
+            raise ConnectError(f"cannot reach {self.base_url}: {_reason(exc)}") from exc
+        except httpx.TimeoutException as exc:
+            raise TransientError(f"{self.base_url} timed out ({method} {path})") from exc
+        except httpx.HTTPError as exc:
+            raise TransientError(f"{self.base_url}: {_reason(exc)}") from exc
+        return self._check(response, method, path)
 
     def _check(self, response: httpx.Response, method: str, path: str) -> httpx.Response:
         code = response.status_code
@@ -165,7 +165,10 @@ class ScimDirectoryTarget:
         if code == 403:
             raise AuthError(f"{self.base_url} forbids {method} {path} (403): {detail}")
         if code == 429 or code >= 500:
-            raise TransientError(f"{self.base_url} answered {code} to {method} {path}: {detail}")
+            raise TransientError(
+                f"{self.base_url} answered {code} to {method} {path}: {detail}",
+                retry_after=retry_after(response.headers.get("Retry-After")),
+            )
         raise ItemRejected(f"{method} {path} refused ({code}): {detail}")
 
     def _discover(self) -> None:
@@ -342,21 +345,19 @@ def _quote(value: str) -> str:
     return value.replace("\\", "\\\\").replace('"', '\\"')
 
 
-def _retry_after(header: str | None, attempt: int) -> float:
-    """Seconds to wait: the provider's Retry-After (seconds or HTTP date), else backoff."""
-    if header:
-        try:
-            return min(max(float(header), 0.0), MAX_WAIT)
-        except ValueError:
-            from email.utils import parsedate_to_datetime
-
-            try:
-                return min(
-                    max(parsedate_to_datetime(header).timestamp() - time.time(), 0.0), MAX_WAIT
-                )
-            except (TypeError, ValueError):
-                pass
-    return float(min(2**attempt, MAX_WAIT))
+def retry_after(header: str | None) -> float | None:
+    """The provider's Retry-After in seconds (RFC 9110 §10.2.3: seconds or an HTTP date);
+    None when it gave none. How long to wait at most is the runner's rule, not this one's."""
+    if not header:
+        return None
+    try:
+        return max(float(header), 0.0)
+    except ValueError:
+        pass
+    try:
+        return max(parsedate_to_datetime(header).timestamp() - time.time(), 0.0)
+    except (TypeError, ValueError):
+        return None
 
 
 def _detail(response: httpx.Response) -> str:
@@ -373,3 +374,10 @@ def _detail(response: httpx.Response) -> str:
 def _reason(exc: Exception) -> str:
     text = str(exc).strip()
     return text.splitlines()[0] if text else exc.__class__.__name__
+
+
+class ScimDirectoryConnector(DirectoryConnector):
+    """``scim+https://`` and ``scim+http://``: a target only (SCIM has no change feed)."""
+
+    def open_target(self, settings: TargetSettings) -> DirectoryTarget:
+        return ScimDirectoryTarget(self.endpoint, settings.token)

@@ -28,6 +28,9 @@ class FolderReport:
     created: bool = False
     copied: int = 0
     would_copy: int = 0  # dry run: what a real run would copy
+    # dry run: the target folder holds mail and the state has none for it, so a real run
+    # first matches the target's messages by content; "would copy" is then an upper bound
+    match_by_content: bool = False
     already_there: int = 0
     flags_updated: int = 0
     bytes: int = 0
@@ -123,10 +126,11 @@ class RunReport:
         return all(m.status == "ok" for m in self.mailboxes)
 
     def as_dict(self) -> dict[str, Any]:
+        """The ``--json`` envelope (command, totals, items), then what a run adds."""
         return {
             "command": self.command,
+            "totals": self.totals(),
+            "items": [m.as_dict() for m in self.mailboxes],
             "dry_run": self.dry_run,
             "seconds": round(self.seconds, 3),
-            "totals": self.totals(),
-            "mailboxes": [m.as_dict() for m in self.mailboxes],
         }

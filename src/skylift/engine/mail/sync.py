@@ -32,6 +32,15 @@ from pathlib import Path
 from skylift.connectors.mail.base import MailSource, MailTarget
 from skylift.engine.mail.folders import FolderMapping, FolderRules, map_folders
 from skylift.engine.mail.namespaces import message_count, refused_reason, report_namespaces
+from skylift.engine.mail.plan import (
+    FolderPlan,
+    FolderStep,
+    Listing,
+    ListingChoice,
+    choose_listing,
+    plan_mailbox,
+    plan_messages,
+)
 from skylift.engine.mail.report import FolderReport, ItemProblem, MailboxReport
 from skylift.engine.throttle import TokenBucket
 from skylift.errors import FolderNotFound, FolderRefused, Interrupted
@@ -146,42 +155,42 @@ class MailboxMigration:
             self.sync_task(task)
 
     def prepare(self) -> list[FolderTask]:
-        """Map and create the folders (parents first), subscribe; return what to copy.
+        """Plan the folders, then (unless dry run) create them, parents first, and subscribe.
 
         The returned tasks are independent of each other: any open connection pair of the same
         mailbox may run any of them (the runner lends idle connections to a big mailbox).
         """
-        if self.opts.export_dir is not None and not self.opts.dry_run:
+        mappings, target_folders = self.plan_folders()
+        report_namespaces(self.report, self.source, self.target)
+        steps = plan_mailbox(mappings, target_folders)
+        tasks: list[FolderTask] = []
+        for step in steps:
+            fr = self.report.folder(step.mapping.source_name, step.mapping.target_name)
+            fr.renamed_because = step.mapping.reason
+            fr.created = step.create
+        if self.opts.dry_run:  # the gate: a dry run stops after the plan
+            return [FolderTask(s.mapping, self._fr(s), s.target_existed) for s in steps if s.copy]
+        if self.opts.export_dir is not None:
             safe = "".join(c if c.isalnum() or c in "@.-_" else "_" for c in self.mailbox)
             counts = self.source.export_non_mail(self.opts.export_dir / safe)
             self.report.non_mail = dict(counts)
-        mappings, target_folders = self.plan_folders()
-        report_namespaces(self.report, self.source, self.target)
-        existing = {f.path: f for f in target_folders}
-        tasks: list[FolderTask] = []
-        for mapping in mappings:
+        for step in steps:
             self._check_stop()
-            fr = self.report.folder(mapping.source_name, mapping.target_name)
-            fr.renamed_because = mapping.reason
-            present = existing.get(mapping.target.path)
-            if present is None:
-                fr.created = True
-                if not self.opts.dry_run:
-                    try:
-                        self.target.create_folder(mapping.target)
-                    except FolderRefused as exc:
-                        self._refused(mapping, fr, str(exc))
-                        continue  # this folder alone fails; the mailbox goes on
-                existing[mapping.target.path] = mapping.target
-            if (
-                mapping.source.subscribed
-                and not self.opts.dry_run
-                and (present is None or not present.subscribed)
-            ):
-                self.target.subscribe(mapping.target)
-            if mapping.source.selectable:
-                tasks.append(FolderTask(mapping, fr, target_existed=present is not None))
+            fr = self._fr(step)
+            if step.create:
+                try:
+                    self.target.create_folder(step.mapping.target)
+                except FolderRefused as exc:
+                    self._refused(step.mapping, fr, str(exc))
+                    continue  # this folder alone fails; the mailbox goes on
+            if step.subscribe:
+                self.target.subscribe(step.mapping.target)
+            if step.copy:
+                tasks.append(FolderTask(step.mapping, fr, target_existed=step.target_existed))
         return tasks
+
+    def _fr(self, step: FolderStep) -> FolderReport:
+        return self.report.folder(step.mapping.source_name, step.mapping.target_name)
 
     def sync_task(self, task: FolderTask) -> None:
         """Copy one folder of :meth:`prepare`'s list over this object's connections."""
@@ -204,79 +213,45 @@ class MailboxMigration:
 
     # -- one folder -------------------------------------------------------------------
     def sync_folder(self, m: FolderMapping, fr: FolderReport, target_existed: bool) -> None:
+        """Plan the folder, stop there on a dry run, else copy, set flags and record."""
         sname, tname = m.source_name, m.target_name
         problems_before = len(fr.failed) + len(fr.rejected) + len(fr.skipped)
         state = self.source.select(m.source)
         mark = None if self.opts.full else self.store.folder_mark(self.mailbox, sname)
         pending = self.store.has_pending(self.mailbox, sname)
-        same_epoch = (
-            mark is not None and mark.validity == state.validity and mark.target_folder == tname
-        )
-        if (
-            same_epoch
-            and mark is not None
-            and not pending
-            and state.next_uid is not None
-            and state.modseq is not None
-            and (mark.next_uid, mark.count, mark.modseq)
-            == (state.next_uid, state.count, state.modseq)
-        ):
+        choice = choose_listing(
+            state, mark, target_name=tname, pending=pending,
+            changes_since=self.source.capabilities.changes_since,
+        )  # fmt: skip
+        if choice.listing is Listing.NONE:
             fr.already_there += state.count
             return
         ledger = self.store.ledger(self.mailbox, sname, state.validity)
         if pending and not self.opts.dry_run:
             self._settle_pending(m, ledger, state.validity)
-        incremental = (
-            same_epoch
-            and mark is not None
-            and mark.next_uid is not None
-            and mark.modseq is not None
-            and state.modseq is not None
-            and self.source.capabilities.changes_since
-        )
-        if incremental and mark is not None and mark.next_uid and mark.modseq:
-            listed: dict[str, MessageRef] = {
-                r.uid: r for r in self.source.list_changed(m.source, mark.modseq)
-            }
-            for r in self.source.list_from(m.source, mark.next_uid):
-                listed[r.uid] = r
-            refs: Iterable[MessageRef] = listed.values()
-        else:
-            refs = self.source.list_messages(m.source)
-
-        todo: list[MessageRef] = []
-        flag_changes: dict[str, tuple[str, frozenset[str]]] = {}
-        skipped = 0
-        limit = self._size_limit()
-        for ref in refs:
-            entry = ledger.get(ref.uid)
-            if entry is not None and entry.state == "copied":
-                if not incremental:
-                    fr.already_there += 1
-                if ref.flags != entry.flags and entry.target_uid:
-                    flag_changes[ref.uid] = (entry.target_uid, ref.flags)
-                continue
-            if limit is not None and ref.size > limit:
-                self._problem(fr.skipped, "skipped", sname, ref, self._too_big_reason(ref.size))
-                skipped += 1
-                continue
-            todo.append(ref)
-        if incremental:
-            fr.already_there += max(state.count - len(todo) - skipped, 0)
-
-        if todo:
+        plan = plan_messages(
+            choice.listing, self._list(m.source, choice), ledger, count=state.count,
+            max_size=self.opts.max_size,
+            target_max=self.target.capabilities.max_message_bytes,
+            target_existed=target_existed,
+        )  # fmt: skip
+        if self.opts.dry_run:  # the gate: report the plan, touch nothing, fetch no body
+            self._report_plan(fr, plan)
+            return
+        fr.already_there += plan.already_there
+        for ref, reason in plan.too_big:
+            self._problem(fr.skipped, "skipped", sname, ref, reason)
+        if plan.copy:
             self._copy(
-                m, fr, todo, state.validity, ledger_empty=not ledger, target_existed=target_existed
-            )
-        if flag_changes:
-            self._sync_flags(m, fr, state.validity, flag_changes)
+                m, fr, plan.copy, state.validity,
+                match=plan.match_by_content, target_existed=target_existed,
+            )  # fmt: skip
+        if plan.flags:
+            self._sync_flags(m, fr, state.validity, plan.flags)
         # A folder with items that did not arrive (skipped, rejected, failed) keeps no mark:
         # the next run lists it again, retries them (a limit may have been lifted) and
         # reports them again.
-        problems = len(fr.failed) + len(fr.rejected) + len(fr.skipped)
-        if self.opts.dry_run:
-            return
-        if problems == problems_before:
+        if len(fr.failed) + len(fr.rejected) + len(fr.skipped) == problems_before:
             self.store.save_folder_mark(
                 self.mailbox,
                 sname,
@@ -285,45 +260,45 @@ class MailboxMigration:
         else:
             self.store.drop_folder_mark(self.mailbox, sname)
 
-    def _size_limit(self) -> int | None:
-        limits = [x for x in (self.opts.max_size, self.target.capabilities.max_message_bytes) if x]
-        return min(limits) if limits else None
+    def _list(self, folder: Folder, choice: ListingChoice) -> Iterable[MessageRef]:
+        if choice.listing is Listing.CHANGES and choice.since_modseq and choice.from_uid:
+            listed = {r.uid: r for r in self.source.list_changed(folder, choice.since_modseq)}
+            for r in self.source.list_from(folder, choice.from_uid):
+                listed[r.uid] = r
+            return listed.values()
+        return self.source.list_messages(folder)
 
-    def _too_big_reason(self, size: int) -> str:
-        if self.opts.max_size and size > self.opts.max_size:
-            return f"larger than --max-size ({size} > {self.opts.max_size} bytes)"
-        return f"larger than the target's APPENDLIMIT ({size} bytes)"
+    def _report_plan(self, fr: FolderReport, plan: FolderPlan) -> None:
+        """What a dry run says: counts and sizes from the listing, no body read."""
+        fr.already_there += plan.already_there
+        fr.would_copy += len(plan.copy)
+        fr.bytes += plan.copy_bytes
+        fr.flags_updated += len(plan.flags)
+        for ref, reason in plan.too_big:
+            fr.skipped.append(ItemProblem(fr.source, ref.uid, ref.size, reason))
+        if plan.match_by_content and plan.copy:
+            fr.match_by_content = True
+        self.progress(self.mailbox, len(plan.copy), plan.copy_bytes)
 
     def _problem(
         self, bucket: list[ItemProblem], kind: str, folder: str, ref: MessageRef, reason: str,
         message_id: str | None = None,
     ) -> None:  # fmt: skip
         bucket.append(ItemProblem(folder, ref.uid, ref.size, reason, message_id))
-        if not self.opts.dry_run:
-            self.store.record_problem(
-                self.run_id, self.mailbox, folder, ref.uid, kind, reason, ref.size
-            )
+        self.store.record_problem(
+            self.run_id, self.mailbox, folder, ref.uid, kind, reason, ref.size
+        )
 
     # -- copying ----------------------------------------------------------------------
     def _copy(
-        self,
-        m: FolderMapping,
-        fr: FolderReport,
-        todo: list[MessageRef],
-        validity: str,
-        *,
-        ledger_empty: bool,
-        target_existed: bool,
-    ) -> None:
+        self, m: FolderMapping, fr: FolderReport, todo: list[MessageRef], validity: str, *,
+        match: bool, target_existed: bool,
+    ) -> None:  # fmt: skip
+        """Append *todo* in batches; with *match*, first take the target's copies by content."""
         sname, tname = m.source_name, m.target_name
-        index: dict[str, list[tuple[str, frozenset[str]]]] | None = None
-        if ledger_empty and target_existed:
-            index = self._target_index(m.target)
-        mark = None
-        if not self.opts.dry_run and target_existed:
-            mark = self.target.select(m.target).next_uid
-        elif not self.opts.dry_run:
-            mark = 1  # a folder created just now starts at UID 1
+        index = self._target_index(m.target) if match else None
+        # UIDNEXT before the first append: a killed run settles its pending rows from here.
+        mark = self.target.select(m.target).next_uid if target_existed else 1
         for batch in batches(todo, self.opts.batch_bytes, self.opts.batch_count):
             self._check_stop()
             messages = list(self.source.fetch(m.source, [r.uid for r in batch]))
@@ -344,11 +319,6 @@ class MailboxMigration:
                 else:
                     fresh.append((msg, fp))
             fr.already_there += len(known)
-            if self.opts.dry_run:
-                fr.would_copy += len(fresh)
-                fr.bytes += sum(len(x.raw) for x, _ in fresh)
-                self.progress(self.mailbox, len(messages), nbytes)
-                continue
             self.store.record(self.mailbox, sname, validity, tname, known, "copied")
             if fix_flags:
                 self._sync_flags(m, fr, validity, fix_flags)
@@ -432,9 +402,6 @@ class MailboxMigration:
         validity: str,
         changes: dict[str, tuple[str, frozenset[str]]],
     ) -> None:
-        if self.opts.dry_run:
-            fr.flags_updated += len(changes)
-            return
         by_flags: dict[frozenset[str], list[str]] = defaultdict(list)
         for target_uid, flags in changes.values():
             by_flags[flags].append(target_uid)

@@ -1,4 +1,4 @@
-"""Apply a directory plan to the target and remember what was written.
+"""Execute a directory plan on the target and record each action (the sync's last two steps).
 
 The order is what keeps a half-applied run safe: users, groups, memberships, then
 disables, then deletes. Every change is journaled with its before and after; the state
@@ -13,12 +13,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from skylift.connectors.directory.base import DirectoryTarget
 from skylift.engine.directory.matching import MatchResult
 from skylift.engine.directory.plan import Change, Plan
 from skylift.engine.directory.scope import DesiredState
 from skylift.engine.directory.snapshot import entry_to_dict, object_to_dict
 from skylift.errors import ItemRejected
-from skylift.model.directory import DirectoryObject, DirectoryTarget, Group, SourceEntry, User
+from skylift.model.directory import DirectoryObject, Group, SourceEntry, User
 from skylift.state.directory_journal import DirectoryJournal, JournalEntry, KnownObject
 
 

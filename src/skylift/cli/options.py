@@ -1,0 +1,62 @@
+"""The options every command shares, defined once so one word means one thing everywhere.
+
+A command imports the ones it takes; the words and defaults here are the vocabulary the docs
+use (docs/concepts.md, "One vocabulary"). Domain-specific options (``--source`` help texts,
+mail's ``--map-folder``) stay in their command's module.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+#: seconds to wait for each server answer, in every domain
+DEFAULT_TIMEOUT = 120.0
+#: units (mailboxes, accounts) at once, in every domain
+DEFAULT_PARALLEL = 4
+
+StateOpt = Annotated[str, typer.Option("--state", help="State file or database URL")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON summary on stdout")]
+DryRunOpt = Annotated[
+    bool,
+    typer.Option("--dry-run", "--preview", help="Plan and show what would change; change nothing"),
+]
+ParallelOpt = Annotated[
+    int, typer.Option("--parallel", min=1, help="Units (mailboxes, accounts) at once")
+]
+TimeoutOpt = Annotated[float, typer.Option("--timeout", help="Seconds per server answer")]
+ConnectTimeoutOpt = Annotated[
+    float,
+    typer.Option("--connect-timeout", help="Seconds to connect and get the server's greeting"),
+]
+UsersOpt = Annotated[
+    Path | None,
+    typer.Option("--users", help="CSV: EmailAddress,UserName,Password[,TargetUserName,…]"),
+]
+SourceCaOpt = Annotated[Path | None, typer.Option("--source-ca", help="CA file for the source")]
+TargetCaOpt = Annotated[Path | None, typer.Option("--target-ca", help="CA file for the target")]
+InsecureSourceOpt = Annotated[
+    bool, typer.Option("--insecure-source", help="Skip TLS certificate checks (source)")
+]
+InsecureTargetOpt = Annotated[
+    bool, typer.Option("--insecure-target", help="Skip TLS certificate checks (target)")
+]
+AllowPlaintextOpt = Annotated[
+    bool, typer.Option("--allow-plaintext", help="Allow passwords without TLS to a remote host")
+]
+SourceAdminPasswordFileOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--source-admin-password-file",
+        help="File holding the --source-admin password (else $SKYLIFT_SOURCE_ADMIN_PASSWORD)",
+    ),
+]
+TargetAdminPasswordFileOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--target-admin-password-file",
+        help="File holding the --target-admin password (else $SKYLIFT_TARGET_ADMIN_PASSWORD)",
+    ),
+]

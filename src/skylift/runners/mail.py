@@ -1,0 +1,290 @@
+"""Mail as work units: one unit per mailbox pair, run by a runner (local by default).
+
+Each attempt opens both sides within the ``--max-connections`` caps, runs the mailbox
+(engine/mail/sync.py) and closes them; a TransientError closes both connections, waits (the
+server's hint, else doubling backoff; runners/retry.py) and runs the mailbox again, and the
+ledger makes the second attempt resume. Idle workers take folders of a mailbox still running
+(runners/folder_share.py).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from skylift.connectors import mail_connector
+from skylift.connectors.endpoint import Endpoint
+from skylift.connectors.mail.base import MailSource, MailTarget
+from skylift.engine.mail.report import MailboxReport, RunReport
+from skylift.engine.mail.sync import MailboxMigration, MigrateOptions, ProgressFn
+from skylift.engine.mail.verify import VerifyReport, verify_mailbox
+from skylift.errors import (
+    EXIT_CONNECT,
+    EXIT_INTERRUPTED,
+)
+from skylift.model.account import MailboxPair
+from skylift.runners.base import RunControl, WorkUnit
+from skylift.runners.folder_share import FolderShare, Opened, help_with
+from skylift.runners.limits import ConnectionLimit
+from skylift.runners.local import run_units
+from skylift.runners.retry import with_retries
+from skylift.state.store import StateStore
+from skylift.state.work_units import WorkUnits, new_run_id
+
+
+@dataclass
+class RunSettings:
+    """How the work is spread and retried."""
+
+    parallel: int = 4
+    max_connections: int = 10
+    retries: int = 5
+    retry_cap_seconds: float = 30.0
+    on_mailbox_start: Callable[[MailboxPair], None] = field(default=lambda _: None)
+    on_mailbox_done: Callable[[MailboxReport], None] = field(default=lambda _: None)
+
+
+def _renew_tokens(*endpoints: Endpoint) -> None:
+    """A server said a token expired: mint fresh ones at the next login."""
+    for endpoint in endpoints:
+        if endpoint.oauth is not None:
+            endpoint.oauth.invalidate()
+
+
+def _with_retries(
+    report: MailboxReport,
+    settings: RunSettings,
+    work: Callable[[], None],
+    endpoints: tuple[Endpoint, ...] = (),
+) -> None:
+    out = with_retries(
+        work, retries=settings.retries, cap_seconds=settings.retry_cap_seconds,
+        renew_tokens=lambda: _renew_tokens(*endpoints),
+        on_attempt=lambda n: setattr(report, "attempts", n),
+    )  # fmt: skip
+    report.attempts, report.token_renewals = out.attempts, out.token_renewals
+    report.error, report.error_code, report.error_kind = out.error, out.error_code, out.error_kind
+
+
+class SameFailure:
+    """Stops a run whose first mailboxes all fail to connect the same way within a minute.
+
+    A wrong port, a dead host or a refused app registration fails every mailbox alike;
+    trying the other 2,000 only repeats the line 2,000 times. The run stops after
+    *threshold* identical failures (and no success) and says so once.
+    """
+
+    WINDOW_SECONDS = 60.0
+
+    def __init__(self, total: int, threshold: int = 3) -> None:
+        self.threshold = min(threshold, total)
+        self.errors: list[str] = []
+        self.succeeded = False
+        self.reason: str | None = None
+        self._lock = threading.Lock()
+
+    def add(self, report: MailboxReport, elapsed: float) -> None:
+        with self._lock:
+            if (
+                report.error_code != EXIT_CONNECT
+                or not report.error
+                or report.error_kind
+                in (
+                    "AuthError",  # one user's password or permission: the others may work
+                    "",
+                )
+            ):
+                self.succeeded = self.succeeded or report.error is None
+                return
+            self.errors.append(report.error)
+            if (
+                not self.succeeded
+                and elapsed <= self.WINDOW_SECONDS
+                and len(self.errors) >= self.threshold > 1
+                and len(set(self.errors)) == 1
+            ):
+                self.reason = self.errors[0]
+
+
+def record_unit(units: WorkUnits, unit_id: int, report: MailboxReport) -> None:
+    """A finished mailbox as a work unit: its state, what it moved, why it is not done."""
+    totals = report.totals()
+    problems = totals["skipped"] + totals["rejected"] + totals["failed"]
+    error = report.error
+    if error is None and problems:
+        error = (
+            f"{totals['skipped']} skipped, {totals['rejected']} rejected, "
+            f"{totals['failed']} failed (rerun to retry; see the summary for each item)"
+        )
+    state = {"ok": "done", "partial": "partial"}.get(report.status, "failed")
+    units.finish(
+        unit_id, state, items=totals["copied"], nbytes=totals["bytes"], problems=problems,
+        error=error, attempts=report.attempts,
+    )  # fmt: skip
+
+
+def migrate_all(
+    pairs: list[MailboxPair],
+    source: Endpoint,
+    target: Endpoint,
+    store: StateStore,
+    options: MigrateOptions,
+    settings: RunSettings,
+    progress: ProgressFn,
+) -> RunReport:
+    """Migrate every mailbox of *pairs*; one mailbox's failure never stops the others."""
+    src_connector, dst_connector = mail_connector(source), mail_connector(target)
+    run = RunReport(command="migrate", dry_run=options.dry_run)
+    run.mailboxes = [MailboxReport(p.key, p.source.user) for p in pairs]
+    run_id = store.start_run("migrate-dry-run" if options.dry_run else "migrate")
+    units = None if options.dry_run else WorkUnits(store.engine)
+    unit_ids = units.queue(new_run_id("migrate"), "mail", [p.key for p in pairs]) if units else {}
+    limit_src = ConnectionLimit(settings.max_connections)
+    limit_dst = ConnectionLimit(settings.max_connections)
+    started = time.monotonic()
+
+    same_failure = SameFailure(len(pairs))
+
+    def one(index: int) -> None:
+        pair, report = pairs[index], run.mailboxes[index]
+        if options.stop.is_set():  # Ctrl-C before this mailbox began: leave it queued
+            report.error, report.error_code = "not started (stopped by Ctrl-C)", EXIT_INTERRUPTED
+            report.finish()
+            return
+        if same_failure.reason:  # every mailbox so far failed the same way: stop trying
+            report.error = (
+                f"not started: every mailbox before it failed with: {same_failure.reason}"
+            )
+            report.error_code = EXIT_CONNECT
+            report.finish()
+            return
+        settings.on_mailbox_start(pair)
+        if units:
+            units.start(unit_ids[pair.key])
+        t0 = time.monotonic()
+
+        def attempt() -> None:
+            with limit_src, limit_dst:
+                src: MailSource = src_connector.open_source(pair.source)
+                try:
+                    dst: MailTarget = dst_connector.open_target(pair.target)
+                    try:
+                        migration = MailboxMigration(
+                            pair.key, src, dst, store, run_id, options, report, progress
+                        )
+                        queue = share.open(pair.key)
+                        try:
+                            queue.put(migration.prepare())
+                            queue.run_all(migration)
+                        finally:
+                            share.close(queue)  # waits for helpers still in a folder
+                            report.folders_by_helpers += queue.by_helpers
+                    finally:
+                        dst.close()
+                finally:
+                    src.close()
+
+        _with_retries(report, settings, attempt, (source, target))
+        report.seconds = time.monotonic() - t0
+        report.finish()
+        totals = report.totals()
+        if not options.dry_run:
+            store.record_mailbox_run(
+                run_id, pair.key, totals["copied"], totals["bytes"], report.seconds, report.status
+            )
+        if units:
+            record_unit(units, unit_ids[pair.key], report)
+        same_failure.add(report, time.monotonic() - started)
+        settings.on_mailbox_done(report)
+
+    share = FolderShare()
+
+    def open_helper(index: int) -> Opened | None:
+        """Connections of a worker's own for another worker's mailbox, if a slot is free."""
+        if not limit_src.try_acquire():
+            return None
+        if not limit_dst.try_acquire():
+            limit_src.release()
+            return None
+        pair = pairs[index]
+        try:
+            src = src_connector.open_source(pair.source)
+            try:
+                dst = dst_connector.open_target(pair.target)
+            except BaseException:
+                src.close()
+                raise
+        except BaseException:
+            limit_src.release()
+            limit_dst.release()
+            raise
+
+        def close() -> None:
+            for side in (dst, src):
+                with contextlib.suppress(Exception):
+                    side.close()
+            limit_src.release()
+            limit_dst.release()
+
+        migration = MailboxMigration(
+            pair.key, src, dst, store, run_id, options, run.mailboxes[index], progress
+        )
+        return migration, close
+
+    def lend_idle_worker() -> bool:
+        """No mailbox left to start: take a folder of the busiest one still running."""
+        queue = share.busiest()
+        if queue is None:
+            return False
+        return help_with(queue, functools.partial(open_helper, keys[queue.key]))
+
+    keys = {p.key: i for i, p in enumerate(pairs)}
+    run_units(
+        [WorkUnit("mail", p.key, i, unit_ids.get(p.key)) for i, p in enumerate(pairs)],
+        lambda unit: one(unit.index),
+        parallel=settings.parallel,
+        control=RunControl(stop=options.stop, idle=lend_idle_worker),
+    )
+    run.seconds = time.monotonic() - started
+    store.finish_run(run_id, run.totals())
+    return run
+
+
+def verify_all(
+    pairs: list[MailboxPair],
+    source: Endpoint,
+    target: Endpoint,
+    store: StateStore | None,
+    options: MigrateOptions,
+    settings: RunSettings,
+    deep: bool,
+) -> list[VerifyReport]:
+    """Compare every mailbox's source and target; connection errors are reported per mailbox."""
+    src_connector, dst_connector = mail_connector(source), mail_connector(target)
+    results: list[VerifyReport] = [VerifyReport(p.key) for p in pairs]
+
+    def one(index: int) -> None:
+        pair = pairs[index]
+        holder = MailboxReport(pair.key, pair.source.user)
+
+        def attempt() -> None:
+            with (
+                src_connector.open_source(pair.source) as src,
+                dst_connector.open_target(pair.target) as dst,
+            ):
+                results[index] = verify_mailbox(pair.key, src, dst, store, options, deep)
+
+        _with_retries(holder, settings, attempt, (source, target))
+        if holder.error:
+            results[index].error = holder.error
+
+    run_units(
+        [WorkUnit("mail", p.key, i) for i, p in enumerate(pairs)],
+        lambda unit: one(unit.index),
+        parallel=settings.parallel,
+    )
+    return results
