@@ -18,7 +18,7 @@ from skylift.engine.dav.plan import Action
 from skylift.engine.dav.sync import RunOptions, migrate_account
 from skylift.errors import TransientError
 from skylift.model.dav import Collection, DavKind, Item
-from skylift.runners.davsync import with_retries
+from skylift.runners.davsync import account_with_retries
 from skylift.state.dav_ledger import DavLedger
 
 from .calendars import crlf
@@ -112,6 +112,6 @@ def test_a_throttled_account_is_retried_a_bounded_number_of_times_after_the_hint
         calls += 1
         raise TransientError("PUT: HTTP 429", retry_after=7.0)
 
-    result = with_retries("ada", always_throttled, retries=2, cap=30.0, sleep=waits.append)  # type: ignore[arg-type]
+    result = account_with_retries("ada", always_throttled, retries=2, cap=30.0, sleep=waits.append)  # type: ignore[arg-type]
     assert calls == 3 and waits == [7.0, 7.0]
     assert isinstance(result.error, TransientError) and result.attempts == 3

@@ -79,6 +79,8 @@ def dav_target(endpoint: Endpoint, kind: DavKind, login: Login) -> DavTarget:
     if not connector.capabilities.writes:
         raise ConfigError(f"{endpoint.scheme}:// is a source only; it cannot be written to")
     return connector.open_target(login)
+
+
 DIRECTORY_CONNECTORS: dict[str, str] = {
     "ldap": "skylift.connectors.directory.ldap:LdapDirectoryConnector",
     "ldaps": "skylift.connectors.directory.ldap:LdapDirectoryConnector",

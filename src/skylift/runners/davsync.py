@@ -4,15 +4,16 @@ How the work runs, not what it is: the use case (plan -> gate -> execute -> reco
 ``engine/dav/sync.py``. This module opens each account's source and target through the
 registry (``skylift.connectors.dav_source``/``dav_target``), runs accounts ``--parallel``
 at a time, retries an account that a server throttled after the server's own hint
-(``Retry-After``, bounded attempts, capped wait; the ledger makes the rerun resume), and
+(``Retry-After``, bounded attempts, capped wait: ``runners/retry.py``, the rule every domain
+uses; the ledger makes the rerun resume), on the one pool of ``runners/local.py``, and
 records one work unit per account (``skylift jobs``).
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from skylift.connectors import dav_source, dav_target
@@ -20,10 +21,12 @@ from skylift.connectors.dav.base import DavSource, DavTarget
 from skylift.connectors.endpoint import Endpoint
 from skylift.engine.dav.plan import Action
 from skylift.engine.dav.sync import CollectionReport, RunOptions, migrate_account
-from skylift.engine.throttle import backoff_seconds
 from skylift.errors import ConfigError, ConnectError, TransientError
 from skylift.model.account import Login, MailboxPair
 from skylift.model.dav import DavKind
+from skylift.runners.base import WorkUnit
+from skylift.runners.local import run_units
+from skylift.runners.retry import with_retries
 from skylift.state.dav_ledger import DavLedger
 from skylift.state.work_units import WorkUnits, new_run_id
 
@@ -109,8 +112,12 @@ def migrate_accounts(
     units = None if options.dry_run else WorkUnits(ledger.engine)
     kind = "calendars" if options.kind is DavKind.CALENDAR else "contacts"
     ids = units.queue(new_run_id(f"migrate-{kind}"), kind, [p.key for p in pairs]) if units else {}
+    done = [threading.Event() for _ in pairs]
+    results: list[AccountResult | None] = [None] * len(pairs)
+    crashed: list[BaseException] = []
 
-    def one(pair: MailboxPair) -> AccountResult:
+    def one(unit: WorkUnit) -> None:
+        pair = pairs[unit.index]
         if units:
             units.start(ids[pair.key])
 
@@ -122,44 +129,79 @@ def migrate_accounts(
                 return migrate_account(reader, writer, ledger, pair.key, options)
 
         try:
-            result = with_retries(pair.key, run, retries, retry_cap)
+            result = account_with_retries(pair.key, run, retries, retry_cap)
         except BaseException as exc:
             if units:
                 units.finish(ids[pair.key], "failed", error=str(exc) or type(exc).__name__)
             raise
         if units:
             record_account(units, ids[pair.key], result)
-        return result
+        results[unit.index] = result
+        done[unit.index].set()
 
-    with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
-        yield from pool.map(one, pairs)
+    def pool() -> None:
+        try:
+            run_units(
+                [WorkUnit(kind, p.key, i, ids.get(p.key)) for i, p in enumerate(pairs)],
+                one,
+                parallel=max(1, parallel),
+            )
+        except BaseException as exc:  # a bug or a usage error: ends the run, as before
+            crashed.append(exc)
+        finally:
+            for event in done:
+                event.set()
+
+    worker = threading.Thread(target=pool, name="davsync-units", daemon=True)
+    worker.start()
+    try:
+        for index in range(len(pairs)):  # in *pairs* order, each as soon as it is done
+            done[index].wait()
+            result = results[index]
+            if result is None:
+                worker.join()
+                raise crashed[0] if crashed else RuntimeError("an account did not finish")
+            yield result
+    finally:
+        worker.join()
 
 
-def with_retries(
+def account_with_retries(
     key: str,
     run: Callable[[], list[CollectionReport]],
     retries: int,
     cap: float,
     sleep: Callable[[float], None] = time.sleep,
 ) -> AccountResult:
-    """Run one account; after a TransientError close everything, wait, and run it again.
+    """Run one account with ``runners/retry.py``'s rule: after a TransientError close
+    everything, wait the server's hint (else doubling backoff), run it again.
 
-    The wait is the server's ``Retry-After`` when it gave one, else doubling backoff
-    (``engine/throttle.py:backoff_seconds``), at most *retries* times. Both connections
-    are closed before the wait and opened afresh, so the rerun starts clean; the ledger
-    makes it skip what already arrived.
+    At most *retries* reruns. Both connections are closed before the wait and opened
+    afresh, so the rerun starts clean; the ledger makes it skip what already arrived. A
+    connection or login failure ends the account; any other error is raised (it ends the
+    run, as a usage error or a bug should).
     """
-    attempt = 1
-    while True:
+    reports: list[CollectionReport] = []
+    raised: list[BaseException] = []
+
+    def attempt() -> None:
+        raised.clear()
         try:
-            return AccountResult(key, run(), attempts=attempt)
-        except TransientError as exc:
-            if attempt > retries:
-                return AccountResult(key, error=exc, attempts=attempt)
-            sleep(backoff_seconds(attempt, exc.retry_after, cap))
-            attempt += 1
-        except ConnectError as exc:
-            return AccountResult(key, error=exc, attempts=attempt)
+            reports[:] = run()
+        except TransientError:
+            raise
+        except BaseException as exc:
+            raised.append(exc)
+            raise
+
+    outcome = with_retries(attempt, retries=retries, cap_seconds=cap, sleep=sleep)
+    if raised and not isinstance(raised[0], ConnectError):
+        raise raised[0]
+    if outcome.error is None:
+        return AccountResult(key, list(reports), attempts=outcome.attempts)
+    error = raised[0] if raised else TransientError(outcome.error)
+    assert isinstance(error, ConnectError | TransientError)
+    return AccountResult(key, error=error, attempts=outcome.attempts)
 
 
 def record_account(units: WorkUnits, unit_id: int, result: AccountResult) -> None:
