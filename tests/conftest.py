@@ -14,6 +14,7 @@ import pytest
 
 from skylift.demo.dovecot import DovecotServer
 from tests.servers.cyrus import CyrusServer
+from tests.servers.dav import radicale_servers, xandikos_servers  # noqa: F401 - session DAV servers
 
 if TYPE_CHECKING:
     from tests.dirsync.samba_ad import SambaAD

@@ -1,6 +1,7 @@
 """Real CalDAV/CardDAV servers, each started once per test session, and helpers.
 
-Radicale and Xandikos each run as a source and a target server for the whole session;
+Radicale and Xandikos each run as a source and a target server for the whole session
+(``tests/servers/dav.py``, shared with the conformance suite);
 every test gets its own users on them (``jane<N>@old.example`` / ``jane<N>@new.example``),
 so tests never see each other's collections. ``dav_pair`` is the Radicale pair (the only
 server here with proxy login and a size limit); ``any_pair`` runs a test against both.
@@ -14,34 +15,21 @@ import itertools
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
 
 import pytest
 
-from skylift.connectors.dav.client import DavAccount, DavConnector
+from skylift.connectors.dav.client import DavAccount, DavHttpConnector
 from skylift.connectors.endpoint import Endpoint
-from skylift.demo.radicale import RadicaleServer
-from skylift.demo.xandikos import XandikosServer
 from skylift.model.account import Login, Secret
 from skylift.model.dav import Collection, DavKind
+from tests.servers.dav import DavServer
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 SOURCE_PASSWORD, TARGET_PASSWORD = "source-secret-1", "target-secret-2"
-ADMIN, ADMIN_PASSWORD = "migrator", "admin-secret-3"
 SERVER_KINDS = ("radicale", "xandikos")
 _numbers = itertools.count(1)
-
-
-class DavServer(Protocol):
-    @property
-    def port(self) -> int: ...
-    @property
-    def http_url(self) -> str: ...
-    def url(self, scheme: str = "caldav") -> str: ...
-    def add_user(self, name: str, password: str) -> None: ...
 
 
 @dataclass
@@ -103,27 +91,7 @@ class DavPair:
         # Test setup goes straight to the DAV root; discovery has tests of its own.
         root = getattr(server, "root_url", server.url)
         endpoint = Endpoint.parse(root("caldav+http"))
-        return DavConnector(endpoint, kind).open(Login(user, Secret(password)))
-
-
-@pytest.fixture(scope="session")
-def radicale_servers(
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[tuple[DavServer, DavServer]]:
-    root = tmp_path_factory.mktemp("radicale")
-    source = RadicaleServer(root / "source", admin=(ADMIN, ADMIN_PASSWORD))
-    target = RadicaleServer(root / "target", max_resource_size=200_000, read_only="locked")
-    with source, target:
-        yield source, target
-
-
-@pytest.fixture(scope="session")
-def xandikos_servers(
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[tuple[DavServer, DavServer]]:
-    root = tmp_path_factory.mktemp("xandikos")
-    with XandikosServer(root / "source") as source, XandikosServer(root / "target") as target:
-        yield source, target
+        return DavHttpConnector(endpoint, kind).open(Login(user, Secret(password)))
 
 
 def _pair(servers: tuple[DavServer, DavServer], tmp_path: Path, server: str) -> DavPair:

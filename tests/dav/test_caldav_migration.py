@@ -7,16 +7,17 @@ import sqlite3
 from datetime import date
 from pathlib import Path
 
-from skylift.connectors.dav.client import DavConnector
+from skylift.connectors.dav.client import DavHttpConnector
 from skylift.connectors.dav.ics_files import split_calendar
 from skylift.connectors.endpoint import Endpoint
 from skylift.demo.radicale import RadicaleServer
 from skylift.engine.dav.verify import occurrences
 from skylift.model.account import Login, Secret
 from skylift.model.dav import Collection, DavKind
+from tests.servers.dav import ADMIN_PASSWORD
 
 from .calendars import big_event, task, team_meeting
-from .conftest import ADMIN_PASSWORD, DATA, TARGET_PASSWORD, DavPair, seed
+from .conftest import DATA, TARGET_PASSWORD, DavPair, seed
 
 WORK = Collection(
     DavKind.CALENDAR,
@@ -307,7 +308,7 @@ def test_tls_source_needs_its_ca_and_says_so_in_one_line(dav_pair: DavPair, tmp_
     with secure:
         endpoint = Endpoint.parse(secure.url(), ca_file=str(secure.cert_file))
         login = Login(dav_pair.source_user, Secret("source-secret-1"))
-        with DavConnector(endpoint, DavKind.CALENDAR).open(login) as source:
+        with DavHttpConnector(endpoint, DavKind.CALENDAR).open(login) as source:
             seed(source, WORK, {"team.ics": team_meeting(), "task.ics": task()})
         args = (
             "migrate-calendars",

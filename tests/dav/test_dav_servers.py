@@ -131,7 +131,7 @@ def test_a_property_refused_in_the_mkcol_answer_is_set_by_proppatch_and_reruns_r
         (made,) = target.collections()
         assert (made.display_name, made.description) == ("People", "Friends and colleagues")
         # Someone changes it on the target; the next run sets it back.
-        assert not target.set_properties(made.href, {("DAV:", "displayname"): "Renamed"})
+        assert not target.set_properties(made.href, {"displayname": "Renamed"})
     rerun = any_pair.migrate(DavKind.ADDRESSBOOK)
     assert rerun.returncode == 0, rerun.stdout + rerun.stderr
     assert "set displayname as on the source" in rerun.stdout
@@ -151,13 +151,13 @@ def test_well_known_302_discovery_finds_a_dav_root_that_is_not_slash(
     )
     assert probe.status_code == 302 and probe.headers["Location"] == "/dav/"
 
-    from skylift.connectors.dav.client import DavConnector
+    from skylift.connectors.dav.client import DavHttpConnector
     from skylift.connectors.endpoint import Endpoint
     from skylift.model.account import Login, Secret
 
     endpoint = Endpoint.parse(server.url("caldav+http"))
     login = Login("ann@new.example", Secret("ann-pw"))
-    with DavConnector(endpoint, DavKind.CALENDAR).open(login) as account:
+    with DavHttpConnector(endpoint, DavKind.CALENDAR).open(login) as account:
         assert account.home.startswith("/dav/")
         made = account.create_collection(WORK)
         assert made.href.startswith("/dav/") and made.display_name == "Work"

@@ -9,8 +9,8 @@ import time
 
 import pytest
 
+from skylift.engine.dav.writes import OrderedWrites
 from skylift.model.dav import Collection, DavKind
-from skylift.runners.davsync_writes import OrderedWrites
 
 from .calendars import crlf
 from .conftest import DavPair, seed

@@ -339,7 +339,7 @@ def freebusy_publish(
         reports: list[FreeBusyReport] = []
         for pair in pairs:
             with (
-                open_target(src, DavKind.CALENDAR, pair.source) as reader,
+                open_source(src, DavKind.CALENDAR, pair.source) as reader,
                 open_target(dst, DavKind.CALENDAR, pair.target) as writer,
             ):
                 reports.append(

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import importlib
 
+from skylift.connectors.dav.base import DavConnector, DavSource, DavTarget
 from skylift.connectors.directory.base import (
     DirectoryConnector,
     DirectorySource,
@@ -17,6 +18,8 @@ from skylift.connectors.directory.base import (
 from skylift.connectors.endpoint import Endpoint
 from skylift.connectors.mail.base import MailConnector
 from skylift.errors import ConfigError
+from skylift.model.account import Login
+from skylift.model.dav import DavKind
 
 MAIL_CONNECTORS: dict[str, str] = {
     "imap": "skylift.connectors.mail.imap.connector:ImapConnector",
@@ -40,6 +43,42 @@ def mail_connector(endpoint: Endpoint) -> MailConnector:
     module_name, _, class_name = target.partition(":")
     cls = getattr(importlib.import_module(module_name), class_name)
     return cls(endpoint)  # type: ignore[no-any-return]
+
+
+DAV_CONNECTORS: dict[str, str] = {
+    "caldav+https": "skylift.connectors.dav.client:DavHttpConnector",
+    "caldav+http": "skylift.connectors.dav.client:DavHttpConnector",
+    "carddav+https": "skylift.connectors.dav.client:DavHttpConnector",
+    "carddav+http": "skylift.connectors.dav.client:DavHttpConnector",
+    "ics": "skylift.connectors.dav.ics_files:IcsFileConnector",
+    "vcf": "skylift.connectors.dav.vcf_files:VcfFileConnector",
+}
+
+
+def dav_connector(endpoint: Endpoint, kind: DavKind) -> DavConnector:
+    """Return the calendar/contacts connector for *endpoint*'s scheme; ConfigError if unknown."""
+    target = DAV_CONNECTORS.get(endpoint.scheme)
+    if target is None:
+        known = ", ".join(sorted(DAV_CONNECTORS))
+        raise ConfigError(
+            f"unknown calendar/contacts URL scheme {endpoint.scheme!r} (known: {known})"
+        )
+    module_name, _, class_name = target.partition(":")
+    cls = getattr(importlib.import_module(module_name), class_name)
+    return cls(endpoint, kind)  # type: ignore[no-any-return]
+
+
+def dav_source(endpoint: Endpoint, kind: DavKind, login: Login) -> DavSource:
+    """Open *login*'s calendars or address books behind *endpoint* for reading."""
+    return dav_connector(endpoint, kind).open_source(login)
+
+
+def dav_target(endpoint: Endpoint, kind: DavKind, login: Login) -> DavTarget:
+    """Open *login*'s calendars or address books behind *endpoint* for writing."""
+    connector = dav_connector(endpoint, kind)
+    if not connector.capabilities.writes:
+        raise ConfigError(f"{endpoint.scheme}:// is a source only; it cannot be written to")
+    return connector.open_target(login)
 
 
 DIRECTORY_CONNECTORS: dict[str, str] = {

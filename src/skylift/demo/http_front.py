@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import threading
+import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -36,7 +37,10 @@ class HttpFront:
 
     With *users*, every request needs Basic auth from one of them (401 otherwise) and
     reaches the upstream with ``X-Remote-User``. *busy* requests get 429 before any is
-    forwarded (``Retry-After: retry_after``).
+    forwarded (``Retry-After: retry_after``); so do the requests of *throttle* (method ->
+    the 1-based numbers, counted over all connections, of that method's requests to
+    answer 429), wherever they fall. *log* keeps (monotonic time, method, path, status)
+    per request, so a test can read how long a client waited.
     """
 
     upstream: str
@@ -45,6 +49,9 @@ class HttpFront:
     retry_after: str = "1"
     port: int = 0
     seen: list[str] = field(default_factory=list)
+    throttle: dict[str, set[int]] = field(default_factory=dict)
+    log: list[tuple[float, str, str, int]] = field(default_factory=list)
+    _counts: dict[str, int] = field(default_factory=dict)
     _server: ThreadingHTTPServer | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -64,12 +71,19 @@ class HttpFront:
             return None
         return user if self.users.get(user) == password and password else None
 
-    def _take_busy(self) -> bool:
+    def _take_busy(self, method: str) -> bool:
         with self._lock:
+            number = self._counts[method] = self._counts.get(method, 0) + 1
+            if number in self.throttle.get(method, set()):
+                return True
             if self.busy > 0:
                 self.busy -= 1
                 return True
             return False
+
+    def _logged(self, method: str, path: str, status: int) -> None:
+        with self._lock:
+            self.log.append((time.monotonic(), method, path, status))
 
     def start(self) -> HttpFront:
         front = self
@@ -98,7 +112,8 @@ class HttpFront:
                     challenge = [("WWW-Authenticate", 'Basic realm="skylift test"')]
                     self._reply(401, challenge, b"login refused\n")
                     return
-                if front._take_busy():
+                if front._take_busy(self.command):
+                    front._logged(self.command, self.path, 429)
                     self._reply(429, [("Retry-After", front.retry_after)], b"slow down\n")
                     return
                 headers = [
@@ -110,6 +125,7 @@ class HttpFront:
                     headers = [(k, v) for k, v in headers if k.lower() != "authorization"]
                     headers.append(("X-Remote-User", user))
                 answer = client.request(self.command, self.path, content=body, headers=headers)
+                front._logged(self.command, self.path, answer.status_code)
                 out = [(k, v) for k, v in answer.headers.items() if k.lower() not in HOP_BY_HOP]
                 out = [(k, v) for k, v in out if k.lower() != "content-encoding"]
                 self._reply(answer.status_code, out, answer.content)

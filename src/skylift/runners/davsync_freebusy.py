@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from skylift.connectors.dav.client import DavAccount
+from skylift.connectors.dav.base import DavSource, DavTarget
 from skylift.engine.dav.freebusy import (
     FREEBUSY_COLLECTION,
     busy_blocks,
@@ -53,8 +53,8 @@ class FreeBusyReport:
 
 
 def publish(
-    source: DavAccount,
-    target: DavAccount,
+    source: DavSource,
+    target: DavTarget,
     account: str,
     weeks: int,
     label: str,

@@ -10,11 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 
-from skylift.connectors.dav.client import DavAccount
+from skylift.connectors.dav.base import DavSource, DavTarget
 from skylift.engine.dav.objects import MalformedObject, prepare
+from skylift.engine.dav.sync import vcard_versions
 from skylift.engine.dav.verify import compare_cards, compare_events
 from skylift.model.dav import Collection, DavKind, Item
-from skylift.runners.davsync import DavSource, vcard_versions
 
 
 @dataclass
@@ -48,7 +48,7 @@ def _by_uid(
 
 def verify_account(
     source: DavSource,
-    target: DavAccount,
+    target: DavTarget,
     kind: DavKind,
     window: tuple[date, date],
     domain_map: dict[str, str] | None = None,

@@ -16,6 +16,7 @@ from urllib.parse import quote, urljoin, urlsplit
 import httpx
 from lxml import etree
 
+from skylift.connectors.dav.base import Changes, DavCapabilities, DavConnector, DavTarget
 from skylift.connectors.dav.homes import DavCollections
 from skylift.connectors.dav.transport import reason as _reason
 from skylift.connectors.dav.transport import send
@@ -62,13 +63,23 @@ def http_base(endpoint: Endpoint) -> str:
     return f"{transport}://{endpoint.host}{port}{endpoint.path or '/'}"
 
 
-class DavConnector:
+CAPABILITIES = DavCapabilities(sync_collection=True, writes=True, properties=True)
+
+
+class DavHttpConnector(DavConnector):
     """Opens one user's calendars or address books on a CalDAV/CardDAV server."""
 
+    capabilities = CAPABILITIES
+
     def __init__(self, endpoint: Endpoint, kind: DavKind) -> None:
-        self.endpoint = endpoint
-        self.kind = kind
+        super().__init__(endpoint, kind)
         self.base_url = http_base(endpoint)
+
+    def open_source(self, login: Login) -> DavAccount:
+        return self.open(login)
+
+    def open_target(self, login: Login) -> DavAccount:
+        return self.open(login)
 
     def open(self, login: Login) -> DavAccount:
         """Log in (as the admin on behalf of the user when one is given) and find the home."""
@@ -82,7 +93,7 @@ class DavConnector:
             auth=httpx.BasicAuth(user, password),
             verify=verify,  # type: ignore[arg-type]
             timeout=self.endpoint.timeout,
-            follow_redirects=False,  # dav_http follows them, keeping the method
+            follow_redirects=False,  # transport.py follows them, keeping the method
             headers={"User-Agent": "skylift"},
         )
         account = DavAccount(client, self.base_url, self.kind, login)
@@ -94,8 +105,10 @@ class DavConnector:
         return account
 
 
-class DavAccount(DavCollections):
+class DavAccount(DavCollections, DavTarget):
     """One user's calendar home or address book home; a context manager."""
+
+    capabilities = CAPABILITIES
 
     def __init__(self, client: httpx.Client, base_url: str, kind: DavKind, login: Login) -> None:
         self.client = client
@@ -197,9 +210,7 @@ class DavAccount(DavCollections):
             or None
         )
 
-    def changes_since(
-        self, collection: Collection, sync_token: str
-    ) -> tuple[list[ItemRef], list[str], str] | None:
+    def changes_since(self, collection: Collection, sync_token: str) -> Changes | None:
         """Objects changed and hrefs removed since *sync_token* (RFC 6578 sync-collection).
 
         Returns (changed, removed, new token), or None when the server cannot answer from
@@ -343,9 +354,6 @@ class DavAccount(DavCollections):
         if response.status_code == 412:
             return "changed on the target meanwhile; left in place"
         return f"HTTP {response.status_code} {_reason(response)}"
-
-    def delete_collection(self, collection: Collection) -> None:
-        self._request("DELETE", collection.href)
 
     def close(self) -> None:
         self.client.close()

@@ -2,11 +2,12 @@
 
 A mixin of :class:`~skylift.connectors.dav.client.DavAccount`, apart so that module reads as the
 object protocol. Creation reads the body of a 201 answer, because a server may create the
-collection and still refuse one of its properties there (see ``dav_props``).
+collection and still refuse one of its properties there (see ``props.py``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from urllib.parse import quote, unquote
 
 import httpx
@@ -16,6 +17,7 @@ from skylift.connectors.dav.props import (
     description_prop,
     mkcol_body,
     proppatch_body,
+    qualified,
     refused,
     text_props,
 )
@@ -139,7 +141,7 @@ class DavCollections:
         for name, status in refusals.items():
             if name not in retry:
                 problems.append(f"the target refused {name[1]} when creating it ({status})")
-        still = self.set_properties(href, retry, "refused when creating it, then ")
+        still = self._proppatch(href, retry, "refused when creating it, then ")
         problems += still
         notes = [
             f"{name[1]} refused when creating it; set by PROPPATCH"
@@ -151,9 +153,11 @@ class DavCollections:
                 return created, problems, notes
         return Collection(kind=self.kind, name=spec.name, href=href), problems, notes
 
-    def set_properties(
-        self, href: str, values: dict[tuple[str, str], str], why: str = ""
-    ) -> list[str]:
+    def set_properties(self, href: str, values: Mapping[str, str], why: str = "") -> list[str]:
+        """Set text properties named by their local name (the contract's spelling)."""
+        return self._proppatch(href, qualified(values), why)
+
+    def _proppatch(self, href: str, values: dict[tuple[str, str], str], why: str) -> list[str]:
         """PROPPATCH each of *values* on *href*, one at a time; a line per property refused.
 
         One at a time because a PROPPATCH is all or nothing (RFC 4918 §9.2): one refused

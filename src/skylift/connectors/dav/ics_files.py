@@ -18,7 +18,9 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from skylift.connectors.dav.base import DavCapabilities, DavConnector, DavSource
 from skylift.errors import ConfigError
+from skylift.model.account import Login
 from skylift.model.dav import Collection, DavKind, Item, ItemRef, decode_dav_text
 
 CALENDAR_HEADER = ("VERSION", "PRODID", "CALSCALE")
@@ -160,9 +162,13 @@ def _file_block(
     groups.setdefault(key, []).append(block)
 
 
-class IcsFileSource:
+FILE_CAPABILITIES = DavCapabilities()  # read-only, no sync token (the marker is a hash)
+
+
+class IcsFileSource(DavSource):
     """Calendars from ``.ics`` files; *path* may name a file or a folder."""
 
+    capabilities = FILE_CAPABILITIES
     kind = DavKind.CALENDAR
     suffix = ".ics"
 
@@ -245,6 +251,20 @@ class IcsFileSource:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class IcsFileConnector(DavConnector):
+    """``ics:///path`` (``{user}`` in the path is each account's user): a source only."""
+
+    capabilities = FILE_CAPABILITIES
+
+    def path(self, login: Login) -> Path:
+        endpoint = self.endpoint
+        raw = (endpoint.host + endpoint.path) if endpoint.host else endpoint.path
+        return Path(raw.replace("{user}", login.user))
+
+    def open_source(self, login: Login) -> IcsFileSource:
+        return IcsFileSource(self.path(login))
 
 
 def _files_hash(files: Sequence[Path]) -> str:

@@ -8,10 +8,21 @@ misspelt namespace). Nothing here looks at the root element: every ``propstat`` 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from lxml import etree
 
+from skylift.connectors.dav.base import description_name, text_properties
 from skylift.connectors.dav.wire import CR, ICAL, NSMAP, C, D, q, text_of
 from skylift.model.dav import Collection, DavKind
+
+# The contract's local names of the text properties -> their XML names
+QNAMES = {
+    "displayname": (D, "displayname"),
+    "calendar-color": (ICAL, "calendar-color"),
+    "calendar-description": (C, "calendar-description"),
+    "addressbook-description": (CR, "addressbook-description"),
+}
 
 # (namespace, name) -> a short name for reports
 LABELS = {
@@ -25,34 +36,17 @@ LABELS = {
 
 
 def description_prop(kind: DavKind) -> tuple[str, str]:
-    return (
-        (C, "calendar-description") if kind is DavKind.CALENDAR else (CR, "addressbook-description")
-    )
+    return QNAMES[description_name(kind)]
+
+
+def qualified(values: Mapping[str, str]) -> dict[tuple[str, str], str]:
+    """Text properties by local name (the contract's spelling) -> by XML name."""
+    return {QNAMES[name]: value for name, value in values.items()}
 
 
 def text_props(spec: Collection) -> dict[tuple[str, str], str]:
-    """The text properties of *spec* worth carrying over (empty ones are left out)."""
-    props = {(D, "displayname"): spec.display_name, description_prop(spec.kind): spec.description}
-    if spec.kind is DavKind.CALENDAR:
-        props[(ICAL, "calendar-color")] = spec.color
-    return {name: value for name, value in props.items() if value}
-
-
-def current_text(collection: Collection, name: tuple[str, str]) -> str:
-    if name == (D, "displayname"):
-        return collection.display_name
-    if name == (ICAL, "calendar-color"):
-        return collection.color
-    return collection.description
-
-
-def differing(spec: Collection, existing: Collection) -> dict[tuple[str, str], str]:
-    """The text properties the source has and the target holds otherwise."""
-    return {
-        name: value
-        for name, value in text_props(spec).items()
-        if current_text(existing, name) != value
-    }
+    """The text properties of *spec* worth carrying over, by XML name."""
+    return qualified(text_properties(spec))
 
 
 def add_props(prop: etree._Element, values: dict[tuple[str, str], str]) -> None:

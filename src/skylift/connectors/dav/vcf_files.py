@@ -10,7 +10,13 @@ from __future__ import annotations
 
 import hashlib
 
-from skylift.connectors.dav.ics_files import IcsFileSource, property_name, unfold
+from skylift.connectors.dav.ics_files import (
+    IcsFileConnector,
+    IcsFileSource,
+    property_name,
+    unfold,
+)
+from skylift.model.account import Login
 from skylift.model.dav import Collection, DavKind, Item
 
 
@@ -90,3 +96,10 @@ class VcfFileSource(IcsFileSource):
 
     def __enter__(self) -> VcfFileSource:
         return self
+
+
+class VcfFileConnector(IcsFileConnector):
+    """``vcf:///path`` (``{user}`` in the path is each account's user): a source only."""
+
+    def open_source(self, login: Login) -> VcfFileSource:
+        return VcfFileSource(self.path(login))

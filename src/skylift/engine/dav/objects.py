@@ -66,7 +66,7 @@ def prepare_calendar_object(raw: bytes, domain_map: dict[str, str]) -> Prepared:
     """Find the UID and component of one calendar object on its content lines; drop METHOD,
     add a missing UID, rewrite domains. Nothing else is touched: an object that needs none
     of that leaves with the bytes it came with, whatever a strict parser would say of it
-    (the target decides; ``davsync_repair`` says what follows a refusal).
+    (the target decides; ``repair.py`` says what follows a refusal).
     """
     text = decode_dav_text(raw)
     lines = _logical_lines(text)

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
-from skylift.model.dav import ItemRecord, ItemRef
+from skylift.model.dav import Collection, ItemRecord, ItemRef
 
 KEPT_DELETED = "deleted at the source; kept (use --delete)"
 
@@ -176,3 +176,56 @@ def plan_object(
 def duplicate_uid_step(uid: str, source_href: str, first_href: str) -> Step:
     """A second source object with a UID already seen in this collection."""
     return Step(Action.FAIL, f"same UID as {first_href}; not copied twice", uid, source_href)
+
+
+def unchanged(
+    source_marker: str | None,
+    target_marker: str | None,
+    old_source_marker: str | None,
+    old_target_marker: str | None,
+) -> bool:
+    """Both sides still carry the markers of the last settled run: nothing to look at."""
+    return bool(
+        source_marker
+        and target_marker
+        and source_marker == old_source_marker
+        and target_marker == old_target_marker
+    )
+
+
+def refuse_object(
+    uid: str,
+    source_href: str,
+    size: int,
+    component: str,
+    collection: Collection,
+    limit: int | None,
+    seen: dict[str, str],
+) -> Step | None:
+    """Why a prepared object cannot go to *collection* at all, or None when it can.
+
+    *limit* is the largest object the target takes (the collection's announcement, else
+    the connector's declared capability). *seen* maps the UIDs met so far in this
+    collection to their source href; an object that is not too big joins it.
+    """
+    if limit and size > limit:
+        return Step(
+            Action.FAIL, f"{size} bytes, the target takes at most {limit}", uid, source_href
+        )
+    if uid in seen:
+        return duplicate_uid_step(uid, source_href, seen[uid])
+    seen[uid] = source_href
+    if collection.components and component not in (*collection.components, "VCARD"):
+        return Step(Action.FAIL, f"the target calendar takes no {component}", uid, source_href)
+    return None
+
+
+def merge_changes(
+    records: Iterable[ItemRecord], changed: Iterable[ItemRef], removed: Iterable[str]
+) -> list[ItemRef]:
+    """The source listing rebuilt from the ledger plus a sync-collection delta."""
+    known = {r.source_href: ItemRef(r.source_href, r.source_etag) for r in records}
+    known.update({ref.href: ref for ref in changed})
+    for href in removed:
+        known.pop(href, None)
+    return list(known.values())

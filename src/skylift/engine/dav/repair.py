@@ -1,6 +1,6 @@
 """The minimal repairs tried on a calendar object only after the target refused the original.
 
-An object goes first as the source served it (see ``davsync_objects``). When the target
+An object goes first as the source served it (see ``objects.py``). When the target
 refuses it, each rule below changes the fewest bytes that make a strict parser accept
 what is wrong, and leaves every other line as it was; the original is saved beside the
 report either way. The rules, in order:

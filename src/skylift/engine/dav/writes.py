@@ -19,12 +19,12 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Generic, TypeVar
 
-from skylift.connectors.dav.client import DavAccount
+from skylift.connectors.dav.base import DavTarget
+from skylift.engine.dav.export import ExportFolder
 from skylift.engine.dav.objects import Prepared
 from skylift.engine.dav.plan import Action, Step
 from skylift.engine.dav.repair import repair_calendar_object
 from skylift.model.dav import Collection, DavKind, Item, ItemRecord, PutResult
-from skylift.runners.davsync_export import ExportFolder
 from skylift.state.dav_ledger import DavLedger
 
 T = TypeVar("T")
@@ -81,7 +81,7 @@ def write_object(
     item: Item,
     prepared: Prepared,
     step: Step,
-    target: DavAccount,
+    target: DavTarget,
     collection: Collection,
     ledger: DavLedger,
     account: str,
@@ -92,7 +92,7 @@ def write_object(
     """PUT one object, then record it: the ledger never names what the target lacks.
 
     A refused calendar object is tried once more with the minimal repair of
-    ``davsync_repair`` when one applies; the original goes to *export* whenever what the
+    ``engine/dav/repair.py`` when one applies; the original goes to *export* whenever what the
     target holds is not it. May run on a worker thread; touches nothing but the target,
     this object's ledger row and its export file.
     """
