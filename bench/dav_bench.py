@@ -182,7 +182,7 @@ def run(args: list[str], env: dict[str, str], logs: Path) -> tuple[float, float,
 
 def counts(summary: dict) -> dict[str, int]:
     totals: dict[str, int] = {}
-    for account in summary["accounts"]:
+    for account in summary["items"]:
         for collection in account.get("collections", []):
             for action, n in collection["counts"].items():
                 totals[action] = totals.get(action, 0) + n

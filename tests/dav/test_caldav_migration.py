@@ -120,7 +120,7 @@ def test_rerun_copies_nothing_and_brings_updates_and_deletions(any_pair: DavPair
 
     again = dav_pair.migrate(DavKind.CALENDAR, "--json")
     assert again.returncode == 0, again.stderr
-    collections = json.loads(again.stdout)["accounts"][0]["collections"]
+    collections = json.loads(again.stdout)["items"][0]["collections"]
     assert [c["unchanged"] for c in collections] == [True]
 
     with dav_pair.account("source", DavKind.CALENDAR) as source:

@@ -174,7 +174,7 @@ def test_ics_folder_to_caldav_reports_malformed_objects_and_keeps_the_rest(
     )
     import json
 
-    counts = [c["counts"] for c in json.loads(rerun.stdout)["accounts"][0]["collections"]]
+    counts = [c["counts"] for c in json.loads(rerun.stdout)["items"][0]["collections"]]
     assert sum(c["create"] + c["update"] for c in counts) == 0
 
     verify = dav_pair.run(

@@ -97,7 +97,7 @@ def test_a_target_that_refuses_the_offset_gets_the_minimal_repair_and_the_origin
     original = served[ODD_UID]
     result = mixed_pair.migrate(DavKind.CALENDAR, "--json")
     assert result.returncode == 0, result.stdout + result.stderr
-    (report,) = json.loads(result.stdout)["accounts"][0]["collections"]
+    (report,) = json.loads(result.stdout)["items"][0]["collections"]
     assert report["counts"]["create"] == 2 and report["counts"]["fail"] == 0
     (line,) = [i for i in report["items"] if i["notice"]]
     assert line["uid"] == ODD_UID

@@ -84,7 +84,7 @@ def test_parallel_writes_copy_everything_once_and_the_ledger_matches(dav_pair: D
         )
     first = dav_pair.migrate(DavKind.CALENDAR, "--dav-workers", "4", "--json")
     assert first.returncode == 0, first.stdout + first.stderr
-    report = json.loads(first.stdout)["accounts"][0]["collections"][0]
+    report = json.loads(first.stdout)["items"][0]["collections"][0]
     assert report["counts"]["create"] == count
     uids = [i["uid"] for i in report["items"]]
     assert sorted(uids) == sorted(f"ev-{n}@old.example" for n in range(count))

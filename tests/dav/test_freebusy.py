@@ -92,7 +92,7 @@ def test_vfreebusy_object_matches_what_the_target_server_answers(dav_pair: DavPa
         "--json",
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    account = json.loads(result.stdout)["accounts"][0]
+    account = json.loads(result.stdout)["items"][0]
     published = out / f"{dav_pair.target_user}.ifb"
     assert account["vfreebusy_file"] == str(published)
     periods, component = _freebusy(published.read_bytes())

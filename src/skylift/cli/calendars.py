@@ -11,11 +11,11 @@ import sys
 import time
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
-from skylift.cli.common import parse_duration, print_json
+from skylift.cli.common import envelope, parse_duration, print_json
 from skylift.cli.mail import load_pairs
 from skylift.cli.options import DryRunOpt, JsonOpt, StateOpt
 from skylift.engine.dav.plan import Action
@@ -138,10 +138,24 @@ def _migrate(
     finally:
         ledger.close()
     if json_out:
-        print_json({"kind": str(kind), "dry_run": options.dry_run, "accounts": results})
+        totals = _collection_totals(results)
+        totals["accounts_failed"] = failed_accounts
+        name = "migrate-calendars" if kind is DavKind.CALENDAR else "migrate-contacts"
+        print_json(envelope(name, totals, results, kind=str(kind), dry_run=options.dry_run))
     if failed_accounts:
         return EXIT_CONNECT
     return EXIT_ITEMS_FAILED if any_failed_items else EXIT_OK
+
+
+def _collection_totals(results: list[dict[str, Any]]) -> dict[str, int]:
+    """Sums over every account's collections: the numbers a script checks first."""
+    totals: dict[str, int] = {"accounts": len(results)}
+    for account in results:
+        for collection in account.get("collections", []):
+            for key, value in collection.items():
+                if isinstance(value, int) and not isinstance(value, bool):
+                    totals[key] = totals.get(key, 0) + value
+    return totals
 
 
 def _print_reports(account: str, reports: list[CollectionReport], dry_run: bool) -> None:
@@ -196,7 +210,9 @@ def _verify(
                 for uid, text in check.problems:
                     print(f"  {uid or '-'}: {text}")
     if json_out:
-        print_json({"kind": str(kind), "ok": problems == 0, "accounts": results})
+        name = "verify-calendars" if kind is DavKind.CALENDAR else "verify-contacts"
+        totals = {"accounts": len(results), "problems": problems}
+        print_json(envelope(name, totals, results, kind=str(kind), ok=problems == 0))
     return EXIT_OK if problems == 0 else EXIT_ITEMS_FAILED
 
 
@@ -354,7 +370,10 @@ def freebusy_publish(
                     )
                 )
         if json_out:
-            print_json({"dry_run": dry_run, "accounts": [r.to_json() for r in reports]})
+            items = [r.to_json() for r in reports]
+            print_json(
+                envelope("freebusy publish", {"accounts": len(items)}, items, dry_run=dry_run)
+            )
         else:
             for r in reports:
                 print(
