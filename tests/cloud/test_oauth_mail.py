@@ -316,3 +316,33 @@ def test_pop3_source_signs_in_with_xoauth2(cloud: Cloud) -> None:
     src = dump(cloud.source.imap_port, *_as("fay@old.example"))["INBOX"]
     dst = dump(cloud.target.imap_port, *_as("frank@new.example"))["INBOX"]
     assert sorted(r[0] for r in dst) == sorted(r[0] for r in src)
+
+
+def test_throttled_token_endpoints_are_waited_out(cloud: Cloud) -> None:
+    """Entra's 429 with Retry-After and Google's 403 rateLimitExceeded on the token request:
+    the run waits what it was told (the endpoint's log) and then copies everything once."""
+    seed(cloud.source.imap_port, *_as("fay@old.example"), {"INBOX": _many(6, 500)}, sep="/")
+    cloud.target.grant("fay@new.example")
+    users = _users(cloud, "f.csv", "fay")
+    google_403 = {
+        "error": {"code": 403, "message": "Rate Limit Exceeded", "status": "PERMISSION_DENIED",
+                  "errors": [{"reason": "rateLimitExceeded", "domain": "usageLimits"}]},
+    }  # fmt: skip
+    cloud.tokens.throttle_next = [
+        (403, {}, google_403),  # the source's first token request (preflight: source first)
+        (429, {"Retry-After": "2"}, {"error": "temporarily_unavailable"}),  # the target's
+    ]
+    posts_before = len(cloud.tokens.posts_at)
+    result = run_skylift("migrate", *cloud.args(), "--users", users, "--state",
+                         cloud.root / "f.db", "--json", env=cloud.env())  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert json.loads(result.stdout)["totals"]["copied"] == 6
+    assert not cloud.tokens.throttle_next and len(cloud.tokens.throttled_at) >= 2
+    posts = cloud.tokens.posts_at[posts_before:]
+    after_429 = cloud.tokens.throttled_at[-1]
+    nxt = min(p for p in posts if p > after_429)
+    assert nxt - after_429 >= 2.0, "the Retry-After was not honoured"
+    src = dump(cloud.source.imap_port, *_as("fay@old.example"))
+    dst = dump(cloud.target.imap_port, *_as("fay@new.example"))
+    assert dst["INBOX"] == src["INBOX"]
+    _no_secret_anywhere(cloud, result.stdout, result.stderr)

@@ -29,6 +29,7 @@ from skylift.connectors.endpoint import Endpoint
 from skylift.engine.profiles import TargetProfile, load_profile
 from skylift.errors import ConfigError
 from skylift.model.account import MailboxPair, Secret
+from skylift.runners.retry import call_with_retry
 
 _HELP = "Profiles and app-only OAuth2"
 
@@ -213,5 +214,7 @@ def preflight(endpoints: tuple[Endpoint, ...], pairs: list[MailboxPair]) -> None
             continue
         pair = pairs[0]
         user = pair.source.user if index == 0 else pair.target.user
+        provider = endpoint.oauth
         with contextlib.suppress(PerMailboxAuthError):
-            endpoint.oauth.token(user)
+            # A throttled token endpoint says how long to wait: the one retry rule waits it.
+            call_with_retry(lambda p=provider, u=user: p.token(u), "token request", attempts=4)

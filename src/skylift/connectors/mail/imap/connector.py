@@ -27,6 +27,7 @@ from skylift.connectors.endpoint import Endpoint
 from skylift.connectors.mail.base import Capabilities, MailConnector, MailTarget, Namespace
 from skylift.connectors.mail.imap.namespace import NamespaceMap
 from skylift.connectors.mail.imap.wire import FetchedItem, append_command, parse_fetch, uid_set
+from skylift.connectors.throttle_hints import imap_backoff, imap_throttled
 from skylift.errors import (
     AuthError,
     ConfigError,
@@ -54,8 +55,6 @@ UNSETTABLE_FLAGS = {"\\recent"}
 
 LIST_CHUNK = 5000  # UIDs per FETCH of sizes/flags: bounds memory on 100k-message folders
 
-_BACKOFF_MS = re.compile(r"Suggested Backoff Time:\s*(\d+)\s*milliseconds?", re.I)
-_THROTTLE_WORDS = re.compile(r"\[UNAVAILABLE\]|throttl|try again later|server busy", re.I)
 _APPENDUID = re.compile(rb"\[APPENDUID (\d+) ([0-9:,]+)\]", re.I)
 
 # Servers that answered a LITERAL+ MULTIAPPEND with BAD: later sessions wait for continuations.
@@ -66,19 +65,21 @@ NETWORK_ERRORS = (imaplib.IMAP4.abort, OSError, socket.timeout, ssl.SSLError, EO
 
 
 def transient_from(exc: BaseException) -> TransientError:
-    """Turn a dropped connection, BYE or throttling answer into a TransientError."""
+    """Turn a dropped connection, BYE or throttling answer into a TransientError.
+
+    The wait is the server's own (Exchange's Suggested Backoff Time, also when it came on the
+    NO before the BYE that imaplib reports); None lets the retry rule double its backoff.
+    """
     text = str(exc) or type(exc).__name__
-    retry_after = None
-    if m := _BACKOFF_MS.search(text):
-        retry_after = int(m.group(1)) / 1000
+    retry_after = imap_backoff(text)
     if "AccessTokenExpired" in text:  # Exchange ends a session whose token expired
         return TokenExpired(f"IMAP session ended: {text}")
     return TransientError(f"IMAP connection problem: {text}", retry_after=retry_after)
 
 
 def is_throttling(text: str) -> bool:
-    """True when a NO answer asks us to slow down rather than refusing the item."""
-    return bool(_THROTTLE_WORDS.search(text) or _BACKOFF_MS.search(text))
+    """True when a NO/BAD answer asks us to slow down rather than refusing the item."""
+    return imap_throttled(text)
 
 
 def parse_uid_set(spec: bytes) -> list[int]:
@@ -541,7 +542,8 @@ class ImapMailbox(MailTarget):
         except imaplib.IMAP4.abort:
             raise
         except imaplib.IMAP4.error as exc:
-            _LITERAL_PLUS_REFUSED.add(self._server_key())
+            if not is_throttling(str(exc)):  # a throttling BAD says nothing about LITERAL+
+                _LITERAL_PLUS_REFUSED.add(self._server_key())
             raise transient_from(exc) from None
         text = b" ".join(d for d in data if isinstance(d, bytes))
         if typ != "OK" and is_throttling(_text(text)):
