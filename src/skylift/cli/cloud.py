@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -217,4 +218,4 @@ def preflight(endpoints: tuple[Endpoint, ...], pairs: list[MailboxPair]) -> None
         provider = endpoint.oauth
         with contextlib.suppress(PerMailboxAuthError):
             # A throttled token endpoint says how long to wait: the one retry rule waits it.
-            call_with_retry(lambda p=provider, u=user: p.token(u), "token request", attempts=4)
+            call_with_retry(functools.partial(provider.token, user), "token request", attempts=4)
