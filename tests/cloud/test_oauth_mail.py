@@ -346,3 +346,37 @@ def test_throttled_token_endpoints_are_waited_out(cloud: Cloud) -> None:
     dst = dump(cloud.target.imap_port, *_as("fay@new.example"))
     assert dst["INBOX"] == src["INBOX"]
     _no_secret_anywhere(cloud, result.stdout, result.stderr)
+
+
+def test_a_tenant_cap_holds_across_mailboxes_whatever_parallel_says(cloud: Cloud) -> None:
+    """--parallel 8 against a profile that allows 2 sessions per tenant: the relay in front
+    of the target never sees a third, and every mailbox still arrives whole."""
+    from tests.servers.counting_proxy import CountingProxy
+
+    seed(cloud.source.imap_port, *_as("fay@old.example"), {"Cap": _many(30, 4000)}, sep="/")
+    boxes = [f"cap{i}@new.example" for i in range(8)]
+    for box in boxes:
+        cloud.target.grant(box)
+    users = write_users(
+        cloud.root / "cap.csv", [(b, "fay@old.example") for b in boxes], "EmailAddress,UserName"
+    )
+    profile = cloud.root / "tenant-cap.toml"
+    profile.write_text(
+        'name = "tenant-cap"\n[mail]\nauth = "oauth2-microsoft"\ntenant_connections = 2\n'
+    )
+    counter = CountingProxy(cloud.target.imap_port)
+    args = cloud.args(target=False) + [
+        "--target-profile", str(profile), "--target", counter.url(),
+        "--target-oauth-tenant", "new.example", "--target-oauth-client-id", cloud.client_id,
+        "--target-oauth-authority", cloud.tokens.url, "--target-ca", str(cloud.tokens.ca_file),
+    ]  # fmt: skip
+    try:
+        result = run_skylift("migrate", *args, "--users", users, "--state", cloud.root / "cap.db",
+                             "--json", "--parallel", "8", env=cloud.env())  # fmt: skip
+    finally:
+        counter.close()
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert counter.sessions >= 8 and counter.most == 2, (counter.sessions, counter.most)
+    src = dump(cloud.source.imap_port, *_as("fay@old.example"))["Cap"]
+    for box in boxes:
+        assert dump(cloud.target.imap_port, *_as(box))["Cap"] == src, box

@@ -196,6 +196,13 @@ class SignIn:
                 return int(value)
         return fallback
 
+    def tenant_connections(self) -> tuple[int | None, int | None]:
+        """Each side's profile cap on sessions per tenant (all mailboxes together)."""
+        return (
+            self.source.profile.mail.tenant_connections if self.source.profile else None,
+            self.target.profile.mail.tenant_connections if self.target.profile else None,
+        )
+
     def max_size(self) -> int | None:
         """The target profile's largest message, as the default of --max-size."""
         if self.target.profile is None:

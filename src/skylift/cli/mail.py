@@ -279,6 +279,7 @@ def migrate(
         parallel=parallel,
         max_connections=max_connections,
         retries=retries,
+        tenant_connections=sign_in.tenant_connections(),
         on_mailbox_start=live.mailbox_started,
         on_mailbox_done=live.mailbox_done,
     )

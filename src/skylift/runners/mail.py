@@ -29,7 +29,7 @@ from skylift.errors import (
 from skylift.model.account import MailboxPair
 from skylift.runners.base import RunControl, WorkUnit
 from skylift.runners.folder_share import FolderShare, Opened, help_with
-from skylift.runners.limits import ConnectionLimit
+from skylift.runners.limits import ConnectionLimit, hold, tenant_key, try_hold
 from skylift.runners.local import run_units
 from skylift.runners.retry import with_retries
 from skylift.state.store import StateStore
@@ -44,6 +44,8 @@ class RunSettings:
     max_connections: int = 10
     retries: int = 5
     retry_cap_seconds: float = 30.0
+    #: sessions at once per tenant, (source, target) side; None: no tenant cap
+    tenant_connections: tuple[int | None, int | None] = (None, None)
     on_mailbox_start: Callable[[MailboxPair], None] = field(default=lambda _: None)
     on_mailbox_done: Callable[[MailboxReport], None] = field(default=lambda _: None)
 
@@ -127,6 +129,23 @@ def record_unit(units: WorkUnits, unit_id: int, report: MailboxReport) -> None:
     )  # fmt: skip
 
 
+def tenant_limits(
+    endpoints: tuple[Endpoint, Endpoint], caps: tuple[int | None, int | None]
+) -> tuple[ConnectionLimit | None, ConnectionLimit | None]:
+    """One cap per tenant: source and target in the same tenant share one (tenant to tenant)."""
+    made: dict[str, ConnectionLimit] = {}
+    out: list[ConnectionLimit | None] = []
+    for endpoint, cap in zip(endpoints, caps, strict=True):
+        if not cap:
+            out.append(None)
+            continue
+        key = tenant_key(endpoint)
+        if key not in made:
+            made[key] = ConnectionLimit(cap, f"tenant {key}")
+        out.append(made[key])
+    return out[0], out[1]
+
+
 def migrate_all(
     pairs: list[MailboxPair],
     source: Endpoint,
@@ -143,8 +162,10 @@ def migrate_all(
     run_id = store.start_run("migrate-dry-run" if options.dry_run else "migrate")
     units = None if options.dry_run else WorkUnits(store.engine)
     unit_ids = units.queue(new_run_id("migrate"), "mail", [p.key for p in pairs]) if units else {}
-    limit_src = ConnectionLimit(settings.max_connections)
-    limit_dst = ConnectionLimit(settings.max_connections)
+    limit_src = ConnectionLimit(settings.max_connections, "source server")
+    limit_dst = ConnectionLimit(settings.max_connections, "target server")
+    tenant_src, tenant_dst = tenant_limits((source, target), settings.tenant_connections)
+    caps = (limit_src, limit_dst, tenant_src, tenant_dst)
     started = time.monotonic()
 
     same_failure = SameFailure(len(pairs))
@@ -168,7 +189,7 @@ def migrate_all(
         t0 = time.monotonic()
 
         def attempt() -> None:
-            with limit_src, limit_dst:
+            with hold(*caps):
                 src: MailSource = src_connector.open_source(pair.source)
                 try:
                     dst: MailTarget = dst_connector.open_target(pair.target)
@@ -205,10 +226,8 @@ def migrate_all(
 
     def open_helper(index: int) -> Opened | None:
         """Connections of a worker's own for another worker's mailbox, if a slot is free."""
-        if not limit_src.try_acquire():
-            return None
-        if not limit_dst.try_acquire():
-            limit_src.release()
+        release = try_hold(*caps)
+        if release is None:
             return None
         pair = pairs[index]
         try:
@@ -219,16 +238,14 @@ def migrate_all(
                 src.close()
                 raise
         except BaseException:
-            limit_src.release()
-            limit_dst.release()
+            release()
             raise
 
         def close() -> None:
             for side in (dst, src):
                 with contextlib.suppress(Exception):
                     side.close()
-            limit_src.release()
-            limit_dst.release()
+            release()
 
         migration = MailboxMigration(
             pair.key, src, dst, store, run_id, options, run.mailboxes[index], progress
