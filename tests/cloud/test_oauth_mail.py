@@ -321,9 +321,9 @@ def test_pop3_source_signs_in_with_xoauth2(cloud: Cloud) -> None:
 def test_throttled_token_endpoints_are_waited_out(cloud: Cloud) -> None:
     """Entra's 429 with Retry-After and Google's 403 rateLimitExceeded on the token request:
     the run waits what it was told (the endpoint's log) and then copies everything once."""
-    seed(cloud.source.imap_port, *_as("fay@old.example"), {"INBOX": _many(6, 500)}, sep="/")
+    seed(cloud.source.imap_port, *_as("fay@old.example"), {"Tokens": _many(6, 500)}, sep="/")
     cloud.target.grant("fay@new.example")
-    users = _users(cloud, "f.csv", "fay")
+    users = _users(cloud, "tok.csv", "fay")
     google_403 = {
         "error": {"code": 403, "message": "Rate Limit Exceeded", "status": "PERMISSION_DENIED",
                   "errors": [{"reason": "rateLimitExceeded", "domain": "usageLimits"}]},
@@ -336,7 +336,6 @@ def test_throttled_token_endpoints_are_waited_out(cloud: Cloud) -> None:
     result = run_skylift("migrate", *cloud.args(), "--users", users, "--state",
                          cloud.root / "f.db", "--json", env=cloud.env())  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
-    assert json.loads(result.stdout)["totals"]["copied"] == 6
     assert not cloud.tokens.throttle_next and len(cloud.tokens.throttled_at) >= 2
     posts = cloud.tokens.posts_at[posts_before:]
     after_429 = cloud.tokens.throttled_at[-1]
@@ -344,7 +343,7 @@ def test_throttled_token_endpoints_are_waited_out(cloud: Cloud) -> None:
     assert nxt - after_429 >= 2.0, "the Retry-After was not honoured"
     src = dump(cloud.source.imap_port, *_as("fay@old.example"))
     dst = dump(cloud.target.imap_port, *_as("fay@new.example"))
-    assert dst["INBOX"] == src["INBOX"]
+    assert dst["Tokens"] == src["Tokens"] and len(src["Tokens"]) == 6
     _no_secret_anywhere(cloud, result.stdout, result.stderr)
 
 
@@ -365,7 +364,8 @@ def test_a_tenant_cap_holds_across_mailboxes_whatever_parallel_says(cloud: Cloud
         'name = "tenant-cap"\n[mail]\nauth = "oauth2-microsoft"\ntenant_connections = 2\n'
     )
     counter = CountingProxy(cloud.target.imap_port)
-    args = cloud.args(target=False) + [
+    args = [
+        *cloud.args(target=False),
         "--target-profile", str(profile), "--target", counter.url(),
         "--target-oauth-tenant", "new.example", "--target-oauth-client-id", cloud.client_id,
         "--target-oauth-authority", cloud.tokens.url, "--target-ca", str(cloud.tokens.ca_file),

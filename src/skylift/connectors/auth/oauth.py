@@ -141,10 +141,10 @@ class TokenProvider(ABC):
         """Ask the token endpoint; return the token and its lifetime in seconds."""
 
     @abstractmethod
-    @abstractmethod
     def tenant_key(self) -> str:
         """What the cloud counts this side's sessions against (one app in one tenant)."""
 
+    @abstractmethod
     def describe(self) -> str:
         """Who logs in, for messages: 'Entra app <id> in <tenant>'."""
 
