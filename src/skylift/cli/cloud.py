@@ -203,6 +203,14 @@ class SignIn:
             self.target.profile.mail.tenant_connections if self.target.profile else None,
         )
 
+    def daily_budget(self) -> int | None:
+        """The target profile's bytes per user per day (ingest_bytes_per_day): the default
+        of --daily-budget."""
+        if self.target.profile is None:
+            return None
+        value = self.target.profile.value("ingest_bytes_per_day")
+        return int(value) if value else None
+
     def max_size(self) -> int | None:
         """The target profile's largest message, as the default of --max-size."""
         if self.target.profile is None:

@@ -212,6 +212,13 @@ def migrate(
     map_folder: Annotated[list[str] | None, typer.Option(help="OLD=NEW")] = None,
     max_size: Annotated[str | None, typer.Option(help="Skip larger messages, e.g. 35M")] = None,
     bwlimit: Annotated[str | None, typer.Option(help="Bandwidth cap, e.g. 10M or 80Mbit")] = None,
+    daily_budget: Annotated[
+        str | None,
+        typer.Option(
+            help="Bytes each user may upload per UTC day, e.g. 500M (default: the target "
+            "profile's, 500 MB for google-workspace; 0 for none)"
+        ),
+    ] = None,
     source_ca: SourceCaOpt = None,
     target_ca: TargetCaOpt = None,
     insecure_source: InsecureSourceOpt = False,
@@ -256,6 +263,9 @@ def migrate(
             dry_run=dry_run,
             full=full,
             bucket=TokenBucket(parse_rate(bwlimit) if bwlimit else None),
+            daily_budget=(
+                parse_size(daily_budget) or None if daily_budget else sign_in.daily_budget()
+            ),
             export_dir=report_dir / "non-mail" if report_dir else None,
         )
     except (ValueError, re.error) as exc:

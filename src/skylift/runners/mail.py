@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from skylift.connectors import mail_connector
 from skylift.connectors.endpoint import Endpoint
 from skylift.connectors.mail.base import MailSource, MailTarget
+from skylift.engine.mail.budget import DailyBudget
 from skylift.engine.mail.report import MailboxReport, RunReport
 from skylift.engine.mail.sync import MailboxMigration, MigrateOptions, ProgressFn
 from skylift.engine.mail.verify import VerifyReport, verify_mailbox
@@ -32,6 +33,7 @@ from skylift.runners.folder_share import FolderShare, Opened, help_with
 from skylift.runners.limits import ConnectionLimit, hold, tenant_key, try_hold
 from skylift.runners.local import run_units
 from skylift.runners.retry import with_retries
+from skylift.state.budgets import ByteBudgets
 from skylift.state.store import StateStore
 from skylift.state.work_units import WorkUnits, new_run_id
 
@@ -116,7 +118,7 @@ def record_unit(units: WorkUnits, unit_id: int, report: MailboxReport) -> None:
     """A finished mailbox as a work unit: its state, what it moved, why it is not done."""
     totals = report.totals()
     problems = totals["skipped"] + totals["rejected"] + totals["failed"]
-    error = report.error
+    error = report.error or report.budget
     if error is None and problems:
         error = (
             f"{totals['skipped']} skipped, {totals['rejected']} rejected, "
@@ -169,6 +171,15 @@ def migrate_all(
     started = time.monotonic()
 
     same_failure = SameFailure(len(pairs))
+    # Per-user daily upload budgets, kept in the state store; one object per mailbox, shared
+    # with the workers lent to it.
+    ledger = ByteBudgets(store.engine) if options.daily_budget and not options.dry_run else None
+    budgets = [
+        DailyBudget(ledger, p.target.user or p.key, options.daily_budget)
+        if ledger is not None and options.daily_budget
+        else None
+        for p in pairs
+    ]
 
     def one(index: int) -> None:
         pair, report = pairs[index], run.mailboxes[index]
@@ -195,8 +206,9 @@ def migrate_all(
                     dst: MailTarget = dst_connector.open_target(pair.target)
                     try:
                         migration = MailboxMigration(
-                            pair.key, src, dst, store, run_id, options, report, progress
-                        )
+                            pair.key, src, dst, store, run_id, options, report, progress,
+                            budgets[index],
+                        )  # fmt: skip
                         queue = share.open(pair.key)
                         try:
                             queue.put(migration.prepare())
@@ -248,8 +260,9 @@ def migrate_all(
             release()
 
         migration = MailboxMigration(
-            pair.key, src, dst, store, run_id, options, run.mailboxes[index], progress
-        )
+            pair.key, src, dst, store, run_id, options, run.mailboxes[index], progress,
+            budgets[index],
+        )  # fmt: skip
         return migration, close
 
     def lend_idle_worker() -> bool:

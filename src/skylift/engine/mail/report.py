@@ -55,6 +55,9 @@ class MailboxReport:
     notes: list[str] = field(default_factory=list)  # namespace mapping, said once per mailbox
     left_out: list[str] = field(default_factory=list)  # shared/other users' folders, and why
     folders: dict[str, FolderReport] = field(default_factory=dict)
+    #: the daily upload budget ran out: what to say, and when the next run can go on (UTC)
+    budget: str | None = None
+    resumes_after: str | None = None
 
     def folder(self, source: str, target: str) -> FolderReport:
         if source not in self.folders:
@@ -79,7 +82,7 @@ class MailboxReport:
         totals = self.totals()
         if self.error:
             self.status = "failed"
-        elif totals["rejected"] or totals["failed"] or totals["skipped"]:
+        elif totals["rejected"] or totals["failed"] or totals["skipped"] or self.budget:
             self.status = "partial"
         else:
             self.status = "ok"
@@ -97,6 +100,8 @@ class MailboxReport:
             "non_mail": self.non_mail,
             "notes": self.notes,
             "left_out": self.left_out,
+            "budget": self.budget,
+            "resumes_after": self.resumes_after,
             **self.totals(),
             "folders": [asdict(f) for f in self.folders.values()],
         }

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from skylift.connectors.mail.base import MailSource, MailTarget
+from skylift.engine.mail.budget import BudgetSpent, DailyBudget
 from skylift.engine.mail.folders import FolderMapping, FolderRules, map_folders
 from skylift.engine.mail.namespaces import message_count, refused_reason, report_namespaces
 from skylift.engine.mail.plan import (
@@ -62,6 +63,9 @@ class MigrateOptions:
     batch_count: int = 1000
     export_dir: Path | None = None  # where non-mail items (PST calendars, contacts) go
     bucket: TokenBucket = field(default_factory=lambda: TokenBucket(None))
+    #: bytes each user may upload per UTC day (--daily-budget, or the target profile's
+    #: ingest_bytes_per_day); None: no budget
+    daily_budget: int | None = None
     # Set by the first Ctrl-C: stop at the next batch boundary, after the ledger is written.
     stop: threading.Event = field(default_factory=threading.Event)
 
@@ -137,7 +141,9 @@ class MailboxMigration:
         options: MigrateOptions,
         report: MailboxReport,
         progress: ProgressFn = _noop_progress,
+        budget: DailyBudget | None = None,
     ) -> None:
+        self.budget = budget
         self.mailbox = mailbox
         self.source = source
         self.target = target
@@ -196,6 +202,11 @@ class MailboxMigration:
         """Copy one folder of :meth:`prepare`'s list over this object's connections."""
         try:
             self.sync_folder(task.mapping, task.report, target_existed=task.target_existed)
+        except BudgetSpent as exc:
+            # Today's upload budget is spent: this folder keeps no mark, the others stop at
+            # their first upload, and the next run (a day later) goes on from the ledger.
+            self.report.budget = str(exc)
+            self.report.resumes_after = exc.resumes_after.isoformat()
         except FolderNotFound as exc:
             task.report.failed.append(ItemProblem(task.mapping.source_name, "", 0, str(exc)))
 
@@ -322,6 +333,11 @@ class MailboxMigration:
             self.store.record(self.mailbox, sname, validity, tname, known, "copied")
             if fix_flags:
                 self._sync_flags(m, fr, validity, fix_flags)
+            over_budget = False
+            if self.budget is not None and fresh:
+                allowed = self.budget.take([x for x, _ in fresh])  # BudgetSpent: none fits
+                over_budget = len(allowed) < len(fresh)
+                fresh = fresh[: len(allowed)]
             pending = [
                 CopyRecord(x.ref.uid, None, fp, x.ref.size, x.ref.flags, target_mark=mark)
                 for x, fp in fresh
@@ -344,6 +360,8 @@ class MailboxMigration:
             if refused:
                 self.store.drop_pending(self.mailbox, sname, refused)
             self.progress(self.mailbox, len(messages), nbytes)
+            if over_budget and self.budget is not None:
+                raise self.budget.exhausted()
 
     def _target_index(self, folder: Folder) -> dict[str, list[tuple[str, frozenset[str]]]]:
         """Fingerprints (-> uid, flags) of the target folder's messages.
