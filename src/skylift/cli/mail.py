@@ -39,6 +39,7 @@ from skylift.cli.render import MigrateProgress, print_run_summary, print_verify
 from skylift.connectors import MAIL_CONNECTORS
 from skylift.connectors.endpoint import Endpoint
 from skylift.engine.mail.folders import FolderRules, parse_map_folder
+from skylift.engine.mail.gmail import MODES
 from skylift.engine.mail.sync import MigrateOptions
 from skylift.engine.throttle import TokenBucket, parse_rate
 from skylift.engine.users import load_users
@@ -219,6 +220,13 @@ def migrate(
             "profile's, 500 MB for google-workspace; 0 for none)"
         ),
     ] = None,
+    gmail_labels: Annotated[
+        str,
+        typer.Option(
+            help="Gmail source: 'folders' (a copy in each label's folder, All Mail only for "
+            "mail with no label) or 'keywords' (one copy, other labels as keywords)"
+        ),
+    ] = "folders",
     source_ca: SourceCaOpt = None,
     target_ca: TargetCaOpt = None,
     insecure_source: InsecureSourceOpt = False,
@@ -255,6 +263,8 @@ def migrate(
     if report_dir is not None:
         report_dir.mkdir(parents=True, exist_ok=True)
     sign_in = cloud.SignIn.from_options(locals())
+    if gmail_labels not in MODES:
+        raise ConfigError(f"--gmail-labels must be one of {', '.join(MODES)}, not {gmail_labels!r}")
     try:
         rules = FolderRules(include or [], exclude or [], parse_map_folder(map_folder or []))
         options = MigrateOptions(
@@ -263,6 +273,7 @@ def migrate(
             dry_run=dry_run,
             full=full,
             bucket=TokenBucket(parse_rate(bwlimit) if bwlimit else None),
+            gmail_labels=gmail_labels,
             daily_budget=(
                 parse_size(daily_budget) or None if daily_budget else sign_in.daily_budget()
             ),

@@ -34,6 +34,10 @@ class FolderReport:
     already_there: int = 0
     flags_updated: int = 0
     bytes: int = 0
+    #: Gmail source: messages this folder leaves to another folder of the run (its labels)
+    in_other_labels: int = 0
+    #: Gmail target: messages already uploaded elsewhere that got this folder as a label
+    labels_added: int = 0
     skipped: list[ItemProblem] = field(default_factory=list)
     rejected: list[ItemProblem] = field(default_factory=list)
     failed: list[ItemProblem] = field(default_factory=list)

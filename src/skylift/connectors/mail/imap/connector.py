@@ -25,6 +25,7 @@ from imapclient.exceptions import IMAPClientError, LoginError
 
 from skylift.connectors.endpoint import Endpoint
 from skylift.connectors.mail.base import Capabilities, MailConnector, MailTarget, Namespace
+from skylift.connectors.mail.imap.gmail import GmailLabels, gmail_labels
 from skylift.connectors.mail.imap.namespace import NamespaceMap
 from skylift.connectors.mail.imap.wire import FetchedItem, append_command, parse_fetch, uid_set
 from skylift.connectors.throttle_hints import imap_backoff, imap_throttled
@@ -48,6 +49,7 @@ SPECIAL_USE_ROLES = {
     b"\\archive": "archive",
     b"\\all": "all",
     b"\\flagged": "flagged",
+    b"\\important": "important",
 }
 
 # Flags a client may not set (RFC 3501 2.3.2); everything else is carried.
@@ -158,7 +160,9 @@ class ImapMailbox(MailTarget):
             case_insensitive_names=False,
             max_message_bytes=self._appendlimit(caps),
             reserved_names=self.names.reserved(),
+            labels=b"X-GM-EXT-1" in caps,
         )
+        self._role_paths: dict[str, tuple[str, ...]] | None = None
         self._literal_plus = b"LITERAL+" in caps and self._server_key() not in _LITERAL_PLUS_REFUSED
         self._nodelay = False
 
@@ -343,6 +347,7 @@ class ImapMailbox(MailTarget):
                 )
             )
         out.sort(key=lambda f: (f.path[0].upper() != "INBOX", f.path))
+        self._role_paths = {f.role: f.path for f in out if f.role}
         return out
 
     def select(self, folder: Folder) -> FolderState:
@@ -379,16 +384,27 @@ class ImapMailbox(MailTarget):
                 for item in self._uid_fetch(chunk, b"(UID RFC822.SIZE FLAGS INTERNALDATE)")
                 if item.uid in wanted
             }
+            labels = self._gmail_labels(chunk) if self.capabilities.labels else {}
             for uid in chunk:
                 item = found.get(uid)
                 if item is None:
                     continue  # expunged meanwhile
+                msgid, paths = labels.get(uid, (None, frozenset()))
                 yield MessageRef(
                     uid=str(uid),
                     size=item.size or 0,
                     flags=_shared_flags(item.flags),
                     internaldate=item.internaldate,
+                    msgid=msgid,
+                    labels=paths,
                 )
+
+    def _gmail_labels(self, uids: Sequence[int]) -> dict[int, GmailLabels]:
+        """X-GM-MSGID and X-GM-LABELS (as folder paths) of *uids* in the selected folder."""
+        if self._role_paths is None:
+            self.folders()
+        found = self._call(self.client.fetch, list(uids), ["X-GM-MSGID", "X-GM-LABELS"])
+        return gmail_labels(found, self._role_paths or {}, self.names, self.separator)
 
     def fetch(self, folder: Folder, uids: Sequence[str]) -> Iterator[Message]:
         self._ensure_selected(folder, readonly=True)
@@ -590,6 +606,16 @@ class ImapMailbox(MailTarget):
     def set_flags(self, folder: Folder, uids: Sequence[str], flags: frozenset[str]) -> None:
         self._ensure_selected(folder, readonly=False)
         self._call(self.client.set_flags, [int(u) for u in uids], sorted(flags), silent=True)
+
+    def add_label(self, folder: Folder, uid: str, label: Folder) -> None:
+        """Gmail: ``UID STORE uid +X-GM-LABELS (label)`` in *folder*; the message then shows
+        in *label*'s folder too, without a second upload."""
+        self._ensure_selected(folder, readonly=False)
+        name = "\\Inbox" if label.is_inbox else self.name_of(label)
+        try:
+            self._call(self.client.add_gmail_labels, [int(uid)], [name], silent=True)
+        except IMAPClientError as exc:
+            raise FolderRefused(f"the target refused label {name!r}: {exc}") from None
 
     def list_from(self, folder: Folder, first_uid: int) -> Iterator[MessageRef]:
         self._ensure_selected(folder, readonly=True)
