@@ -25,6 +25,7 @@ import imapclient
 import servers as bench_storage
 from corpus import extra_messages, fill_user, user_messages
 from delay_proxy import DelayProxy
+from dsync_run import DOVEADM, dsync_commands
 from mbsync_run import MBSYNC, mbsync_commands
 from measure import Cost, run_measured
 from servers import (
@@ -222,6 +223,8 @@ def run_full(args: argparse.Namespace, servers: Servers, users: list[str], rows:
         )
     )
     print_table(rows[-1:])
+    if args.dsync:
+        run_dsync(servers, users, n, size, args.parallel, rows)
     if not args.reruns:
         if args.mbsync:
             run_mbsync(servers, users, n, size, args.parallel, "full", rows)
@@ -331,6 +334,29 @@ def run_mbsync(
     finally:
         if proxy:
             proxy.stop()
+        other.target.cleanup()
+
+
+def run_dsync(
+    servers: Servers, users: list[str], n: int, size: int, parallel: int, rows: list[Row]
+) -> None:
+    """Dovecot's dsync (``doveadm backup -R`` from an imapc: source) into a fresh target."""
+    if DOVEADM is None:
+        print("doveadm not installed (apt-get install dovecot-core): skipped", file=sys.stderr)
+        return
+    other = fresh_target(servers, users, "target-dsync")
+    try:
+        cmds = dsync_commands(
+            other.target.root / "dovecot.conf", users, servers.source.imap_port, PASSWORD
+        )
+        cpu0 = other.server_cpu()
+        cost = run_measured(cmds, parallel=parallel, quiet=True)
+        rows.append(
+            Row(f"full -P{parallel}", "dsync", n, size, cost, other.server_cpu() - cpu0,
+                check(other, users, n, {}))
+        )  # fmt: skip
+        print_table(rows[-1:])
+    finally:
         other.target.cleanup()
 
 
@@ -450,6 +476,9 @@ def main() -> None:
     p.add_argument("--no-full", dest="full", action="store_false", help="skip the full migration")
     p.add_argument("--no-reruns", dest="reruns", action="store_false", help="only the first copy")
     p.add_argument("--mbsync", action="store_true", help="also run mbsync on the same corpus")
+    p.add_argument(
+        "--dsync", action="store_true", help="also run Dovecot's dsync (doveadm backup -R, imapc:)"
+    )
     p.add_argument("--wan", action="store_true", help="add the WAN case (delay proxy)")
     p.add_argument("--rtt", type=float, default=20.0, help="WAN round trip in ms")
     p.add_argument("--wan-users", type=int, default=2)

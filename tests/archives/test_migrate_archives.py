@@ -59,7 +59,7 @@ def migrate_url(
 
 
 def by_mailbox(summary: Summary) -> dict[str, Summary]:
-    return {m["mailbox"]: m for m in summary["mailboxes"]}
+    return {m["mailbox"]: m for m in summary["items"]}
 
 
 def test_mbox_and_pst_archives_migrate_once_and_a_bad_file_fails_alone(
@@ -89,7 +89,7 @@ def test_mbox_and_pst_archives_migrate_once_and_a_bad_file_fails_alone(
 
     for scheme, csv in (("mbox", mbox_csv), ("pst", pst_csv)):  # reruns copy nothing
         _code, summary = migrate(scheme, archives, csv, target, state)
-        assert all(m["copied"] == 0 for m in summary["mailboxes"])
+        assert all(m["copied"] == 0 for m in summary["items"])
 
     with IMAPClient("127.0.0.1", port=target.imap_port, ssl=False) as client:
         client.login("bob", USERS["bob"])
@@ -141,7 +141,7 @@ def test_pst_calendar_and_contact_items_are_exported_beside_the_report(
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     summary = json.loads((report / "migrate.json").read_text())
-    assert summary["mailboxes"][0]["non_mail"] == {"ics": 1, "vcf": 1}
+    assert summary["items"][0]["non_mail"] == {"ics": 1, "vcf": 1}
     assert len(list((report / "non-mail" / "bob").rglob("*.ics"))) == 1
     assert len(list((report / "non-mail" / "bob").rglob("*.vcf"))) == 1
 

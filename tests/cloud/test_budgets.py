@@ -26,7 +26,7 @@ def _migrate(source: DovecotServer, target: DovecotServer, users: Path, state: P
         "migrate", "--source", source.imap_url(), "--target", target.imap_url(),
         "--users", users, "--state", state, "--json", "--daily-budget", str(BUDGET),
     )  # fmt: skip
-    boxes = {m["mailbox"]: m for m in json.loads(result.stdout)["mailboxes"]}
+    boxes = {m["mailbox"]: m for m in json.loads(result.stdout)["items"]}
     return result, boxes["alice@new.example"]
 
 

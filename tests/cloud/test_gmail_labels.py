@@ -103,7 +103,7 @@ def test_labels_become_folders_without_duplicates_then_keywords_mode(
     assert _names(got["Work"]) == ["m1", "m4"]
     assert _names(got["Travel"]) == ["m1"]
     assert _names(got[ALL_MAIL]) == ["m3"]  # only the message with no label
-    folders = {f["source"]: f for f in report["mailboxes"][0]["folders"]}
+    folders = {f["source"]: f for f in report["items"][0]["folders"]}
     assert folders[ALL_MAIL]["in_other_labels"] == 3 and report["totals"]["copied"] == 6
     again = _run(front, target_server.imap_url(), users, tmp_path / "f.db")
     assert again["totals"]["copied"] == 0
@@ -132,7 +132,7 @@ def test_gmail_to_gmail_adds_labels_instead_of_uploading_twice(gmail, tmp_path: 
         uploads = sorted(NAMES[fp] for fp in to_front.uploaded)
         assert uploads == ["m1", "m2", "m3", "m4"], uploads  # each message uploaded once
         assert sorted(x[3] for x in to_front.label_stores) == [("Travel",), ("Work",)]
-        assert sum(f["labels_added"] for f in report["mailboxes"][0]["folders"]) == 2
+        assert sum(f["labels_added"] for f in report["items"][0]["folders"]) == 2
         c = connect(to_front.port, "gus@new.example", "gus-new-pw")
         try:
             c.select_folder("INBOX", readonly=True)

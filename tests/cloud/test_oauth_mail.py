@@ -168,7 +168,7 @@ def test_google_to_microsoft_app_only_across_token_expiries_then_rerun(cloud: Cl
     assert report["totals"]["copied"] == 370
     # Sessions really ended on expiry and resumed with fresh tokens.
     assert cloud.source_proxy.byes + cloud.target_proxy.byes >= 1
-    assert sum(m["token_renewals"] for m in report["mailboxes"]) >= 1
+    assert sum(m["token_renewals"] for m in report["items"]) >= 1
     assert cloud.target_proxy.logins - logins_before >= 3
     for person in ("alice", "bob"):
         src = dump(cloud.source.imap_port, *_as(f"{person}@old.example"))
@@ -216,7 +216,7 @@ def test_a_mailbox_without_full_access_fails_alone(cloud: Cloud) -> None:
     result = run_skylift("migrate", *cloud.args(), "--users", users, "--state",
                          cloud.root / "de.db", "--json", env=cloud.env())  # fmt: skip
     assert result.returncode == 3, result.stdout + result.stderr
-    boxes = {m["mailbox"]: m for m in json.loads(result.stdout)["mailboxes"]}
+    boxes = {m["mailbox"]: m for m in json.loads(result.stdout)["items"]}
     assert boxes["erin@new.example"]["status"] == "ok"
     assert boxes["erin@new.example"]["copied"] == 5
     error = boxes["dave@new.example"]["error"]
@@ -290,7 +290,7 @@ def test_certificate_credential_and_auth_check(cloud: Cloud, tmp_path: Path) -> 
     del env["SKYLIFT_TARGET_OAUTH_CLIENT_SECRET"]
     result = run_skylift("auth", "check", *args, "--users", users, "--json", env=env)
     assert result.returncode == 3, result.stdout + result.stderr
-    checks = {(c["side"], c["mailbox"]): c for c in json.loads(result.stdout)["checks"]}
+    checks = {(c["side"], c["mailbox"]): c for c in json.loads(result.stdout)["items"]}
     assert checks[("target", None)]["ok"] and checks[("source", None)]["ok"], result.stdout
     assert checks[("target", "erin@new.example")]["ok"]
     assert checks[("source", "dave@old.example")]["ok"]

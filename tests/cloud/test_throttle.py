@@ -26,9 +26,7 @@ from tests.servers.throttle_proxy import ThrottleProxy
 
 
 def _alice(result_stdout: str) -> dict:
-    return next(
-        m for m in json.loads(result_stdout)["mailboxes"] if m["mailbox"].startswith("alice")
-    )
+    return next(m for m in json.loads(result_stdout)["items"] if m["mailbox"].startswith("alice"))
 
 
 def test_throttled_appends_wait_the_suggested_time_and_nothing_is_duplicated(

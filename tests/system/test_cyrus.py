@@ -37,7 +37,7 @@ def _migrate(source: str, target: str, users: Path, state: Path, *extra: str) ->
 
 def _summary(result: Any) -> dict[str, Any]:
     assert result.returncode in (0, 1), result.stderr
-    mailbox: dict[str, Any] = json.loads(result.stdout)["mailboxes"][0]
+    mailbox: dict[str, Any] = json.loads(result.stdout)["items"][0]
     return mailbox
 
 

@@ -27,7 +27,7 @@ def test_idle_workers_help_the_last_mailbox_and_nothing_is_copied_twice(
             "--parallel", "4", "--json")  # fmt: skip
     first = run_skylift(*args, "--bwlimit", "1M")  # slow enough for the idle workers to join
     assert first.returncode == 0, first.stderr
-    alice = json.loads(first.stdout)["mailboxes"][0]
+    alice = json.loads(first.stdout)["items"][0]
     assert alice["mailbox"] == "alice@new.example"
     assert alice["copied"] == len(FOLDERS) * PER_FOLDER
     assert alice["folders_by_helpers"] >= 1  # bob was empty: three slots were free to help
@@ -40,4 +40,4 @@ def test_idle_workers_help_the_last_mailbox_and_nothing_is_copied_twice(
 
     again = run_skylift(*args)
     assert again.returncode == 0
-    assert json.loads(again.stdout)["mailboxes"][0]["copied"] == 0
+    assert json.loads(again.stdout)["items"][0]["copied"] == 0

@@ -65,7 +65,7 @@ def test_first_ctrl_c_stops_after_the_batch_with_a_summary_and_the_resume_comman
     assert "Resume with the same command" in err and "--state" in err
     assert "Traceback" not in err
     summary = json.loads(out)  # the partial summary is still printed
-    alice, bob = summary["mailboxes"]
+    alice, bob = summary["items"]
     assert 0 < alice["copied"] < MESSAGES and "Ctrl-C" in alice["error"]
     assert bob["copied"] == 0 and bob["error"] == "not started (stopped by Ctrl-C)"
     _rerun_completes_without_duplicates(source_server, target_server, users_csv, state)

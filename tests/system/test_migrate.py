@@ -57,7 +57,7 @@ def test_every_message_arrives_byte_exact_with_flags_dates_and_folders(
     result = _migrate(source_server, target_server, users_csv, tmp_path / "s.db")
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout)
-    alice = next(m for m in summary["mailboxes"] if m["mailbox"] == "alice@new.example")
+    alice = next(m for m in summary["items"] if m["mailbox"] == "alice@new.example")
     assert alice["status"] == "ok"
     total = sum(len(v) for v in ODD_FOLDERS.values())
     assert alice["copied"] == total
@@ -89,7 +89,7 @@ def test_a_name_holding_the_targets_separator_is_renamed_and_reported(
                      "alice,alice@new.example,alice-new-pw,alice-pw\n")  # fmt: skip
     result = _migrate(target_server, source_server, users, tmp_path / "s.db")
     assert result.returncode == 0, result.stderr
-    folders = {f["source"]: f for f in json.loads(result.stdout)["mailboxes"][0]["folders"]}
+    folders = {f["source"]: f for f in json.loads(result.stdout)["items"][0]["folders"]}
     assert folders["Release v1.2/notes"]["target"] == "Release v1_2/notes"
     assert "'.' is the target's separator" in folders["Release v1.2"]["renamed_because"]
     dst = dump(source_server.imap_port, "alice", "alice-pw")
@@ -166,14 +166,14 @@ def test_target_refusal_is_reported_with_the_servers_words_and_the_run_goes_on(
              {"INBOX": [big, Item(message(2)), Item(message(3))]}, sep=".")  # fmt: skip
         result = _migrate(source_server, small, users_csv, tmp_path / "s.db")
         assert result.returncode == 1
-        alice = json.loads(result.stdout)["mailboxes"][0]
+        alice = json.loads(result.stdout)["items"][0]
         assert alice["copied"] == 2 and alice["rejected"] == 1
         rejected = alice["folders"][0]["rejected"][0]
         assert "Mail size is larger" in rejected["reason"]
         assert rejected["message_id"] == "<m1@example.test>"
         # --max-size skips before trying, and says so
         skip = _migrate(source_server, small, users_csv, tmp_path / "s.db", "--max-size", "1200k")
-        alice = json.loads(skip.stdout)["mailboxes"][0]
+        alice = json.loads(skip.stdout)["items"][0]
         assert alice["skipped"] == 1 and alice["copied"] == 0
         assert "--max-size" in alice["folders"][0]["skipped"][0]["reason"]
         # every run is in the state store as work units: skylift jobs says what happened
@@ -199,7 +199,8 @@ def test_dry_run_changes_nothing(
     result = _migrate(source_server, target_server, users_csv, tmp_path / "s.db", "--dry-run")
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout)
-    assert summary["dry_run"] is True
+    assert list(summary)[:3] == ["command", "totals", "items"]  # the one --json envelope
+    assert summary["command"] == "migrate" and summary["dry_run"] is True
     # Nothing was copied, and the summary says so; it says what a real run would copy.
     assert summary["totals"]["copied"] == 0
     assert summary["totals"]["would_copy"] == sum(len(v) for v in ODD_FOLDERS.values())
@@ -227,6 +228,31 @@ def test_proxy_login_with_admin_credentials_on_both_sides(
     assert json.loads(result.stdout)["totals"]["copied"] == 2
     assert "master-secret-1" not in result.stdout + result.stderr
     assert b"master-secret-1" not in (tmp_path / "s.db").read_bytes()
+
+
+def test_admin_passwords_from_files(
+    source_server: DovecotServer, target_server: DovecotServer, tmp_path: Path
+) -> None:
+    _seed_alice(source_server, {"INBOX": [Item(message(1))]})
+    users = tmp_path / "users.csv"
+    users.write_text("EmailAddress,UserName,Password\nalice@new.example,alice,\n")
+    secret = tmp_path / "admin.secret"
+    secret.write_text("master-secret-1\n")
+    empty = tmp_path / "empty.secret"
+    empty.write_text("")
+    common = (
+        "migrate", "--source", source_server.imap_url(), "--target", target_server.imap_url(),
+        "--users", users, "--state", tmp_path / "s.db", "--json",
+        "--source-admin", "skylift-admin", "--target-admin", "skylift-admin",
+        "--source-admin-password-file", secret,
+    )  # fmt: skip
+    bad = run_skylift(*common, "--target-admin-password-file", empty)
+    assert bad.returncode == 2
+    assert bad.stderr.strip() == f"skylift: error: --target-admin-password-file {empty} is empty"
+    result = run_skylift(*common, "--target-admin-password-file", secret)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["totals"]["copied"] == 1
+    assert "master-secret-1" not in result.stdout + result.stderr
 
 
 def test_secrets_never_reach_output_or_state(
@@ -304,7 +330,7 @@ def test_migrate_one_wave_of_a_plan(
         "--waves", waves, "--wave", "2", "--state", tmp_path / "s.db", "--json",
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
-    assert [m["mailbox"] for m in json.loads(result.stdout)["mailboxes"]] == ["bob@new.example"]
+    assert [m["mailbox"] for m in json.loads(result.stdout)["items"]] == ["bob@new.example"]
     missing = run_skylift(
         "migrate", "--source", source_server.imap_url(), "--target", target_server.imap_url(),
         "--waves", waves, "--wave", "7", "--state", tmp_path / "s.db",

@@ -28,7 +28,7 @@ def _migrate(
         "--users", users, "--state", state, "--json", *extra,
     )  # fmt: skip
     assert result.returncode in (0, 1), result.stderr
-    return result.returncode, json.loads(result.stdout)["mailboxes"][0]
+    return result.returncode, json.loads(result.stdout)["items"][0]
 
 
 def _same_mail(source: DovecotServer, target: DovecotServer) -> bool:

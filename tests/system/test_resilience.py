@@ -75,9 +75,7 @@ def test_dropped_connection_is_retried_and_nothing_is_duplicated(
     finally:
         proxy.close()
     assert result.returncode == 0, result.stdout + result.stderr
-    alice = next(
-        m for m in json.loads(result.stdout)["mailboxes"] if m["mailbox"].startswith("alice")
-    )
+    alice = next(m for m in json.loads(result.stdout)["items"] if m["mailbox"].startswith("alice"))
     assert proxy.cut >= 1 and alice["attempts"] >= 2
     src = dump(source_server.imap_port, "alice", "alice-pw")
     dst = dump(target_server.imap_port, "alice@new.example", "alice-new-pw")
@@ -125,7 +123,7 @@ def test_wrong_password_is_one_line_exit_3_and_the_other_mailboxes_go_on(
         "--users", users, "--state", tmp_path / "s.db", "--json",
     )  # fmt: skip
     assert result.returncode == 3
-    report = {m["mailbox"]: m for m in json.loads(result.stdout)["mailboxes"]}
+    report = {m["mailbox"]: m for m in json.loads(result.stdout)["items"]}
     assert report["alice@new.example"]["status"] == "failed"
     assert "login refused for alice" in report["alice@new.example"]["error"]
     assert report["bob@new.example"]["copied"] == 1
@@ -192,7 +190,9 @@ def test_verify_names_the_folder_and_message_that_differ(
     c.logout()
     differ = run_skylift("verify", *common, "--state", state, "--json")
     assert differ.returncode == 1
-    diffs = json.loads(differ.stdout)["mailboxes"][0]["differences"]
+    report = json.loads(differ.stdout)
+    assert report["command"] == "verify" and report["totals"]["differ"] == 1
+    diffs = report["items"][0]["differences"]
     kinds = {(d["folder"], d["what"]) for d in diffs}
     assert ("Work", "count") in kinds and ("Work", "missing") in kinds
     assert ("INBOX", "flags") in kinds

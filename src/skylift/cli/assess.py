@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from skylift.cli.common import print_json
+from skylift.cli.common import envelope, print_json
 from skylift.cli.mail import admin_password
 from skylift.cli.mail import endpoint as source_endpoint
 from skylift.cli.options import (
@@ -20,6 +20,7 @@ from skylift.cli.options import (
     InsecureSourceOpt,
     JsonOpt,
     ParallelOpt,
+    SourceAdminPasswordFileOpt,
     SourceCaOpt,
     TimeoutOpt,
 )
@@ -80,6 +81,7 @@ def assess(
             "--source-admin", help="Proxy login; password in $SKYLIFT_SOURCE_ADMIN_PASSWORD"
         ),
     ] = None,
+    source_admin_password_file: SourceAdminPasswordFileOpt = None,
     source_ca: SourceCaOpt = None,
     insecure_source: InsecureSourceOpt = False,
     allow_plaintext: AllowPlaintextOpt = False,
@@ -92,7 +94,7 @@ def assess(
     pairs = load_users(
         users,
         source_admin=source_admin,
-        source_admin_password=admin_password("source", source_admin),
+        source_admin_password=admin_password("source", source_admin, source_admin_password_file),
     )
     endpoint = source_endpoint(source, source_ca, insecure_source, allow_plaintext, timeout)
     meta = {
@@ -135,14 +137,16 @@ def assess(
         )
     if as_json:
         print_json(
-            {
-                "out": str(out),
-                "profile": profile.name,
-                "probe": head.get("probe"),
-                "rates": head["rates"],
-                "totals": totals,
-                "verdict": head["verdict"],
-            }
+            envelope(
+                "assess",
+                totals,
+                [],  # every user's row is in assessment.json/.csv
+                out=str(out),
+                profile=profile.name,
+                probe=head.get("probe"),
+                rates=head["rates"],
+                verdict=head["verdict"],
+            )
         )
         return
     print(head["verdict"]["headline"])
@@ -227,7 +231,14 @@ def plan(
     summary["out"] = str(out)
     summary["rows"] = rows
     if as_json:
-        print_json(summary)
+        waves_out = summary.pop("waves")
+        totals = {
+            "waves": len(waves_out),
+            "users": sum(len(w["users"]) for w in waves_out),
+            "hours": round(sum(w["hours"] for w in waves_out), 3),
+            "bytes": sum(w["bytes"] for w in waves_out),
+        }
+        print_json(envelope("plan", totals, waves_out, **summary))
         return
     print(
         f"{len(result.waves)} waves for a {hours:.1f} h window, {lanes} mailboxes at a time "

@@ -15,7 +15,7 @@ from typing import Annotated, Any
 import typer
 
 from skylift.cli import cloud
-from skylift.cli.common import print_json
+from skylift.cli.common import envelope, print_json
 from skylift.cli.mail import endpoint, load_pairs
 from skylift.cli.options import DEFAULT_TIMEOUT, JsonOpt, SourceCaOpt, TargetCaOpt, TimeoutOpt
 from skylift.connectors import mail_connector
@@ -103,7 +103,9 @@ def check(
         rows += _check_side(side, ep, logins)
     ok = all(r["ok"] for r in rows)
     if json_out:
-        print_json({"ok": ok, "checks": rows})
+        totals = {"checks": len(rows), "ok": sum(bool(r["ok"]) for r in rows)}
+        totals["failed"] = totals["checks"] - totals["ok"]
+        print_json(envelope("auth check", totals, rows, ok=ok))
     else:
         for r in rows:
             mark = "ok  " if r["ok"] else "FAIL"

@@ -125,6 +125,18 @@ def parse_duration(text: str, option: str) -> timedelta:
     return timedelta(**{DURATION_UNITS[found.group(2)]: int(found.group(1))})
 
 
+def envelope(
+    command: str, totals: dict[str, Any], items: list[Any], **extra: Any
+) -> dict[str, Any]:
+    """The one JSON shape every ``--json`` prints: what ran, its totals, one entry per unit.
+
+    *items* are the units (mailboxes, accounts, users, waves, checks); anything else a
+    command says follows the three keys. Scripts read ``totals`` and ``items`` whatever the
+    command.
+    """
+    return {"command": command, "totals": totals, "items": items, **extra}
+
+
 def print_json(obj: Any) -> None:
     """Print one JSON document on stdout."""
     json.dump(obj, sys.stdout, indent=2, sort_keys=False, default=str)

@@ -18,7 +18,7 @@ from typing import Annotated
 import typer
 
 from skylift.cli import cloud
-from skylift.cli.common import print_json
+from skylift.cli.common import envelope, print_json
 from skylift.cli.interrupt import graceful_stop
 from skylift.cli.options import (
     DEFAULT_TIMEOUT,
@@ -29,8 +29,10 @@ from skylift.cli.options import (
     InsecureTargetOpt,
     JsonOpt,
     ParallelOpt,
+    SourceAdminPasswordFileOpt,
     SourceCaOpt,
     StateOpt,
+    TargetAdminPasswordFileOpt,
     TargetCaOpt,
     TimeoutOpt,
     UsersOpt,
@@ -128,14 +130,30 @@ def sign_in_endpoints(
     return sign_in.source.attach(src), sign_in.target.attach(dst)
 
 
-def admin_password(side: str, admin: str | None) -> Secret | None:
+def admin_password(side: str, admin: str | None, file: Path | None = None) -> Secret | None:
+    """The proxy login's password: from *file* (``--SIDE-admin-password-file``), else the
+    environment; never from the command line, where ``ps`` would show it."""
     if not admin:
+        if file is not None:
+            raise ConfigError(f"--{side}-admin-password-file needs --{side}-admin")
         return None
+    if file is not None:
+        try:
+            value = file.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ConfigError(
+                f"cannot read --{side}-admin-password-file {file}: {exc.strerror}"
+            ) from None
+        if not value:
+            raise ConfigError(f"--{side}-admin-password-file {file} is empty")
+        return Secret(value)
     var = f"SKYLIFT_{side.upper()}_ADMIN_PASSWORD"
-    value = os.environ.get(var)
-    if not value:
-        raise ConfigError(f"--{side}-admin {admin} needs its password in {var}")
-    return Secret(value)
+    from_env = os.environ.get(var)
+    if not from_env:
+        raise ConfigError(
+            f"--{side}-admin {admin} needs its password in {var} or --{side}-admin-password-file"
+        )
+    return Secret(from_env)
 
 
 def planned_parallel(pairs: list[MailboxPair], waves: Path) -> int | None:
@@ -156,9 +174,10 @@ def load_pairs(
     source_admin: str | None,
     target_admin: str | None,
     oauth: tuple[bool, bool] = (False, False),
+    admin_files: tuple[Path | None, Path | None] = (None, None),
 ) -> list[MailboxPair]:
-    src_pw = admin_password("source", source_admin)
-    dst_pw = admin_password("target", target_admin)
+    src_pw = admin_password("source", source_admin, admin_files[0])
+    dst_pw = admin_password("target", target_admin, admin_files[1])
     if waves is not None:
         if wave is None:
             raise ConfigError("--waves needs --wave N")
@@ -234,6 +253,8 @@ def migrate(
     allow_plaintext: AllowPlaintextOpt = False,
     source_admin: Annotated[str | None, typer.Option(help="Proxy login (source)")] = None,
     target_admin: Annotated[str | None, typer.Option(help="Proxy login (target)")] = None,
+    source_admin_password_file: SourceAdminPasswordFileOpt = None,
+    target_admin_password_file: TargetAdminPasswordFileOpt = None,
     waves: Annotated[Path | None, typer.Option(help="waves.csv from 'skylift plan'")] = None,
     wave: Annotated[str | None, typer.Option(help="Wave number to migrate")] = None,
     timeout: TimeoutOpt = DEFAULT_TIMEOUT,
@@ -286,7 +307,10 @@ def migrate(
         allow_plaintext, timeout, connect_timeout,
     )  # fmt: skip
     oauth = (src.oauth is not None, dst.oauth is not None)
-    pairs = load_pairs(users, user, waves, wave, source_admin, target_admin, oauth)
+    pairs = load_pairs(
+        users, user, waves, wave, source_admin, target_admin, oauth,
+        (source_admin_password_file, target_admin_password_file),
+    )  # fmt: skip
     cloud.preflight((src, dst), pairs)
     if parallel is None and waves is not None:
         parallel = planned_parallel(pairs, waves)
@@ -346,6 +370,8 @@ def verify(
     allow_plaintext: AllowPlaintextOpt = False,
     source_admin: Annotated[str | None, typer.Option(help="Proxy login (source)")] = None,
     target_admin: Annotated[str | None, typer.Option(help="Proxy login (target)")] = None,
+    source_admin_password_file: SourceAdminPasswordFileOpt = None,
+    target_admin_password_file: TargetAdminPasswordFileOpt = None,
     timeout: TimeoutOpt = DEFAULT_TIMEOUT,
     connect_timeout: ConnectTimeoutOpt = 15.0,
     # -- profiles and app-only OAuth2 (issue 11; resolved in cli/cloud.py) --
@@ -374,7 +400,10 @@ def verify(
         (insecure_source, insecure_target), allow_plaintext, timeout, connect_timeout,
     )  # fmt: skip
     oauth = (src.oauth is not None, dst.oauth is not None)
-    pairs = load_pairs(users, user, None, None, source_admin, target_admin, oauth)
+    pairs = load_pairs(
+        users, user, None, None, source_admin, target_admin, oauth,
+        (source_admin_password_file, target_admin_password_file),
+    )  # fmt: skip
     cloud.preflight((src, dst), pairs)
     store = StateStore(state, must_exist=True) if state else None
     try:
@@ -386,7 +415,15 @@ def verify(
         if store:
             store.close()
     if json_out:
-        print_json({"ok": all(r.ok for r in reports), "mailboxes": [r.as_dict() for r in reports]})
+        totals = {
+            "mailboxes": len(reports),
+            "differ": sum(not r.ok for r in reports),
+            "errors": sum(bool(r.error) for r in reports),
+            "messages": sum(r.messages for r in reports),
+            "bytes": sum(r.bytes for r in reports),
+        }
+        ok = all(r.ok for r in reports)
+        print_json(envelope("verify", totals, [r.as_dict() for r in reports], ok=ok))
     else:
         print_verify(reports)
     if any(r.error for r in reports):

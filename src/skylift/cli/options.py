@@ -46,3 +46,17 @@ InsecureTargetOpt = Annotated[
 AllowPlaintextOpt = Annotated[
     bool, typer.Option("--allow-plaintext", help="Allow passwords without TLS to a remote host")
 ]
+SourceAdminPasswordFileOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--source-admin-password-file",
+        help="File holding the --source-admin password (else $SKYLIFT_SOURCE_ADMIN_PASSWORD)",
+    ),
+]
+TargetAdminPasswordFileOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--target-admin-password-file",
+        help="File holding the --target-admin password (else $SKYLIFT_TARGET_ADMIN_PASSWORD)",
+    ),
+]

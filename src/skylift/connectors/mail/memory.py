@@ -130,6 +130,10 @@ class MemoryMailbox(MailTarget):
             if self.reject_larger_than is not None and len(m.raw) > self.reject_larger_than:
                 out.append(AppendResult(error="[LIMIT] message too large"))
                 continue
+            limit = self.capabilities.max_message_bytes
+            if limit is not None and len(m.raw) > limit:
+                out.append(AppendResult(error=f"[TOOBIG] larger than APPENDLIMIT={limit}"))
+                continue
             uid = f.next_uid
             f.next_uid += 1
             f.modseq += 1

@@ -135,10 +135,11 @@ class RunReport:
         return all(m.status == "ok" for m in self.mailboxes)
 
     def as_dict(self) -> dict[str, Any]:
+        """The ``--json`` envelope (command, totals, items), then what a run adds."""
         return {
             "command": self.command,
+            "totals": self.totals(),
+            "items": [m.as_dict() for m in self.mailboxes],
             "dry_run": self.dry_run,
             "seconds": round(self.seconds, 3),
-            "totals": self.totals(),
-            "mailboxes": [m.as_dict() for m in self.mailboxes],
         }

@@ -157,6 +157,7 @@ class MailboxMigration:
         self.opts = options
         self.report = report
         self.progress = progress
+        self._marks_cache: tuple[dict[str, FolderMark], set[str]] | None = None
 
     def plan_folders(self) -> tuple[list[FolderMapping], list[Folder]]:
         return plan_folders(self.source, self.target, self.opts.rules)
@@ -244,8 +245,9 @@ class MailboxMigration:
         sname, tname = m.source_name, m.target_name
         problems_before = len(fr.failed) + len(fr.rejected) + len(fr.skipped)
         state = self.source.select(m.source)
-        mark = None if self.opts.full else self.store.folder_mark(self.mailbox, sname)
-        pending = self.store.has_pending(self.mailbox, sname)
+        marks, pending_folders = self._marks()
+        mark = None if self.opts.full else marks.get(sname)
+        pending = sname in pending_folders
         choice = choose_listing(
             state, mark, target_name=tname, pending=pending,
             changes_since=self.source.capabilities.changes_since,
@@ -291,6 +293,12 @@ class MailboxMigration:
             )
         else:
             self.store.drop_folder_mark(self.mailbox, sname)
+
+    def _marks(self) -> tuple[dict[str, FolderMark], set[str]]:
+        """The mailbox's folder marks and pending folders, read once per object."""
+        if self._marks_cache is None:
+            self._marks_cache = self.store.mailbox_marks(self.mailbox)
+        return self._marks_cache
 
     def _list(self, folder: Folder, choice: ListingChoice) -> Iterable[MessageRef]:
         if choice.listing is Listing.CHANGES and choice.since_modseq and choice.from_uid:

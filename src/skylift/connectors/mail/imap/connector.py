@@ -484,6 +484,14 @@ class ImapMailbox(MailTarget):
             self._call(self.client.subscribe_folder, self.name_of(folder))
 
     def append(self, folder: Folder, messages: Sequence[Message]) -> list[AppendResult]:
+        limit = self.capabilities.max_message_bytes
+        if limit is not None and any(len(m.raw) > limit for m in messages):
+            # Never send what the server said it refuses: Cyrus drops the connection on a
+            # literal over its APPENDLIMIT, which would lose the rest of the batch too.
+            fits = [m for m in messages if len(m.raw) <= limit]
+            stored = iter(self.append(folder, fits))
+            too_big = AppendResult(error=f"larger than the server's APPENDLIMIT ({limit} bytes)")
+            return [next(stored) if len(m.raw) <= limit else too_big for m in messages]
         if not messages:
             return []
         name = self.name_of(folder)
