@@ -70,6 +70,14 @@ ExcludeOpt = Annotated[
     list[str] | None, typer.Option(help="Leave out folders matching this regex (repeatable)")
 ]
 
+GmailLabelsOpt = Annotated[
+    str,
+    typer.Option(
+        help="Gmail source: 'folders' (a copy in each label's folder, All Mail only for "
+        "mail with no label) or 'keywords' (one copy, other labels as keywords)"
+    ),
+]
+
 _SIZE_UNITS = {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3}
 
 
@@ -239,13 +247,7 @@ def migrate(
             "profile's, 500 MB for google-workspace; 0 for none)"
         ),
     ] = None,
-    gmail_labels: Annotated[
-        str,
-        typer.Option(
-            help="Gmail source: 'folders' (a copy in each label's folder, All Mail only for "
-            "mail with no label) or 'keywords' (one copy, other labels as keywords)"
-        ),
-    ] = "folders",
+    gmail_labels: GmailLabelsOpt = "folders",
     source_ca: SourceCaOpt = None,
     target_ca: TargetCaOpt = None,
     insecure_source: InsecureSourceOpt = False,
@@ -363,6 +365,7 @@ def verify(
     include: IncludeOpt = None,
     exclude: ExcludeOpt = None,
     map_folder: Annotated[list[str] | None, typer.Option(help="OLD=NEW")] = None,
+    gmail_labels: GmailLabelsOpt = "folders",
     source_ca: SourceCaOpt = None,
     target_ca: TargetCaOpt = None,
     insecure_source: InsecureSourceOpt = False,
@@ -391,6 +394,8 @@ def verify(
     target_oauth_service_account: cloud.TargetServiceAccount = None,
 ) -> int:
     """Compare source and target: folders, counts, bytes, flags, dates (--deep: content)."""
+    if gmail_labels not in MODES:
+        raise ConfigError(f"--gmail-labels must be one of {', '.join(MODES)}, not {gmail_labels!r}")
     try:
         rules = FolderRules(include or [], exclude or [], parse_map_folder(map_folder or []))
     except (ValueError, re.error) as exc:
@@ -408,7 +413,7 @@ def verify(
     store = StateStore(state, must_exist=True) if state else None
     try:
         reports = verify_all(
-            pairs, src, dst, store, MigrateOptions(rules=rules),
+            pairs, src, dst, store, MigrateOptions(rules=rules, gmail_labels=gmail_labels),
             RunSettings(parallel=parallel, retries=2), deep,
         )  # fmt: skip
     finally:
