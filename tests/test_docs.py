@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 # top-level command -> the pages that document it (the first is its home page)
 PAGES: dict[str, tuple[str, ...]] = {
-    "migrate": ("docs/migrate.md", "docs/sources.md", "docs/folders.md"),
+    "migrate": ("docs/migrate.md", "docs/sources.md", "docs/folders.md", "docs/gmail.md"),
     "verify": ("docs/migrate.md",),
     "demo": ("README.md",),
     "assess": ("docs/assess.md",),

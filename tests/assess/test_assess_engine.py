@@ -174,3 +174,25 @@ def test_custom_profile_file(tmp_path):
         load_profile(str(bad))
     with pytest.raises(ConfigError, match="unknown target profile"):
         load_profile("exchange2003")
+
+
+def test_days_needed_under_the_daily_budget_migrate_enforces(tmp_path):
+    """The estimate counts UTC days with the same per-user budget that ``migrate`` stops at
+    (the target profile's ingest_bytes_per_day, the default of --daily-budget)."""
+    from skylift.cli.cloud import SignIn
+
+    gmail = load_profile("google-workspace")
+    big = estimate_mailbox(2 * 1024 * MB + 1, 10_000, RateBounds.build(gmail))
+    assert big.days == 5 and big.to_dict()["days_at_daily_budget"] == 5
+    finding = throttle_finding("gus@example.com", big, gmail)
+    assert finding is not None and "5 runs on 5 days" in finding.detail
+    assert estimate_mailbox(100 * MB, 10, RateBounds.build(gmail)).days == 1
+    assert (
+        estimate_mailbox(100 * MB, 10, RateBounds.build(load_profile("generic-imap"))).days is None
+    )
+    own = tmp_path / "tiny.toml"
+    own.write_text('name = "tiny"\n[limits.ingest_bytes_per_day]\nvalue = 100000\n')
+    profile = load_profile(str(own))
+    assert estimate_mailbox(300_001, 30, RateBounds.build(profile)).days == 4
+    sign_in = SignIn.from_options({"target_profile": str(own)})
+    assert sign_in.daily_budget() == 100_000  # what migrate stops each user at, per UTC day

@@ -316,3 +316,67 @@ def test_pop3_source_signs_in_with_xoauth2(cloud: Cloud) -> None:
     src = dump(cloud.source.imap_port, *_as("fay@old.example"))["INBOX"]
     dst = dump(cloud.target.imap_port, *_as("frank@new.example"))["INBOX"]
     assert sorted(r[0] for r in dst) == sorted(r[0] for r in src)
+
+
+def test_throttled_token_endpoints_are_waited_out(cloud: Cloud) -> None:
+    """Entra's 429 with Retry-After and Google's 403 rateLimitExceeded on the token request:
+    the run waits what it was told (the endpoint's log) and then copies everything once."""
+    seed(cloud.source.imap_port, *_as("fay@old.example"), {"Tokens": _many(6, 500)}, sep="/")
+    cloud.target.grant("fay@new.example")
+    users = _users(cloud, "tok.csv", "fay")
+    google_403 = {
+        "error": {"code": 403, "message": "Rate Limit Exceeded", "status": "PERMISSION_DENIED",
+                  "errors": [{"reason": "rateLimitExceeded", "domain": "usageLimits"}]},
+    }  # fmt: skip
+    cloud.tokens.throttle_next = [
+        (403, {}, google_403),  # the source's first token request (preflight: source first)
+        (429, {"Retry-After": "2"}, {"error": "temporarily_unavailable"}),  # the target's
+    ]
+    posts_before = len(cloud.tokens.posts_at)
+    result = run_skylift("migrate", *cloud.args(), "--users", users, "--state",
+                         cloud.root / "f.db", "--json", env=cloud.env())  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert not cloud.tokens.throttle_next and len(cloud.tokens.throttled_at) >= 2
+    posts = cloud.tokens.posts_at[posts_before:]
+    after_429 = cloud.tokens.throttled_at[-1]
+    nxt = min(p for p in posts if p > after_429)
+    assert nxt - after_429 >= 2.0, "the Retry-After was not honoured"
+    src = dump(cloud.source.imap_port, *_as("fay@old.example"))
+    dst = dump(cloud.target.imap_port, *_as("fay@new.example"))
+    assert dst["Tokens"] == src["Tokens"] and len(src["Tokens"]) == 6
+    _no_secret_anywhere(cloud, result.stdout, result.stderr)
+
+
+def test_a_tenant_cap_holds_across_mailboxes_whatever_parallel_says(cloud: Cloud) -> None:
+    """--parallel 8 against a profile that allows 2 sessions per tenant: the relay in front
+    of the target never sees a third, and every mailbox still arrives whole."""
+    from tests.servers.counting_proxy import CountingProxy
+
+    seed(cloud.source.imap_port, *_as("fay@old.example"), {"Cap": _many(30, 4000)}, sep="/")
+    boxes = [f"cap{i}@new.example" for i in range(8)]
+    for box in boxes:
+        cloud.target.grant(box)
+    users = write_users(
+        cloud.root / "cap.csv", [(b, "fay@old.example") for b in boxes], "EmailAddress,UserName"
+    )
+    profile = cloud.root / "tenant-cap.toml"
+    profile.write_text(
+        'name = "tenant-cap"\n[mail]\nauth = "oauth2-microsoft"\ntenant_connections = 2\n'
+    )
+    counter = CountingProxy(cloud.target.imap_port)
+    args = [
+        *cloud.args(target=False),
+        "--target-profile", str(profile), "--target", counter.url(),
+        "--target-oauth-tenant", "new.example", "--target-oauth-client-id", cloud.client_id,
+        "--target-oauth-authority", cloud.tokens.url, "--target-ca", str(cloud.tokens.ca_file),
+    ]  # fmt: skip
+    try:
+        result = run_skylift("migrate", *args, "--users", users, "--state", cloud.root / "cap.db",
+                             "--json", "--parallel", "8", env=cloud.env())  # fmt: skip
+    finally:
+        counter.close()
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert counter.sessions >= 8 and counter.most == 2, (counter.sessions, counter.most)
+    src = dump(cloud.source.imap_port, *_as("fay@old.example"))["Cap"]
+    for box in boxes:
+        assert dump(cloud.target.imap_port, *_as(box))["Cap"] == src, box

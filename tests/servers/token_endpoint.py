@@ -22,7 +22,9 @@ What it reproduces:
 
 What it cannot reproduce: Entra's and Google's real signing keys, token formats beyond the
 claims above (Google's real access tokens are opaque ``ya29.`` strings; here they are JWTs so
-Dovecot can validate them locally), conditional access, throttling of the token endpoint,
+Dovecot can validate them locally), conditional access, the token endpoint's own throttling budget (a test scripts the
+answers it wants with ``throttle_next``: Entra's 429 + ``Retry-After``, Google's 403
+``rateLimitExceeded``),
 multi-tenant consent flows, and Exchange's FullAccess check (the Dovecot fixture in
 ``dovecot_oauth.py`` models that one). The claim ``skylift_fake_tenant`` (``any@<domain>``)
 is not in real tokens: it lets Dovecot accept one app-only token for every mailbox of the
@@ -146,6 +148,13 @@ class ServiceAccount:
     users: set[str]
 
 
+def _swap(
+    answer: tuple[int, dict[str, str], dict[str, Any]],
+) -> tuple[int, dict[str, Any], dict[str, str]]:
+    status, headers, body = answer
+    return status, body, headers
+
+
 class TokenEndpoint:
     """Start with :meth:`start`; ``ca_file`` is the CA to trust, ``url`` the base address."""
 
@@ -159,6 +168,10 @@ class TokenEndpoint:
         self.issued: list[dict[str, Any]] = []
         self.tokens: list[str] = []
         self.requests: list[str] = []
+        #: scripted throttle answers for the next token POSTs: (status, headers, body), in order
+        self.throttle_next: list[tuple[int, dict[str, str], dict[str, Any]]] = []
+        self.throttled_at: list[float] = []  # time.monotonic() of each throttled answer
+        self.posts_at: list[float] = []
         self._signing_key = _key()
         ca_key = _key()
         ca = _cert("skylift test CA", ca_key, ca=True)
@@ -269,9 +282,13 @@ class TokenEndpoint:
             def log_message(self, *args: object) -> None:
                 pass
 
-            def _send(self, status: int, body: dict[str, Any]) -> None:
+            def _send(
+                self, status: int, body: dict[str, Any], headers: dict[str, str] | None = None
+            ) -> None:
                 data = json.dumps(body).encode()
                 self.send_response(status)
+                for name, value in (headers or {}).items():
+                    self.send_header(name, value)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
@@ -286,6 +303,11 @@ class TokenEndpoint:
                 length = int(self.headers.get("Content-Length", 0))
                 form = {k: v[0] for k, v in parse_qs(self.rfile.read(length).decode()).items()}
                 endpoint.requests.append(f"POST {self.path}")
+                endpoint.posts_at.append(time.monotonic())
+                if endpoint.throttle_next:
+                    endpoint.throttled_at.append(time.monotonic())
+                    self._send(*_swap(endpoint.throttle_next.pop(0)))
+                    return
                 status, body = endpoint._token(urlsplit(self.path).path, form)
                 self._send(status, body)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +30,7 @@ from skylift.connectors.endpoint import Endpoint
 from skylift.engine.profiles import TargetProfile, load_profile
 from skylift.errors import ConfigError
 from skylift.model.account import MailboxPair, Secret
+from skylift.runners.retry import call_with_retry
 
 _HELP = "Profiles and app-only OAuth2"
 
@@ -194,6 +196,21 @@ class SignIn:
                 return int(value)
         return fallback
 
+    def tenant_connections(self) -> tuple[int | None, int | None]:
+        """Each side's profile cap on sessions per tenant (all mailboxes together)."""
+        return (
+            self.source.profile.mail.tenant_connections if self.source.profile else None,
+            self.target.profile.mail.tenant_connections if self.target.profile else None,
+        )
+
+    def daily_budget(self) -> int | None:
+        """The target profile's bytes per user per day (ingest_bytes_per_day): the default
+        of --daily-budget."""
+        if self.target.profile is None:
+            return None
+        value = self.target.profile.value("ingest_bytes_per_day")
+        return int(value) if value else None
+
     def max_size(self) -> int | None:
         """The target profile's largest message, as the default of --max-size."""
         if self.target.profile is None:
@@ -213,5 +230,7 @@ def preflight(endpoints: tuple[Endpoint, ...], pairs: list[MailboxPair]) -> None
             continue
         pair = pairs[0]
         user = pair.source.user if index == 0 else pair.target.user
+        provider = endpoint.oauth
         with contextlib.suppress(PerMailboxAuthError):
-            endpoint.oauth.token(user)
+            # A throttled token endpoint says how long to wait: the one retry rule waits it.
+            call_with_retry(functools.partial(provider.token, user), "token request", attempts=4)

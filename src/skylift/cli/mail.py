@@ -41,6 +41,7 @@ from skylift.cli.render import MigrateProgress, print_run_summary, print_verify
 from skylift.connectors import MAIL_CONNECTORS
 from skylift.connectors.endpoint import Endpoint
 from skylift.engine.mail.folders import FolderRules, parse_map_folder
+from skylift.engine.mail.gmail import MODES
 from skylift.engine.mail.sync import MigrateOptions
 from skylift.engine.throttle import TokenBucket, parse_rate
 from skylift.engine.users import load_users
@@ -67,6 +68,14 @@ IncludeOpt = Annotated[
 ]
 ExcludeOpt = Annotated[
     list[str] | None, typer.Option(help="Leave out folders matching this regex (repeatable)")
+]
+
+GmailLabelsOpt = Annotated[
+    str,
+    typer.Option(
+        help="Gmail source: 'folders' (a copy in each label's folder, All Mail only for "
+        "mail with no label) or 'keywords' (one copy, other labels as keywords)"
+    ),
 ]
 
 _SIZE_UNITS = {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3}
@@ -231,6 +240,14 @@ def migrate(
     map_folder: Annotated[list[str] | None, typer.Option(help="OLD=NEW")] = None,
     max_size: Annotated[str | None, typer.Option(help="Skip larger messages, e.g. 35M")] = None,
     bwlimit: Annotated[str | None, typer.Option(help="Bandwidth cap, e.g. 10M or 80Mbit")] = None,
+    daily_budget: Annotated[
+        str | None,
+        typer.Option(
+            help="Bytes each user may upload per UTC day, e.g. 500M (default: the target "
+            "profile's, 500 MB for google-workspace; 0 for none)"
+        ),
+    ] = None,
+    gmail_labels: GmailLabelsOpt = "folders",
     source_ca: SourceCaOpt = None,
     target_ca: TargetCaOpt = None,
     insecure_source: InsecureSourceOpt = False,
@@ -269,6 +286,8 @@ def migrate(
     if report_dir is not None:
         report_dir.mkdir(parents=True, exist_ok=True)
     sign_in = cloud.SignIn.from_options(locals())
+    if gmail_labels not in MODES:
+        raise ConfigError(f"--gmail-labels must be one of {', '.join(MODES)}, not {gmail_labels!r}")
     try:
         rules = FolderRules(include or [], exclude or [], parse_map_folder(map_folder or []))
         options = MigrateOptions(
@@ -277,6 +296,10 @@ def migrate(
             dry_run=dry_run,
             full=full,
             bucket=TokenBucket(parse_rate(bwlimit) if bwlimit else None),
+            gmail_labels=gmail_labels,
+            daily_budget=(
+                parse_size(daily_budget) or None if daily_budget else sign_in.daily_budget()
+            ),
             export_dir=report_dir / "non-mail" if report_dir else None,
         )
     except (ValueError, re.error) as exc:
@@ -303,6 +326,7 @@ def migrate(
         parallel=parallel,
         max_connections=max_connections,
         retries=retries,
+        tenant_connections=sign_in.tenant_connections(),
         on_mailbox_start=live.mailbox_started,
         on_mailbox_done=live.mailbox_done,
     )
@@ -341,6 +365,7 @@ def verify(
     include: IncludeOpt = None,
     exclude: ExcludeOpt = None,
     map_folder: Annotated[list[str] | None, typer.Option(help="OLD=NEW")] = None,
+    gmail_labels: GmailLabelsOpt = "folders",
     source_ca: SourceCaOpt = None,
     target_ca: TargetCaOpt = None,
     insecure_source: InsecureSourceOpt = False,
@@ -369,6 +394,8 @@ def verify(
     target_oauth_service_account: cloud.TargetServiceAccount = None,
 ) -> int:
     """Compare source and target: folders, counts, bytes, flags, dates (--deep: content)."""
+    if gmail_labels not in MODES:
+        raise ConfigError(f"--gmail-labels must be one of {', '.join(MODES)}, not {gmail_labels!r}")
     try:
         rules = FolderRules(include or [], exclude or [], parse_map_folder(map_folder or []))
     except (ValueError, re.error) as exc:
@@ -386,7 +413,7 @@ def verify(
     store = StateStore(state, must_exist=True) if state else None
     try:
         reports = verify_all(
-            pairs, src, dst, store, MigrateOptions(rules=rules),
+            pairs, src, dst, store, MigrateOptions(rules=rules, gmail_labels=gmail_labels),
             RunSettings(parallel=parallel, retries=2), deep,
         )  # fmt: skip
     finally:

@@ -156,6 +156,8 @@ def print_run_summary(run: RunReport) -> None:
     out.print(table)
     print_errors([(m.mailbox, m.error) for m in run.mailboxes if m.error])
     for m in run.mailboxes:
+        if m.budget:
+            out.print(f"{m.mailbox}: partial: {m.budget}")
         for note in m.notes:
             out.print(f"{m.mailbox}: {note}")
         for reason in m.left_out:

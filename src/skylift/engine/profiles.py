@@ -77,7 +77,8 @@ class MailAccess:
 
     *imap*/*pop3* are default URLs (``--source``/``--target`` override them); *auth* is
     "password" or an app-only OAuth2 flavour; *parallel*/*max_connections* are the defaults of
-    ``--parallel``/``--max-connections``.
+    ``--parallel``/``--max-connections``; *tenant_connections* caps the sessions of every
+    mailbox of one tenant together (``runners/limits.py``).
     """
 
     imap: str = ""
@@ -87,6 +88,9 @@ class MailAccess:
     oauth_scope: str = ""
     parallel: int | None = None
     max_connections: int | None = None
+    #: IMAP/POP sessions at once per tenant (Entra app or Google service account), all
+    #: mailboxes of a run together; None: no cap beyond --max-connections
+    tenant_connections: int | None = None
     source: str = ""
     url: str = ""
 
@@ -239,7 +243,7 @@ def _mail_access(path: Path, raw: Any) -> MailAccess:
             raise ConfigError(
                 f"{path.name}: unknown mail key {key!r} (known: {', '.join(sorted(known))})"
             )
-        if key in ("parallel", "max_connections"):
+        if key in ("parallel", "max_connections", "tenant_connections"):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ConfigError(f"{path.name}: mail.{key} must be a whole number >= 1")
         elif not isinstance(value, str):

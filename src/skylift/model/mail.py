@@ -53,12 +53,16 @@ class MessageRef:
     """A message as listed, without its content.
 
     *uid* is stable within (folder, validity): the IMAP UID, a POP3 UIDL, an archive offset.
+    *msgid* and *labels* come from a source with labels (Gmail's X-GM-MSGID and X-GM-LABELS,
+    the labels as folder paths); empty elsewhere.
     """
 
     uid: str
     size: int
     flags: frozenset[str] = frozenset()
     internaldate: datetime | None = None
+    msgid: str | None = None
+    labels: frozenset[tuple[str, ...]] = frozenset()
 
 
 @dataclass(frozen=True)

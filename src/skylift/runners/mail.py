@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from skylift.connectors import mail_connector
 from skylift.connectors.endpoint import Endpoint
 from skylift.connectors.mail.base import MailSource, MailTarget
+from skylift.engine.mail.budget import DailyBudget
 from skylift.engine.mail.report import MailboxReport, RunReport
 from skylift.engine.mail.sync import MailboxMigration, MigrateOptions, ProgressFn
 from skylift.engine.mail.verify import VerifyReport, verify_mailbox
@@ -29,9 +30,10 @@ from skylift.errors import (
 from skylift.model.account import MailboxPair
 from skylift.runners.base import RunControl, WorkUnit
 from skylift.runners.folder_share import FolderShare, Opened, help_with
-from skylift.runners.limits import ConnectionLimit
+from skylift.runners.limits import ConnectionLimit, hold, tenant_key, try_hold
 from skylift.runners.local import run_units
 from skylift.runners.retry import with_retries
+from skylift.state.budgets import ByteBudgets
 from skylift.state.store import StateStore
 from skylift.state.work_units import WorkUnits, new_run_id
 
@@ -44,6 +46,8 @@ class RunSettings:
     max_connections: int = 10
     retries: int = 5
     retry_cap_seconds: float = 30.0
+    #: sessions at once per tenant, (source, target) side; None: no tenant cap
+    tenant_connections: tuple[int | None, int | None] = (None, None)
     on_mailbox_start: Callable[[MailboxPair], None] = field(default=lambda _: None)
     on_mailbox_done: Callable[[MailboxReport], None] = field(default=lambda _: None)
 
@@ -114,7 +118,7 @@ def record_unit(units: WorkUnits, unit_id: int, report: MailboxReport) -> None:
     """A finished mailbox as a work unit: its state, what it moved, why it is not done."""
     totals = report.totals()
     problems = totals["skipped"] + totals["rejected"] + totals["failed"]
-    error = report.error
+    error = report.error or report.budget
     if error is None and problems:
         error = (
             f"{totals['skipped']} skipped, {totals['rejected']} rejected, "
@@ -125,6 +129,23 @@ def record_unit(units: WorkUnits, unit_id: int, report: MailboxReport) -> None:
         unit_id, state, items=totals["copied"], nbytes=totals["bytes"], problems=problems,
         error=error, attempts=report.attempts,
     )  # fmt: skip
+
+
+def tenant_limits(
+    endpoints: tuple[Endpoint, Endpoint], caps: tuple[int | None, int | None]
+) -> tuple[ConnectionLimit | None, ConnectionLimit | None]:
+    """One cap per tenant: source and target in the same tenant share one (tenant to tenant)."""
+    made: dict[str, ConnectionLimit] = {}
+    out: list[ConnectionLimit | None] = []
+    for endpoint, cap in zip(endpoints, caps, strict=True):
+        if not cap:
+            out.append(None)
+            continue
+        key = tenant_key(endpoint)
+        if key not in made:
+            made[key] = ConnectionLimit(cap, f"tenant {key}")
+        out.append(made[key])
+    return out[0], out[1]
 
 
 def migrate_all(
@@ -143,11 +164,22 @@ def migrate_all(
     run_id = store.start_run("migrate-dry-run" if options.dry_run else "migrate")
     units = None if options.dry_run else WorkUnits(store.engine)
     unit_ids = units.queue(new_run_id("migrate"), "mail", [p.key for p in pairs]) if units else {}
-    limit_src = ConnectionLimit(settings.max_connections)
-    limit_dst = ConnectionLimit(settings.max_connections)
+    limit_src = ConnectionLimit(settings.max_connections, "source server")
+    limit_dst = ConnectionLimit(settings.max_connections, "target server")
+    tenant_src, tenant_dst = tenant_limits((source, target), settings.tenant_connections)
+    caps = (limit_src, limit_dst, tenant_src, tenant_dst)
     started = time.monotonic()
 
     same_failure = SameFailure(len(pairs))
+    # Per-user daily upload budgets, kept in the state store; one object per mailbox, shared
+    # with the workers lent to it.
+    ledger = ByteBudgets(store.engine) if options.daily_budget and not options.dry_run else None
+    budgets = [
+        DailyBudget(ledger, p.target.user or p.key, options.daily_budget)
+        if ledger is not None and options.daily_budget
+        else None
+        for p in pairs
+    ]
 
     def one(index: int) -> None:
         pair, report = pairs[index], run.mailboxes[index]
@@ -168,14 +200,15 @@ def migrate_all(
         t0 = time.monotonic()
 
         def attempt() -> None:
-            with limit_src, limit_dst:
+            with hold(*caps):
                 src: MailSource = src_connector.open_source(pair.source)
                 try:
                     dst: MailTarget = dst_connector.open_target(pair.target)
                     try:
                         migration = MailboxMigration(
-                            pair.key, src, dst, store, run_id, options, report, progress
-                        )
+                            pair.key, src, dst, store, run_id, options, report, progress,
+                            budgets[index],
+                        )  # fmt: skip
                         queue = share.open(pair.key)
                         try:
                             queue.put(migration.prepare())
@@ -205,10 +238,8 @@ def migrate_all(
 
     def open_helper(index: int) -> Opened | None:
         """Connections of a worker's own for another worker's mailbox, if a slot is free."""
-        if not limit_src.try_acquire():
-            return None
-        if not limit_dst.try_acquire():
-            limit_src.release()
+        release = try_hold(*caps)
+        if release is None:
             return None
         pair = pairs[index]
         try:
@@ -219,20 +250,19 @@ def migrate_all(
                 src.close()
                 raise
         except BaseException:
-            limit_src.release()
-            limit_dst.release()
+            release()
             raise
 
         def close() -> None:
             for side in (dst, src):
                 with contextlib.suppress(Exception):
                     side.close()
-            limit_src.release()
-            limit_dst.release()
+            release()
 
         migration = MailboxMigration(
-            pair.key, src, dst, store, run_id, options, run.mailboxes[index], progress
-        )
+            pair.key, src, dst, store, run_id, options, run.mailboxes[index], progress,
+            budgets[index],
+        )  # fmt: skip
         return migration, close
 
     def lend_idle_worker() -> bool:

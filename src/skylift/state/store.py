@@ -110,6 +110,21 @@ class StateStore:
                 for r in conn.execute(q)
             }
 
+    def copies_elsewhere(
+        self, mailbox: str, fingerprints: list[str], target_folder: str
+    ) -> dict[str, tuple[str, str]]:
+        """fingerprint -> (target folder, target uid) of a message of *mailbox* already
+        copied into another target folder (a Gmail target labels it instead of uploading)."""
+        if not fingerprints:
+            return {}
+        c = t.messages.c
+        q = select(c.fingerprint, c.target_folder, c.target_uid).where(
+            c.mailbox == mailbox, c.fingerprint.in_(set(fingerprints)), c.state == "copied",
+            c.target_uid.is_not(None), c.target_folder != target_folder,
+        )  # fmt: skip
+        with self.engine.connect() as conn:
+            return {r.fingerprint: (r.target_folder, r.target_uid) for r in conn.execute(q)}
+
     def has_pending(self, mailbox: str, source_folder: str) -> bool:
         c = t.messages.c
         q = select(c.id).where(

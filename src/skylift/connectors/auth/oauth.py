@@ -141,6 +141,10 @@ class TokenProvider(ABC):
         """Ask the token endpoint; return the token and its lifetime in seconds."""
 
     @abstractmethod
+    def tenant_key(self) -> str:
+        """What the cloud counts this side's sessions against (one app in one tenant)."""
+
+    @abstractmethod
     def describe(self) -> str:
         """Who logs in, for messages: 'Entra app <id> in <tenant>'."""
 
@@ -193,6 +197,9 @@ class EntraTokens(TokenProvider):
 
     def describe(self) -> str:
         return f"Entra app {self.client_id} in tenant {self.tenant}"
+
+    def tenant_key(self) -> str:
+        return f"entra:{self.authority}/{self.tenant.lower()}/{self.client_id}"
 
     def _cache_key(self, user: str) -> str:
         return "tenant"
@@ -336,6 +343,9 @@ class GoogleTokens(TokenProvider):
 
     def describe(self) -> str:
         return f"service account {self.email}"
+
+    def tenant_key(self) -> str:
+        return f"google:{self.email}"
 
     def _cache_key(self, user: str) -> str:
         return user.lower()

@@ -29,6 +29,9 @@ class Capabilities:
     parts apart itself). *case_insensitive_names*: "Work" and "work" are the same folder.
     *max_message_bytes*: the largest message the target takes (None: unknown).
     *batch_append*: several messages per round trip (IMAP MULTIAPPEND).
+    *labels*: one message shows in several folders (Gmail's X-GM-EXT-1): as a source its
+    listings carry ``MessageRef.labels``; as a target :meth:`MailTarget.add_label` puts a
+    message already there into one more folder without a second upload.
     """
 
     separator: str | None = "/"
@@ -41,6 +44,7 @@ class Capabilities:
     batch_append: bool = False
     changes_since: bool = False
     reserved_names: frozenset[str] = frozenset()
+    labels: bool = False
 
 
 @dataclass(frozen=True)
@@ -168,6 +172,10 @@ class MailTarget(MailSource):
         never arrived, so it does not copy the message a second time. Default: nothing to
         wait for (a format or server that commits synchronously).
         """
+
+    def add_label(self, folder: Folder, uid: str, label: Folder) -> None:
+        """Show message *uid* of *folder* in *label* too (only with ``capabilities.labels``)."""
+        raise NotImplementedError("this target has no labels")
 
     def __enter__(self) -> MailTarget:
         return self

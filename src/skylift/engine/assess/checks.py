@@ -168,7 +168,13 @@ def throttle_finding(user: str, estimate: Estimate, profile: TargetProfile) -> F
         "ingest-throttled",
         user,
         f"the target's {limit.name} ({limit.value:,}) makes this mailbox take "
-        f"{estimate.hours:.1f} h ({estimate.hours / 24:.1f} days)",
+        f"{estimate.hours:.1f} h ({estimate.hours / 24:.1f} days)"
+        + (
+            f"; migrate sends at most that per user per UTC day: {estimate.days} runs on "
+            f"{estimate.days} days"
+            if estimate.days and estimate.days > 1
+            else ""
+        ),
         limit,
         severity="warning",
         remedy=f"pre-stage it: start copying at least {estimate.hours:.0f} h before the "

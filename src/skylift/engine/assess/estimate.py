@@ -6,6 +6,7 @@ download from the source (``--probe``), and the target's documented ingest throt
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -59,18 +60,34 @@ class RateBounds:
 
 @dataclass(frozen=True)
 class Estimate:
-    """Hours one mailbox needs, the bound that decided it, and every bound's hours."""
+    """Hours one mailbox needs, the bound that decided it, and every bound's hours.
+
+    *days* is how many UTC days ``migrate`` needs under the per-user daily budget (the same
+    ``ingest_bytes_per_day`` that ``migrate`` enforces, ``engine/mail/budget.py``): each day
+    sends at most the budget, so a 2 GiB mailbox on Gmail's 500 MB needs 5 days.
+    """
 
     hours: float
     bound: str
     bounds: dict[str, float] = field(default_factory=dict)
+    days: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "hours": round(self.hours, 3),
             "bound": self.bound,
             "bounds": {k: round(v, 3) for k, v in self.bounds.items()},
         }
+        if self.days is not None:
+            data["days_at_daily_budget"] = self.days
+        return data
+
+
+def days_at_budget(total_bytes: int, daily: int | None) -> int | None:
+    """UTC days a mailbox of *total_bytes* needs when each day may send *daily* bytes."""
+    if not daily:
+        return None
+    return max(1, math.ceil(total_bytes / daily))
 
 
 def estimate_mailbox(total_bytes: int, items: int, rates: RateBounds) -> Estimate:
@@ -89,7 +106,8 @@ def estimate_mailbox(total_bytes: int, items: int, rates: RateBounds) -> Estimat
     if not bounds:
         bounds["default-rate"] = total_bytes / DEFAULT_BYTES_PER_SECOND / 3600
     bound = max(sorted(bounds), key=lambda name: bounds[name])
-    return Estimate(hours=bounds[bound], bound=bound, bounds=bounds)
+    days = days_at_budget(total_bytes, rates.throttle_bytes_per_day)
+    return Estimate(hours=bounds[bound], bound=bound, bounds=bounds, days=days)
 
 
 def estimate_total(

@@ -34,6 +34,10 @@ class FolderReport:
     already_there: int = 0
     flags_updated: int = 0
     bytes: int = 0
+    #: Gmail source: messages this folder leaves to another folder of the run (its labels)
+    in_other_labels: int = 0
+    #: Gmail target: messages already uploaded elsewhere that got this folder as a label
+    labels_added: int = 0
     skipped: list[ItemProblem] = field(default_factory=list)
     rejected: list[ItemProblem] = field(default_factory=list)
     failed: list[ItemProblem] = field(default_factory=list)
@@ -55,6 +59,9 @@ class MailboxReport:
     notes: list[str] = field(default_factory=list)  # namespace mapping, said once per mailbox
     left_out: list[str] = field(default_factory=list)  # shared/other users' folders, and why
     folders: dict[str, FolderReport] = field(default_factory=dict)
+    #: the daily upload budget ran out: what to say, and when the next run can go on (UTC)
+    budget: str | None = None
+    resumes_after: str | None = None
 
     def folder(self, source: str, target: str) -> FolderReport:
         if source not in self.folders:
@@ -79,7 +86,7 @@ class MailboxReport:
         totals = self.totals()
         if self.error:
             self.status = "failed"
-        elif totals["rejected"] or totals["failed"] or totals["skipped"]:
+        elif totals["rejected"] or totals["failed"] or totals["skipped"] or self.budget:
             self.status = "partial"
         else:
             self.status = "ok"
@@ -97,6 +104,8 @@ class MailboxReport:
             "non_mail": self.non_mail,
             "notes": self.notes,
             "left_out": self.left_out,
+            "budget": self.budget,
+            "resumes_after": self.resumes_after,
             **self.totals(),
             "folders": [asdict(f) for f in self.folders.values()],
         }

@@ -30,7 +30,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from skylift.connectors.mail.base import MailSource, MailTarget
+from skylift.engine.mail.budget import BudgetSpent, DailyBudget
 from skylift.engine.mail.folders import FolderMapping, FolderRules, map_folders
+from skylift.engine.mail.gmail import label_view
 from skylift.engine.mail.namespaces import message_count, refused_reason, report_namespaces
 from skylift.engine.mail.plan import (
     FolderPlan,
@@ -62,6 +64,11 @@ class MigrateOptions:
     batch_count: int = 1000
     export_dir: Path | None = None  # where non-mail items (PST calendars, contacts) go
     bucket: TokenBucket = field(default_factory=lambda: TokenBucket(None))
+    #: bytes each user may upload per UTC day (--daily-budget, or the target profile's
+    #: ingest_bytes_per_day); None: no budget
+    daily_budget: int | None = None
+    #: a source with labels (Gmail): "folders" (a copy per label folder) or "keywords"
+    gmail_labels: str = "folders"
     # Set by the first Ctrl-C: stop at the next batch boundary, after the ledger is written.
     stop: threading.Event = field(default_factory=threading.Event)
 
@@ -122,6 +129,8 @@ class FolderTask:
     mapping: FolderMapping
     report: FolderReport
     target_existed: bool
+    #: every source folder this mailbox copies, in plan order (Gmail labels: who copies what)
+    migrated: tuple[Folder, ...] = ()
 
 
 class MailboxMigration:
@@ -137,7 +146,9 @@ class MailboxMigration:
         options: MigrateOptions,
         report: MailboxReport,
         progress: ProgressFn = _noop_progress,
+        budget: DailyBudget | None = None,
     ) -> None:
+        self.budget = budget
         self.mailbox = mailbox
         self.source = source
         self.target = target
@@ -169,8 +180,13 @@ class MailboxMigration:
             fr = self.report.folder(step.mapping.source_name, step.mapping.target_name)
             fr.renamed_because = step.mapping.reason
             fr.created = step.create
+        migrated = tuple(s.mapping.source for s in steps if s.copy)
         if self.opts.dry_run:  # the gate: a dry run stops after the plan
-            return [FolderTask(s.mapping, self._fr(s), s.target_existed) for s in steps if s.copy]
+            return [
+                FolderTask(s.mapping, self._fr(s), s.target_existed, migrated)
+                for s in steps
+                if s.copy
+            ]
         if self.opts.export_dir is not None:
             safe = "".join(c if c.isalnum() or c in "@.-_" else "_" for c in self.mailbox)
             counts = self.source.export_non_mail(self.opts.export_dir / safe)
@@ -187,7 +203,7 @@ class MailboxMigration:
             if step.subscribe:
                 self.target.subscribe(step.mapping.target)
             if step.copy:
-                tasks.append(FolderTask(step.mapping, fr, target_existed=step.target_existed))
+                tasks.append(FolderTask(step.mapping, fr, step.target_existed, migrated))
         return tasks
 
     def _fr(self, step: FolderStep) -> FolderReport:
@@ -196,7 +212,15 @@ class MailboxMigration:
     def sync_task(self, task: FolderTask) -> None:
         """Copy one folder of :meth:`prepare`'s list over this object's connections."""
         try:
-            self.sync_folder(task.mapping, task.report, target_existed=task.target_existed)
+            self.sync_folder(
+                task.mapping, task.report, target_existed=task.target_existed,
+                migrated=task.migrated,
+            )  # fmt: skip
+        except BudgetSpent as exc:
+            # Today's upload budget is spent: this folder keeps no mark, the others stop at
+            # their first upload, and the next run (a day later) goes on from the ledger.
+            self.report.budget = str(exc)
+            self.report.resumes_after = exc.resumes_after.isoformat()
         except FolderNotFound as exc:
             task.report.failed.append(ItemProblem(task.mapping.source_name, "", 0, str(exc)))
 
@@ -213,7 +237,10 @@ class MailboxMigration:
         self.store.drop_folder_mark(self.mailbox, m.source_name)
 
     # -- one folder -------------------------------------------------------------------
-    def sync_folder(self, m: FolderMapping, fr: FolderReport, target_existed: bool) -> None:
+    def sync_folder(
+        self, m: FolderMapping, fr: FolderReport, target_existed: bool,
+        migrated: tuple[Folder, ...] = (),
+    ) -> None:  # fmt: skip
         """Plan the folder, stop there on a dry run, else copy, set flags and record."""
         sname, tname = m.source_name, m.target_name
         problems_before = len(fr.failed) + len(fr.rejected) + len(fr.skipped)
@@ -231,8 +258,13 @@ class MailboxMigration:
         ledger = self.store.ledger(self.mailbox, sname, state.validity)
         if pending and not self.opts.dry_run:
             self._settle_pending(m, ledger, state.validity)
+        listed: Iterable[MessageRef] = self._list(m.source, choice)
+        if self.source.capabilities.labels:  # Gmail: a message shows in every label folder
+            view = label_view(m.source, self.opts.gmail_labels, migrated or (m.source,))
+            listed, elsewhere = view.keep(listed)
+            fr.in_other_labels += elsewhere
         plan = plan_messages(
-            choice.listing, self._list(m.source, choice), ledger, count=state.count,
+            choice.listing, listed, ledger, count=state.count,
             max_size=self.opts.max_size,
             target_max=self.target.capabilities.max_message_bytes,
             target_existed=target_existed,
@@ -308,9 +340,15 @@ class MailboxMigration:
         index = self._target_index(m.target) if match else None
         # UIDNEXT before the first append: a killed run settles its pending rows from here.
         mark = self.target.select(m.target).next_uid if target_existed else 1
+        listed = {r.uid: r for r in todo} if self.source.capabilities.labels else {}
         for batch in batches(todo, self.opts.batch_bytes, self.opts.batch_count):
             self._check_stop()
             messages = list(self.source.fetch(m.source, [r.uid for r in batch]))
+            if listed:  # keywords mode adds the other labels to the listed flags
+                messages = [
+                    Message(listed[x.ref.uid], x.raw) if x.ref.uid in listed else x
+                    for x in messages
+                ]
             nbytes = sum(len(x.raw) for x in messages)
             self.opts.bucket.consume(nbytes)
             known: list[CopyRecord] = []
@@ -331,6 +369,13 @@ class MailboxMigration:
             self.store.record(self.mailbox, sname, validity, tname, known, "copied")
             if fix_flags:
                 self._sync_flags(m, fr, validity, fix_flags)
+            if fresh and self.target.capabilities.labels:
+                fresh = self._label_instead(m, fr, validity, fresh)
+            over_budget = False
+            if self.budget is not None and fresh:
+                allowed = self.budget.take([x for x, _ in fresh])  # BudgetSpent: none fits
+                over_budget = len(allowed) < len(fresh)
+                fresh = fresh[: len(allowed)]
             pending = [
                 CopyRecord(x.ref.uid, None, fp, x.ref.size, x.ref.flags, target_mark=mark)
                 for x, fp in fresh
@@ -353,6 +398,31 @@ class MailboxMigration:
             if refused:
                 self.store.drop_pending(self.mailbox, sname, refused)
             self.progress(self.mailbox, len(messages), nbytes)
+            if over_budget and self.budget is not None:
+                raise self.budget.exhausted()
+
+    def _label_instead(
+        self, m: FolderMapping, fr: FolderReport, validity: str, fresh: list[tuple[Message, str]]
+    ) -> list[tuple[Message, str]]:
+        """A target with labels (Gmail): a message this mailbox already uploaded into another
+        folder gets this folder as one more label (``STORE +X-GM-LABELS``), not a second
+        upload. Adding a label twice changes nothing, so a killed run just adds it again."""
+        earlier = self.store.copies_elsewhere(self.mailbox, [fp for _, fp in fresh], m.target_name)
+        if not earlier:
+            return fresh
+        rest: list[tuple[Message, str]] = []
+        labelled: list[CopyRecord] = []
+        for msg, fp in fresh:
+            where = earlier.get(fp)
+            if where is None:
+                rest.append((msg, fp))
+                continue
+            folder, uid = where
+            self.target.add_label(Folder(path=tuple(folder.split("/"))), uid, m.target)
+            labelled.append(CopyRecord(msg.ref.uid, None, fp, msg.ref.size, msg.ref.flags))
+        self.store.record(self.mailbox, m.source_name, validity, m.target_name, labelled, "copied")
+        fr.labels_added += len(labelled)
+        return rest
 
     def _target_index(self, folder: Folder) -> dict[str, list[tuple[str, frozenset[str]]]]:
         """Fingerprints (-> uid, flags) of the target folder's messages.

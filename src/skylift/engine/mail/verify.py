@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from skylift.connectors.mail.base import MailSource, MailTarget
+from skylift.engine.mail.gmail import label_view
 from skylift.engine.mail.sync import MigrateOptions, batches, plan_folders
 from skylift.errors import FolderNotFound
 from skylift.model.mail import Folder, MessageRef
@@ -73,6 +74,8 @@ def verify_mailbox(
     report = VerifyReport(mailbox)
     mappings, target_folders = plan_folders(source, target, options.rules)
     present = {f.path for f in target_folders}
+    # A Gmail source: each folder is compared with what migrate copies there (its labels).
+    migrated = tuple(m.source for m in mappings if m.source.selectable and m.target.path in present)
     for m in mappings:
         report.folders += 1
         if m.target.path not in present:
@@ -83,7 +86,10 @@ def verify_mailbox(
         if not m.source.selectable:
             continue
         try:
-            _verify_folder(report, m.source_name, source, m.source, target, m.target, store, deep)
+            _verify_folder(
+                report, m.source_name, source, m.source, target, m.target, store, deep,
+                (options.gmail_labels, migrated),
+            )  # fmt: skip
         except FolderNotFound as exc:
             report.differences.append(Difference(m.source_name, "unreadable folder", str(exc)))
     return report
@@ -98,9 +104,12 @@ def _verify_folder(
     tfolder: Folder,
     store: StateStore | None,
     deep: bool,
+    labels: tuple[str, tuple[Folder, ...]] = ("folders", ()),
 ) -> None:
     sstate = source.select(sfolder)
     src = list(source.list_messages(sfolder))
+    if source.capabilities.labels:
+        src, _ = label_view(sfolder, labels[0], labels[1] or (sfolder,)).keep(src)
     target.select(tfolder)
     dst = {r.uid: r for r in target.list_messages(tfolder)}
     report.messages += len(src)

@@ -26,8 +26,10 @@ from imapclient.exceptions import IMAPClientError, LoginError
 
 from skylift.connectors.endpoint import Endpoint
 from skylift.connectors.mail.base import Capabilities, MailConnector, MailTarget, Namespace
+from skylift.connectors.mail.imap.gmail import GmailLabels, gmail_labels
 from skylift.connectors.mail.imap.namespace import NamespaceMap
 from skylift.connectors.mail.imap.wire import FetchedItem, append_command, parse_fetch, uid_set
+from skylift.connectors.throttle_hints import imap_backoff, imap_throttled
 from skylift.errors import (
     AuthError,
     ConfigError,
@@ -48,6 +50,7 @@ SPECIAL_USE_ROLES = {
     b"\\archive": "archive",
     b"\\all": "all",
     b"\\flagged": "flagged",
+    b"\\important": "important",
 }
 
 # Flags a client may not set (RFC 3501 2.3.2); everything else is carried.
@@ -58,8 +61,6 @@ QUIET_SECONDS = 1.0
 QUIET_MAX_SECONDS = 15.0
 LIST_CHUNK = 5000  # UIDs per FETCH of sizes/flags: bounds memory on 100k-message folders
 
-_BACKOFF_MS = re.compile(r"Suggested Backoff Time:\s*(\d+)\s*milliseconds?", re.I)
-_THROTTLE_WORDS = re.compile(r"\[UNAVAILABLE\]|throttl|try again later|server busy", re.I)
 _APPENDUID = re.compile(rb"\[APPENDUID (\d+) ([0-9:,]+)\]", re.I)
 
 # Servers that answered a LITERAL+ MULTIAPPEND with BAD: later sessions wait for continuations.
@@ -70,19 +71,21 @@ NETWORK_ERRORS = (imaplib.IMAP4.abort, OSError, socket.timeout, ssl.SSLError, EO
 
 
 def transient_from(exc: BaseException) -> TransientError:
-    """Turn a dropped connection, BYE or throttling answer into a TransientError."""
+    """Turn a dropped connection, BYE or throttling answer into a TransientError.
+
+    The wait is the server's own (Exchange's Suggested Backoff Time, also when it came on the
+    NO before the BYE that imaplib reports); None lets the retry rule double its backoff.
+    """
     text = str(exc) or type(exc).__name__
-    retry_after = None
-    if m := _BACKOFF_MS.search(text):
-        retry_after = int(m.group(1)) / 1000
+    retry_after = imap_backoff(text)
     if "AccessTokenExpired" in text:  # Exchange ends a session whose token expired
         return TokenExpired(f"IMAP session ended: {text}")
     return TransientError(f"IMAP connection problem: {text}", retry_after=retry_after)
 
 
 def is_throttling(text: str) -> bool:
-    """True when a NO answer asks us to slow down rather than refusing the item."""
-    return bool(_THROTTLE_WORDS.search(text) or _BACKOFF_MS.search(text))
+    """True when a NO/BAD answer asks us to slow down rather than refusing the item."""
+    return imap_throttled(text)
 
 
 def parse_uid_set(spec: bytes) -> list[int]:
@@ -161,7 +164,9 @@ class ImapMailbox(MailTarget):
             case_insensitive_names=False,
             max_message_bytes=self._appendlimit(caps),
             reserved_names=self.names.reserved(),
+            labels=b"X-GM-EXT-1" in caps,
         )
+        self._role_paths: dict[str, tuple[str, ...]] | None = None
         self._literal_plus = b"LITERAL+" in caps and self._server_key() not in _LITERAL_PLUS_REFUSED
         self._nodelay = False
 
@@ -346,6 +351,7 @@ class ImapMailbox(MailTarget):
                 )
             )
         out.sort(key=lambda f: (f.path[0].upper() != "INBOX", f.path))
+        self._role_paths = {f.role: f.path for f in out if f.role}
         return out
 
     def wait_for_earlier_writes(self, folder: Folder) -> None:
@@ -406,16 +412,27 @@ class ImapMailbox(MailTarget):
                 for item in self._uid_fetch(chunk, b"(UID RFC822.SIZE FLAGS INTERNALDATE)")
                 if item.uid in wanted
             }
+            labels = self._gmail_labels(chunk) if self.capabilities.labels else {}
             for uid in chunk:
                 item = found.get(uid)
                 if item is None:
                     continue  # expunged meanwhile
+                msgid, paths = labels.get(uid, (None, frozenset()))
                 yield MessageRef(
                     uid=str(uid),
                     size=item.size or 0,
                     flags=_shared_flags(item.flags),
                     internaldate=item.internaldate,
+                    msgid=msgid,
+                    labels=paths,
                 )
+
+    def _gmail_labels(self, uids: Sequence[int]) -> dict[int, GmailLabels]:
+        """X-GM-MSGID and X-GM-LABELS (as folder paths) of *uids* in the selected folder."""
+        if self._role_paths is None:
+            self.folders()
+        found = self._call(self.client.fetch, list(uids), ["X-GM-MSGID", "X-GM-LABELS"])
+        return gmail_labels(found, self._role_paths or {}, self.names, self.separator)
 
     def fetch(self, folder: Folder, uids: Sequence[str]) -> Iterator[Message]:
         self._ensure_selected(folder, readonly=True)
@@ -577,7 +594,8 @@ class ImapMailbox(MailTarget):
         except imaplib.IMAP4.abort:
             raise
         except imaplib.IMAP4.error as exc:
-            _LITERAL_PLUS_REFUSED.add(self._server_key())
+            if not is_throttling(str(exc)):  # a throttling BAD says nothing about LITERAL+
+                _LITERAL_PLUS_REFUSED.add(self._server_key())
             raise transient_from(exc) from None
         text = b" ".join(d for d in data if isinstance(d, bytes))
         if typ != "OK" and is_throttling(_text(text)):
@@ -624,6 +642,16 @@ class ImapMailbox(MailTarget):
     def set_flags(self, folder: Folder, uids: Sequence[str], flags: frozenset[str]) -> None:
         self._ensure_selected(folder, readonly=False)
         self._call(self.client.set_flags, [int(u) for u in uids], sorted(flags), silent=True)
+
+    def add_label(self, folder: Folder, uid: str, label: Folder) -> None:
+        """Gmail: ``UID STORE uid +X-GM-LABELS (label)`` in *folder*; the message then shows
+        in *label*'s folder too, without a second upload."""
+        self._ensure_selected(folder, readonly=False)
+        name = "\\Inbox" if label.is_inbox else self.name_of(label)
+        try:
+            self._call(self.client.add_gmail_labels, [int(uid)], [name], silent=True)
+        except IMAPClientError as exc:
+            raise FolderRefused(f"the target refused label {name!r}: {exc}") from None
 
     def list_from(self, folder: Folder, first_uid: int) -> Iterator[MessageRef]:
         self._ensure_selected(folder, readonly=True)
