@@ -78,10 +78,10 @@ def test_old_state_file_upgrades_without_losing_a_row_and_resumes(tmp_path: Path
     assert old_units[0].finished_at is not None and old_units[0].finished_at.tzinfo is not None
 
     dav = DavLedger(state)
-    [record] = dav.records("jane@old.example", DavKind.CALENDAR, "/cal/jane/work/")
+    [record] = dav.records("jane@old.example", DavKind.CALENDAR, "/cal/jane/team/")
     assert record.uid == "ev1@old" and record.target_etag == '"t1"'
     assert (
-        dav.markers("jane@old.example", DavKind.CALENDAR, "/cal/jane/work/")[1]
+        dav.markers("jane@old.example", DavKind.CALENDAR, "/cal/jane/team/")[1]
         == "http://old/sync/7"
     )
 

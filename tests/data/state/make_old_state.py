@@ -38,16 +38,16 @@ ledger = DavLedger(out)
 ledger.save(
     "jane@old.example",
     DavKind.CALENDAR,
-    "/cal/jane/work/",
+    "/cal/jane/team/",
     ItemRecord(
-        "ev1@old", "/cal/jane/work/ev1.ics", '"e1"', "/jane/work/ev1.ics", '"t1"', "sha256:abc"
+        "ev1@old", "/cal/jane/team/ev1.ics", '"e1"', "/jane/team/ev1.ics", '"t1"', "sha256:abc"
     ),
 )
 ledger.save_markers(
     "jane@old.example",
     DavKind.CALENDAR,
-    "/cal/jane/work/",
-    "/jane/work/",
+    "/cal/jane/team/",
+    "/jane/team/",
     "http://old/sync/7",
     '"ctag7"',
 )
