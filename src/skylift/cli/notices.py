@@ -8,7 +8,9 @@ from typing import Annotated
 
 import typer
 
+from skylift.cli.clients import ConfigOpt, ProfileOpt
 from skylift.cli.common import print_json
+from skylift.cli.options import JsonOpt, StateOpt
 from skylift.errors import EXIT_ITEMS_FAILED, EXIT_OK, ConfigError
 from skylift.model.account import Secret
 
@@ -61,18 +63,12 @@ def notify(
         Path | None, typer.Option("--dry-run", help="Write the messages into this folder instead")
     ] = None,
     resend: Annotated[bool, typer.Option("--resend", help="Send even to users who got it")] = False,
-    state: Annotated[
-        str, typer.Option("--state", help="State file or database URL")
-    ] = "skylift.db",
-    config: Annotated[
-        Path | None, typer.Option("--config", help="TOML: servers and wave dates")
-    ] = None,
-    target_profile: Annotated[
-        str, typer.Option("--target-profile", help="Target profile name or .toml")
-    ] = "generic-imap",
+    state: StateOpt = "skylift.db",
+    config: ConfigOpt = None,
+    target_profile: ProfileOpt = "generic-imap",
     domain: Annotated[str | None, typer.Option("--domain", help="Mail domain")] = None,
     public_url: PublicUrl = "https://autoconfig.example",
-    json_out: Annotated[bool, typer.Option("--json", help="Print JSON on stdout")] = False,
+    json_out: JsonOpt = False,
 ) -> int:
     """Send (or with --dry-run write) a wave notice to every user of one wave."""
     from skylift.runners.notify import notify as run
@@ -127,21 +123,15 @@ def notify(
 
 def report(
     out: Annotated[Path, typer.Option("--out", help="Folder for support.html and support.csv")],
-    state: Annotated[
-        str, typer.Option("--state", help="State file or database URL")
-    ] = "skylift.db",
+    state: StateOpt = "skylift.db",
     waves: Annotated[
         Path | None, typer.Option("--waves", help="waves.csv of `skylift plan`")
     ] = None,
-    config: Annotated[
-        Path | None, typer.Option("--config", help="TOML: servers and wave dates")
-    ] = None,
-    target_profile: Annotated[
-        str, typer.Option("--target-profile", help="Target profile name or .toml")
-    ] = "generic-imap",
+    config: ConfigOpt = None,
+    target_profile: ProfileOpt = "generic-imap",
     domain: Annotated[str | None, typer.Option("--domain", help="Mail domain")] = None,
     public_url: PublicUrl = "https://autoconfig.example",
-    json_out: Annotated[bool, typer.Option("--json", help="Print JSON on stdout")] = False,
+    json_out: JsonOpt = False,
 ) -> int:
     """Per user: routing state, mailbox-copy result, open problems and the setup link."""
     from skylift.engine.clients.support import to_dict

@@ -18,11 +18,10 @@ import typer
 
 from skylift.cli.common import print_json
 from skylift.cli.mail import endpoint, load_pairs
+from skylift.cli.options import JsonOpt, StateOpt
 from skylift.errors import EXIT_ITEMS_FAILED, EXIT_OK, ConfigError
 from skylift.model.account import MailboxPair
 
-StateOpt = Annotated[str, typer.Option("--state", help="State file or database URL")]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout")]
 WaveOpt = Annotated[int, typer.Option("--wave", help="The wave number (from waves.csv)")]
 WavesOpt = Annotated[
     Path | None, typer.Option("--waves", help="waves.csv from 'skylift plan' (a Wave column)")

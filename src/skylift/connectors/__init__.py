@@ -6,6 +6,7 @@ A new connector adds one line here; nothing else in skylift names a concrete con
 from __future__ import annotations
 
 import importlib
+from typing import Any
 
 from skylift.connectors.dav.base import DavConnector, DavSource, DavTarget
 from skylift.connectors.directory.base import (
@@ -34,15 +35,19 @@ MAIL_CONNECTORS: dict[str, str] = {
 }
 
 
+def _load(table: dict[str, str], endpoint: Endpoint, what: str) -> Any:
+    """The class *table* names for *endpoint*'s scheme, imported now; ConfigError if unknown."""
+    target = table.get(endpoint.scheme)
+    if target is None:
+        known = ", ".join(sorted(table))
+        raise ConfigError(f"unknown {what} URL scheme {endpoint.scheme!r} (known: {known})")
+    module_name, _, class_name = target.partition(":")
+    return getattr(importlib.import_module(module_name), class_name)
+
+
 def mail_connector(endpoint: Endpoint) -> MailConnector:
     """Return the connector for *endpoint*'s scheme; ConfigError for an unknown one."""
-    target = MAIL_CONNECTORS.get(endpoint.scheme)
-    if target is None:
-        known = ", ".join(sorted(MAIL_CONNECTORS))
-        raise ConfigError(f"unknown mail URL scheme {endpoint.scheme!r} (known: {known})")
-    module_name, _, class_name = target.partition(":")
-    cls = getattr(importlib.import_module(module_name), class_name)
-    return cls(endpoint)  # type: ignore[no-any-return]
+    return _load(MAIL_CONNECTORS, endpoint, "mail")(endpoint)  # type: ignore[no-any-return]
 
 
 DAV_CONNECTORS: dict[str, str] = {
@@ -57,14 +62,7 @@ DAV_CONNECTORS: dict[str, str] = {
 
 def dav_connector(endpoint: Endpoint, kind: DavKind) -> DavConnector:
     """Return the calendar/contacts connector for *endpoint*'s scheme; ConfigError if unknown."""
-    target = DAV_CONNECTORS.get(endpoint.scheme)
-    if target is None:
-        known = ", ".join(sorted(DAV_CONNECTORS))
-        raise ConfigError(
-            f"unknown calendar/contacts URL scheme {endpoint.scheme!r} (known: {known})"
-        )
-    module_name, _, class_name = target.partition(":")
-    cls = getattr(importlib.import_module(module_name), class_name)
+    cls = _load(DAV_CONNECTORS, endpoint, "calendar/contacts")
     return cls(endpoint, kind)  # type: ignore[no-any-return]
 
 
@@ -92,13 +90,7 @@ DIRECTORY_CONNECTORS: dict[str, str] = {
 
 def directory_connector(endpoint: Endpoint) -> DirectoryConnector:
     """The directory connector for *endpoint*'s scheme; ConfigError for an unknown one."""
-    target = DIRECTORY_CONNECTORS.get(endpoint.scheme)
-    if target is None:
-        known = ", ".join(sorted(DIRECTORY_CONNECTORS))
-        raise ConfigError(f"unknown directory URL scheme {endpoint.scheme!r} (known: {known})")
-    module_name, _, class_name = target.partition(":")
-    cls = getattr(importlib.import_module(module_name), class_name)
-    return cls(endpoint)  # type: ignore[no-any-return]
+    return _load(DIRECTORY_CONNECTORS, endpoint, "directory")(endpoint)  # type: ignore[no-any-return]
 
 
 def directory_source(endpoint: Endpoint, settings: SourceSettings) -> DirectorySource:

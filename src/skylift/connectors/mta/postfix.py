@@ -17,6 +17,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+from skylift.connectors.mta.files import replace_text
 from skylift.errors import ConfigError, ConnectError
 
 
@@ -154,13 +155,8 @@ def write_map_files(folder: Path, maps: dict[str, str], command_dir: Path | None
     postmap = (command_dir or _find_commands()) / "postmap"
     for name, text in maps.items():
         final = folder / name
-        if final.exists() and final.read_text() == text:
+        if not replace_text(final, text):
             continue
-        fd, tmp = tempfile.mkstemp(prefix=f".{name}.", dir=folder)
-        with os.fdopen(fd, "w") as handle:
-            handle.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, final)
         changed.append(name)
         if os.access(postmap, os.X_OK):
             config = PostfixConfig.__new__(PostfixConfig)

@@ -7,9 +7,9 @@ mailbox's own filter can be changed): the script redirects mail at final deliver
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
+
+from skylift.connectors.mta.files import replace_text
 
 SUFFIX = ".sieve"
 
@@ -21,14 +21,8 @@ def write_scripts(folder: Path, scripts: dict[str, str]) -> list[Path]:
     wanted = {f"{user}{SUFFIX}": text for user, text in scripts.items()}
     for name, text in wanted.items():
         path = folder / name
-        if path.exists() and path.read_text() == text:
-            continue
-        fd, tmp = tempfile.mkstemp(prefix=f".{name}.", dir=folder)
-        with os.fdopen(fd, "w") as handle:
-            handle.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-        changed.append(path)
+        if replace_text(path, text):
+            changed.append(path)
     for path in folder.glob(f"*{SUFFIX}"):
         if path.name not in wanted:
             path.unlink()
