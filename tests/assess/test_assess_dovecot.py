@@ -450,3 +450,31 @@ def test_assess_plan_migrate_one_wave(seeded, dovecot, tmp_path):
         client.logout()
     finally:
         target.cleanup()
+
+
+def test_ctrl_c_stops_starting_mailboxes_and_writes_a_partial_report(
+    seeded: dict[str, Any], dovecot: AssessDovecot, tmp_path: Path
+) -> None:
+    import signal
+    import time
+
+    # Dovecot waits ~2 s before refusing a wrong password: 40 of them at 2 at a time is ~40 s.
+    rows = "".join(f"u{n}@example.com,u{n},wrong-{n}\n" for n in range(40))
+    (tmp_path / "users.csv").write_text("EmailAddress,UserName,Password\n" + rows)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "skylift", "assess", "--source", dovecot.imap_url(),
+         "--users", "users.csv", "--out", "report", "--parallel", "2", "--json"],
+        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    time.sleep(1.5)
+    started = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, err
+    assert time.monotonic() - started < 10  # the two in hand finish; nobody else starts
+    assert "stopping after the current batch" in err and "Traceback" not in err
+    assert "rerun to assess them all" in err
+    head = json.loads(out)
+    assert head["totals"]["not_assessed"] >= 34 and head["totals"]["users"] <= 6
+    page = (tmp_path / "report" / "assessment.html").read_text()
+    assert "Partial assessment (stopped by Ctrl-C)" in page  # no verdict on part of the org

@@ -169,3 +169,48 @@ def test_a_mapping_that_reads_a_new_attribute_reaches_unchanged_users(
     assert result["delta"] is False  # a full read, though nothing changed in the source
     assert result["counts"]["update"] == 240
     assert scim_users(scim)["user00007@new.example"]["title"] == "Given7 Family7"
+
+
+def test_ctrl_c_during_an_apply_stops_after_the_change_in_hand(
+    scim_sync: Sync, scim: ScimServer
+) -> None:
+    import json
+    import os
+    import signal
+    import sys
+    import time
+
+    import httpx
+
+    mapping = scim_sync.workdir / "mapping.toml"
+    mapping.write_text(MAPPING, encoding="utf-8")
+    cmd = [
+        sys.executable, "-m", "skylift", "dirsync", "--source", scim_sync.source.url,
+        "--base", "dc=old,dc=example", "--bind", scim_sync.source.admin_dn,
+        "--target", scim_sync.target_url, "--mapping", str(mapping),
+        "--state", str(scim_sync.workdir / "state.db"), "--apply", "--json",
+    ]  # fmt: skip
+    run = subprocess.Popen(
+        cmd, env=os.environ | scim_sync.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+    headers = {"Authorization": f"Bearer {scim.token}"}
+
+    def on_target() -> int:
+        page = httpx.get(f"{scim.http_url}/Users", params={"count": 1}, headers=headers)
+        return int(page.json().get("totalResults", 0))
+
+    deadline = time.monotonic() + 120
+    while on_target() < 20 and time.monotonic() < deadline and run.poll() is None:
+        time.sleep(0.02)
+    run.send_signal(signal.SIGINT)
+    out, err = run.communicate(timeout=60)
+    assert run.returncode == 130, err
+    assert "stopping after the current batch; Ctrl-C again to abort" in err
+    assert "Resume with the same command" in err and "Traceback" not in err
+    result = json.loads(out)
+    assert result["totals"]["stopped"] > 0 and not result["failed"]
+    assert 20 <= result["applied"] == on_target() < 240  # stopped part way, nothing unsaid
+    resumed = scim_sync.json("--apply")  # the rerun writes exactly what was left
+    assert resumed["applied"] == 253 - result["applied"] and not resumed["failed"]
+    assert len(scim_users(scim)) == 240 and scim_sync.json("--apply")["items"] == []

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import sys
+import threading
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from skylift.cli.common import envelope, print_json
+from skylift.cli.interrupt import graceful_stop, print_resume_hint
 from skylift.cli.mail import admin_password
 from skylift.cli.mail import endpoint as source_endpoint
 from skylift.cli.options import (
@@ -37,7 +39,7 @@ from skylift.engine.assess.waves_csv import (
 )
 from skylift.engine.profiles import load_profile
 from skylift.engine.users import load_users
-from skylift.errors import ConfigError, ConnectError
+from skylift.errors import EXIT_INTERRUPTED, EXIT_OK, ConfigError, ConnectError
 from skylift.model.units import human_bytes
 from skylift.runners.assess import run_assessment
 from skylift.runners.mail import RunSettings
@@ -87,7 +89,7 @@ def assess(
     allow_plaintext: AllowPlaintextOpt = False,
     timeout: TimeoutOpt = DEFAULT_TIMEOUT,
     as_json: JsonOpt = False,
-) -> None:
+) -> int:
     """Inventory every mailbox read-only and check it against the target's limits."""
     profile = load_profile(target_profile)
     rate = parse_bandwidth(bandwidth) if bandwidth else None
@@ -116,21 +118,26 @@ def assess(
         def progress(done: int, total: int, summary: UserSummary) -> None:
             bar.update(task, completed=done, description=summary.key)
 
-        head = run_assessment(
-            endpoint,
-            pairs,
-            profile,
-            out,
-            bandwidth=rate,
-            probe=probe,
-            parallel=parallel,
-            connections=connections,
-            group_by=group_by,
-            meta=meta,
-            progress=progress,
-        )
+        stop = threading.Event()
+        with graceful_stop(stop):
+            head = run_assessment(
+                endpoint,
+                pairs,
+                profile,
+                out,
+                bandwidth=rate,
+                probe=probe,
+                parallel=parallel,
+                connections=connections,
+                group_by=group_by,
+                meta=meta,
+                progress=progress,
+                stop=stop,
+            )
     totals = head["totals"]
-    if totals["users"] and not totals["users_ok"]:
+    if stop.is_set():
+        totals["not_assessed"] = head["not_assessed"]
+    if totals["users"] and not totals["users_ok"] and not stop.is_set():
         raise ConnectError(
             f"no mailbox could be read from {endpoint.display()}; "
             f"see {out / 'assessment.csv'} for each user's error"
@@ -148,7 +155,7 @@ def assess(
                 verdict=head["verdict"],
             )
         )
-        return
+        return _stopped(stop, head, len(pairs))
     print(head["verdict"]["headline"])
     for line in head["verdict"]["to_fix"]:
         print(f"  - {line}")
@@ -162,6 +169,16 @@ def assess(
     for kind, count in totals["findings_by_kind"].items():
         print(f"  {kind_label(kind)}: {count}")
     print(f"report: {out / 'assessment.html'} (every item: {out / 'findings.csv'})")
+    return _stopped(stop, head, len(pairs))
+
+
+def _stopped(stop: threading.Event, head: dict[str, Any], total: int) -> int:
+    """After Ctrl-C: the report is partial; say how partial and how to finish."""
+    if not stop.is_set():
+        return EXIT_OK
+    done = total - int(head["not_assessed"])
+    print_resume_hint(f"the report covers {done} of {total} mailboxes; rerun to assess them all")
+    return EXIT_INTERRUPTED
 
 
 def plan(

@@ -16,10 +16,17 @@ from typing import Annotated, Any
 import typer
 
 from skylift.cli.common import envelope, parse_duration, print_json
+from skylift.cli.interrupt import graceful_stop, print_resume_hint
 from skylift.cli.mail import load_pairs
 from skylift.cli.options import DryRunOpt, JsonOpt, StateOpt
 from skylift.engine.dav.plan import Action
-from skylift.errors import EXIT_CONNECT, EXIT_ITEMS_FAILED, EXIT_OK, ConfigError
+from skylift.errors import (
+    EXIT_CONNECT,
+    EXIT_INTERRUPTED,
+    EXIT_ITEMS_FAILED,
+    EXIT_OK,
+    ConfigError,
+)
 from skylift.model.account import Login, MailboxPair
 from skylift.model.dav import DavKind
 from skylift.runners.davsync import (
@@ -119,29 +126,42 @@ def _migrate(
     results: list[dict[str, object]] = []
     failed_accounts = 0
     any_failed_items = False
+    stopped = 0
     try:
-        for result in migrate_accounts(pairs, src, dst, ledger, options, parallel):
-            if result.error is not None:
-                if len(pairs) == 1:
-                    raise result.error
-                failed_accounts += 1
-                results.append({"account": result.key, "error": str(result.error)})
+        with graceful_stop(options.stop):
+            for result in migrate_accounts(pairs, src, dst, ledger, options, parallel):
+                if result.not_started:
+                    stopped += 1
+                    results.append({"account": result.key, "error": "not started (Ctrl-C)"})
+                    continue
+                stopped += result.stopped
+                if result.error is not None:
+                    if len(pairs) == 1:
+                        raise result.error
+                    failed_accounts += 1
+                    results.append({"account": result.key, "error": str(result.error)})
+                    if not json_out:
+                        print(f"skylift: error: {result.key}: {result.error}", file=sys.stderr)
+                    continue
+                any_failed_items |= any(r.failed for r in result.reports)
+                results.append(
+                    {"account": result.key, "collections": [r.to_json() for r in result.reports]}
+                )
                 if not json_out:
-                    print(f"skylift: error: {result.key}: {result.error}", file=sys.stderr)
-                continue
-            any_failed_items |= any(r.failed for r in result.reports)
-            results.append(
-                {"account": result.key, "collections": [r.to_json() for r in result.reports]}
-            )
-            if not json_out:
-                _print_reports(result.key, result.reports, options.dry_run)
+                    _print_reports(result.key, result.reports, options.dry_run)
     finally:
         ledger.close()
     if json_out:
         totals = _collection_totals(results)
         totals["accounts_failed"] = failed_accounts
+        totals["accounts_stopped"] = stopped
         name = "migrate-calendars" if kind is DavKind.CALENDAR else "migrate-contacts"
         print_json(envelope(name, totals, results, kind=str(kind), dry_run=options.dry_run))
+    if options.stop.is_set():
+        if not json_out:
+            print(f"{stopped} of {len(pairs)} accounts stopped before the end", file=sys.stderr)
+        print_resume_hint("what was written is recorded")
+        return EXIT_INTERRUPTED
     if failed_accounts:
         return EXIT_CONNECT
     return EXIT_ITEMS_FAILED if any_failed_items else EXIT_OK
@@ -152,9 +172,8 @@ def _collection_totals(results: list[dict[str, Any]]) -> dict[str, int]:
     totals: dict[str, int] = {"accounts": len(results)}
     for account in results:
         for collection in account.get("collections", []):
-            for key, value in collection.items():
-                if isinstance(value, int) and not isinstance(value, bool):
-                    totals[key] = totals.get(key, 0) + value
+            for key, value in collection.get("counts", {}).items():  # create, update, ...
+                totals[key] = totals.get(key, 0) + value
     return totals
 
 
@@ -173,7 +192,8 @@ def _print_reports(account: str, reports: list[CollectionReport], dry_run: bool)
             for a in (Action.CREATE, Action.UPDATE, Action.DELETE, Action.SKIP, Action.FAIL)
         )
         new = f" ({would}created)" if report.created else ""
-        print(f"{account} {report.kind} {report.name}{new}: {counts}")
+        cut = " (stopped by Ctrl-C)" if report.stopped else ""
+        print(f"{account} {report.kind} {report.name}{new}: {counts}{cut}")
         for note in report.notes:
             print(f"  {note}")
         for step in report.outcomes:

@@ -16,6 +16,7 @@ from typing import Annotated
 import typer
 
 from skylift.cli.common import envelope, parse_duration, print_json
+from skylift.cli.interrupt import graceful_stop, print_resume_hint
 from skylift.cli.options import (
     DEFAULT_TIMEOUT,
     AllowPlaintextOpt,
@@ -30,7 +31,7 @@ from skylift.cli.options import (
 from skylift.connectors.endpoint import Endpoint
 from skylift.engine.directory.mapping import load_mapping, mapping_from_dict
 from skylift.engine.directory.plan import parse_threshold
-from skylift.errors import EXIT_ITEMS_FAILED, EXIT_OK, ConfigError
+from skylift.errors import EXIT_INTERRUPTED, EXIT_ITEMS_FAILED, EXIT_OK, ConfigError
 from skylift.model.account import Secret
 from skylift.runners.dirsync import SyncOptions, SyncResult, read_journal, run_every, run_once
 
@@ -53,6 +54,7 @@ def _print_result(result: SyncResult, as_json: bool) -> None:
     if as_json:
         body = result.to_dict()
         totals = {**body["counts"], "applied": body["applied"], "failed": body["failed"]}
+        totals["stopped"] = body["stopped"]
         print_json(envelope("dirsync", totals, body.pop("changes"), **body))
         return
     kind = "delta" if result.delta else "full"
@@ -85,7 +87,8 @@ def _print_result(result: SyncResult, as_json: bool) -> None:
     if result.mode == "preview":
         print("preview only: nothing was changed; rerun with --apply to make these changes")
     else:
-        print(f"applied {result.applied} change(s), {len(result.failed)} failed")
+        left = f", {result.stopped} left by Ctrl-C for the rerun" if result.stopped else ""
+        print(f"applied {result.applied} change(s), {len(result.failed)} failed{left}")
         for line in result.failed:
             print(f"  failed: {line}", file=sys.stderr)
 
@@ -209,12 +212,21 @@ def register(app: typer.Typer) -> None:
             if not as_json:
                 print(message, file=sys.stderr)
 
-        if every:
-            interval = parse_duration(every, "--every")
-            return run_every(options, interval, log, lambda r: _print_result(r, as_json))
-        result = run_once(options, log)
-        _print_result(result, as_json)
-        return EXIT_ITEMS_FAILED if result.incomplete() else EXIT_OK
+        with graceful_stop(options.stop):
+            if every:
+                interval = parse_duration(every, "--every")
+                worst = run_every(
+                    options, interval, log, lambda r: _print_result(r, as_json),
+                    stop=options.stop.is_set,
+                )  # fmt: skip
+            else:
+                result = run_once(options, log)
+                _print_result(result, as_json)
+                worst = EXIT_ITEMS_FAILED if result.incomplete() else EXIT_OK
+        if options.stop.is_set():
+            print_resume_hint("what was applied is in the journal")
+            return EXIT_INTERRUPTED
+        return worst
 
     @app.command("dirsync-journal")
     def dirsync_journal(

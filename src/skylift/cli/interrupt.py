@@ -9,6 +9,7 @@ nothing duplicated. The second ends the process at once (exit 130); that is as s
 from __future__ import annotations
 
 import os
+import shlex
 import signal
 import sys
 import threading
@@ -40,3 +41,12 @@ def graceful_stop(stop: threading.Event) -> Iterator[threading.Event]:
         yield stop
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+def print_resume_hint(what: str = "what was copied is recorded") -> None:
+    """After a clean stop: say what is safe and the exact command that resumes the run."""
+    print(
+        f"skylift: interrupted; {what}. Resume with the same command:\n"
+        f"  skylift {' '.join(shlex.quote(a) for a in sys.argv[1:])}",
+        file=sys.stderr,
+    )

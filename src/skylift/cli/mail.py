@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shlex
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -19,7 +18,7 @@ import typer
 
 from skylift.cli import cloud
 from skylift.cli.common import envelope, print_json
-from skylift.cli.interrupt import graceful_stop
+from skylift.cli.interrupt import graceful_stop, print_resume_hint
 from skylift.cli.options import (
     DEFAULT_TIMEOUT,
     AllowPlaintextOpt,
@@ -342,11 +341,7 @@ def migrate(
     if report_dir is not None:
         (report_dir / "migrate.json").write_text(json.dumps(run.as_dict(), indent=2, default=str))
     if options.stop.is_set():
-        print(
-            "skylift: interrupted; what was copied is recorded. Resume with the same command:\n"
-            f"  skylift {' '.join(shlex.quote(a) for a in sys.argv[1:])}",
-            file=sys.stderr,
-        )
+        print_resume_hint()
         return EXIT_INTERRUPTED
     if any(m.error_code == EXIT_CONNECT for m in run.mailboxes):
         return EXIT_CONNECT

@@ -25,7 +25,7 @@ from skylift.engine.assess.inventory import MailboxInventory, take_inventory
 from skylift.engine.profiles import TargetProfile
 from skylift.errors import AuthError, ConnectError, SkyliftError
 from skylift.model.account import MailboxPair
-from skylift.runners.base import WorkUnit
+from skylift.runners.base import RunControl, WorkUnit
 from skylift.runners.local import run_units
 
 PROBE_BYTES = 4 * 1024 * 1024
@@ -124,11 +124,15 @@ def run_assessment(
     group_by: str | None = None,
     meta: dict[str, Any] | None = None,
     progress: Progress | None = None,
+    stop: threading.Event | None = None,
 ) -> dict[str, Any]:
     """Assess every user and write assessment.json/.csv/.html into *out_dir*.
 
-    Returns the JSON header (profile, rates, totals) for the CLI to print.
+    Returns the JSON header (profile, rates, totals) for the CLI to print. Once *stop* is
+    set (Ctrl-C) no further mailbox is started; the report covers those read so far and
+    ``not_assessed`` counts the rest.
     """
+    stop = stop or threading.Event()
     connector = mail_connector(endpoint)
     probe_result = probe_source(connector, pairs) if probe else None
     rates = RateBounds.build(
@@ -150,6 +154,8 @@ def run_assessment(
 
     def work(unit: WorkUnit) -> None:
         index = unit.index
+        if stop.is_set():
+            return
         inventory = inventory_user(connector, pairs[index], large)
         findings = check_mailbox(inventory, profile, connections=connections, include_public=False)
         estimate = estimate_mailbox(inventory.total_bytes, inventory.count, rates)
@@ -161,8 +167,15 @@ def run_assessment(
             if progress is not None:
                 progress(len(writer.summaries), total, summary)
 
-    run_units([WorkUnit("assess", p.key, i) for i, p in enumerate(pairs)], work, parallel=parallel)
+    units = [WorkUnit("assess", p.key, i) for i, p in enumerate(pairs)]
+    run_units(units, work, parallel=parallel, control=RunControl(stop=stop))
     head = writer.finish()
+    head["not_assessed"] = total - len(writer.summaries)
+    if head["not_assessed"]:  # Ctrl-C: no verdict stands on part of the organization
+        head["verdict"]["headline"] = (
+            f"Partial assessment (stopped by Ctrl-C): {len(writer.summaries)} of {total} "
+            f"mailboxes read; rerun for a verdict. {head['verdict']['headline']}"
+        )
     write_html(
         out_dir / "assessment.html", head, writer.summaries, writer.findings_sample, group_by
     )

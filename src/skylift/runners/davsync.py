@@ -24,7 +24,7 @@ from skylift.engine.dav.sync import CollectionReport, RunOptions, migrate_accoun
 from skylift.errors import ConfigError, ConnectError, TransientError
 from skylift.model.account import Login, MailboxPair
 from skylift.model.dav import DavKind
-from skylift.runners.base import WorkUnit
+from skylift.runners.base import RunControl, WorkUnit
 from skylift.runners.local import run_units
 from skylift.runners.retry import with_retries
 from skylift.state.dav_ledger import DavLedger
@@ -91,6 +91,12 @@ class AccountResult:
     reports: list[CollectionReport] = field(default_factory=list)
     error: ConnectError | TransientError | None = None
     attempts: int = 1
+    not_started: bool = False  # Ctrl-C came before this account began
+
+    @property
+    def stopped(self) -> bool:
+        """Ctrl-C ended or skipped this account; a rerun finishes it."""
+        return self.not_started or any(r.stopped for r in self.reports)
 
 
 def migrate_accounts(
@@ -118,6 +124,10 @@ def migrate_accounts(
 
     def one(unit: WorkUnit) -> None:
         pair = pairs[unit.index]
+        if options.stop.is_set():  # Ctrl-C before this account began: leave it queued
+            results[unit.index] = AccountResult(pair.key, not_started=True)
+            done[unit.index].set()
+            return
         if units:
             units.start(ids[pair.key])
 
@@ -145,6 +155,7 @@ def migrate_accounts(
                 [WorkUnit(kind, p.key, i, ids.get(p.key)) for i, p in enumerate(pairs)],
                 one,
                 parallel=max(1, parallel),
+                control=RunControl(stop=options.stop),
             )
         except BaseException as exc:  # a bug or a usage error: ends the run, as before
             crashed.append(exc)
@@ -212,9 +223,11 @@ def record_account(units: WorkUnits, unit_id: int, result: AccountResult) -> Non
     written = sum(r.count(Action.CREATE) + r.count(Action.UPDATE) for r in result.reports)
     failed = [s for r in result.reports for s in r.failed]
     error = f"{failed[0].uid or failed[0].source_href}: {failed[0].reason}" if failed else None
+    if result.stopped:
+        error = "stopped by Ctrl-C; rerun to finish"
     units.finish(
         unit_id,
-        "partial" if failed else "done",
+        "partial" if failed or result.stopped else "done",
         items=written,
         problems=len(failed),
         error=error,

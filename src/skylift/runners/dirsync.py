@@ -9,9 +9,10 @@ run to :mod:`skylift.runners.schedule`.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from contextlib import ExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -61,6 +62,7 @@ class SyncOptions:
     delete_after: timedelta | None = None
     full: bool = False
     out_dir: Path | None = None
+    stop: threading.Event = field(default_factory=threading.Event, compare=False)  # Ctrl-C
 
     def settings(self) -> SyncSettings:
         return SyncSettings(
@@ -71,6 +73,7 @@ class SyncOptions:
             delete_after=self.delete_after,
             full=self.full,
             out_dir=self.out_dir,
+            stop=self.stop,
         )
 
 

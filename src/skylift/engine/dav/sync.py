@@ -21,6 +21,7 @@ ends the account so the runner can retry it after the server's hint; the ledger 
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
@@ -55,6 +56,7 @@ class CollectionReport:
     unchanged: bool = False
     outcomes: list[Step] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    stopped: bool = False  # Ctrl-C ended it part way; the rerun finishes it
 
     def count(self, action: Action) -> int:
         return sum(1 for step in self.outcomes if step.action is action)
@@ -69,6 +71,7 @@ class CollectionReport:
             "kind": str(self.kind),
             "created": self.created,
             "unchanged": self.unchanged,
+            "stopped": self.stopped,
             "notes": self.notes,
             "counts": {str(a): self.count(a) for a in Action},
             "items": [
@@ -94,6 +97,9 @@ class RunOptions:
     domain_map: dict[str, str] = field(default_factory=dict)
     dav_workers: int = 4
     export_dir: Path | None = None
+    # Ctrl-C: set once, the run stops writing after the object in hand; what was written is
+    # in the ledger, so the rerun resumes (the collection's markers are not saved).
+    stop: threading.Event = field(default_factory=threading.Event)
 
 
 @dataclass(frozen=True)
@@ -130,6 +136,8 @@ def migrate_account(
     existing = {c.name: c for c in target.collections()}
     reports = []
     for spec in source.collections():
+        if options.stop.is_set():
+            break
         try:
             report = migrate_collection(
                 source, target, ledger, account, spec, existing.get(spec.name), options
@@ -245,6 +253,9 @@ def execute(
     export = ExportFolder(options.export_dir, account, spec.name)
     with OrderedWrites[Step](options.dav_workers) as writes:
         for item in source.fetch(spec, plan.listed.fetch):
+            if options.stop.is_set():
+                report.stopped = True
+                break
             step, prepared = decide(item, collection, target, by_uid, plan.listing, seen, options)
             if prepared is None or step.action is Action.FAIL:
                 if step.action is Action.FAIL:
@@ -264,6 +275,8 @@ def execute(
             report.outcomes.extend(writes.submit(job))
         report.outcomes.extend(writes.drain())
     # Markers say "nothing to do next time": not true while failures or kept deletions wait.
+    if report.stopped:
+        return report
     if not report.failed and not any(s.reason == KEPT_DELETED for s in report.outcomes):
         ledger.save_markers(
             account,

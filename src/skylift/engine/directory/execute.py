@@ -7,6 +7,7 @@ moves forward only for what the target accepted, so a rerun plans the rest again
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -29,6 +30,7 @@ class ApplyOutcome:
 
     applied: int = 0
     failed: list[str] = field(default_factory=list)
+    stopped: int = 0  # changes left for the rerun after Ctrl-C
 
 
 def apply_plan(
@@ -40,8 +42,13 @@ def apply_plan(
     known: dict[str, KnownObject],
     journal: DirectoryJournal,
     now: datetime,
+    stop: threading.Event | None = None,
 ) -> ApplyOutcome:
-    """Write *plan* in its safe order, journal every change and save what was written."""
+    """Write *plan* in its safe order, journal every change and save what was written.
+
+    Once *stop* is set (Ctrl-C) no further change is written: those left count as not
+    written, so their old snapshot stays and the rerun plans them again; no delete runs.
+    """
     result = ApplyOutcome()
     ids = {a: obj.id for a, (obj, _) in matches.matched.items()}
     ids.update({a: obj.id for a, obj in matches.leaving.items()})
@@ -49,7 +56,16 @@ def apply_plan(
     failed_anchors: set[str] = set()
     entry_by_anchor = {e.anchor: e for e in entries}
 
+    def stopping(change: Change) -> bool:
+        if stop is None or not stop.is_set():
+            return False
+        failed_anchors.add(change.anchor)
+        result.stopped += 1
+        return True
+
     def attempt(change: Change, work: Callable[[], None]) -> None:
+        if stopping(change):
+            return
         try:
             work()
         except ItemRejected as exc:
@@ -69,6 +85,8 @@ def apply_plan(
             attempt(change, lambda c=change: _write_group(target, c, ids, created_with))  # type: ignore[misc]
         for change in by_phase[0] + by_phase[1] + by_phase[2]:  # the other memberships
             if (change.add_members or change.remove_members) and change.anchor in ids:
+                if stopping(change):
+                    continue
                 already = created_with.get(change.anchor, set())
                 add = [ids[m] for m in change.add_members if m in ids and m not in already]
                 remove = [ids[m] for m in change.remove_members if m in ids]

@@ -14,6 +14,7 @@ from __future__ import annotations
 import csv
 import gc
 import json
+import threading
 import time
 from collections.abc import Callable
 from contextlib import ExitStack
@@ -48,6 +49,7 @@ class SyncSettings:
     delete_after: timedelta | None = None
     full: bool = False
     out_dir: Path | None = None
+    stop: threading.Event = field(default_factory=threading.Event)  # Ctrl-C
 
 
 @dataclass
@@ -61,6 +63,7 @@ class SyncResult:
     threshold_error: str = ""
     seconds: float = 0.0
     files: list[str] = field(default_factory=list)
+    stopped: int = 0  # changes Ctrl-C left for the rerun
 
     def incomplete(self) -> bool:
         """An apply that left objects unsynced: refused by the target, or in conflict."""
@@ -82,6 +85,7 @@ class SyncResult:
             "preflight": self.report,
             "applied": self.applied,
             "failed": self.failed,
+            "stopped": self.stopped,
             "threshold": self.threshold_error or None,
             "seconds": round(self.seconds, 3),
             "files": self.files,
@@ -138,8 +142,10 @@ def sync(
             planned.known,
             journal,
             now,
+            settings.stop,
         )
         result.applied, result.failed = outcome.applied, outcome.failed
+        result.stopped = outcome.stopped
         _record_marks(journal, planned, now)
         result.seconds = time.monotonic() - started
         return result
@@ -240,7 +246,7 @@ def _drop_unsupported(plan: Plan, target: DirectoryTarget) -> None:
 def _record_marks(journal: DirectoryJournal, planned: _Planned, now: datetime) -> None:
     """Move the delta marks forward, but only past a run the target fully accepted."""
     result = planned.result
-    if result.failed:
+    if result.failed or result.stopped:
         return
     if planned.high_water:
         journal.set_mark("high_water", planned.high_water)
