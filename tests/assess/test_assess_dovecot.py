@@ -478,3 +478,14 @@ def test_ctrl_c_stops_starting_mailboxes_and_writes_a_partial_report(
     assert head["totals"]["not_assessed"] >= 34 and head["totals"]["users"] <= 6
     page = (tmp_path / "report" / "assessment.html").read_text()
     assert "Partial assessment (stopped by Ctrl-C)" in page  # no verdict on part of the org
+
+
+def test_plan_out_into_a_missing_folder_is_one_line(seeded: dict[str, Any]) -> None:
+    result = run(
+        "plan", "--assessment", "report/assessment.json", "--window", "30h",
+        "--out", "no-such-folder/waves.csv", cwd=seeded["root"],
+    )  # fmt: skip
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.strip() == (
+        "skylift: error: --out no-such-folder/waves.csv: folder no-such-folder does not exist"
+    )

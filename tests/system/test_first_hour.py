@@ -112,3 +112,76 @@ def test_folder_rename_notices_only_when_the_folder_is_made_or_with_v(
     assert again.returncode == 0 and notice not in again.stdout  # nothing changed: no notice
     verbose = run_skylift("-v", *args)
     assert verbose.returncode == 0 and notice in verbose.stdout
+
+
+CA_COMMANDS = [
+    ["migrate", "--source", "imaps://127.0.0.1:1", "--target", "imaps://127.0.0.1:1"],
+    ["verify", "--source", "imaps://127.0.0.1:1", "--target", "imaps://127.0.0.1:1"],
+    ["migrate-calendars", "--source", "caldav+https://127.0.0.1:1", "--target",
+     "caldav+https://127.0.0.1:1", "--user", "a@new.example"],
+    ["dirsync", "--source", "ldaps://127.0.0.1:1", "--base", "dc=x", "--target",
+     "scim+https://127.0.0.1:1/scim"],
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("command", CA_COMMANDS)
+def test_a_ca_file_that_holds_no_certificate_is_refused_before_any_connection(
+    command: list[str], tmp_path: Path
+) -> None:
+    users = write_users(
+        tmp_path / "users.csv", [("a@new.example", "a", "pw", "pw2")],
+        "EmailAddress,UserName,Password,TargetPassword",
+    )  # fmt: skip
+    not_a_ca = tmp_path / "ca.pem"
+    not_a_ca.write_text("this is the key file, not the CA\n")
+    extra = ["--users", str(users)] if command[0] in ("migrate", "verify") else []
+    for option in ("--source-ca", "--target-ca"):
+        result = run_skylift(*command, *extra, option, not_a_ca)
+        # 2, not 3: nothing was dialled (every port here refuses connections)
+        assert result.returncode == 2, result.stdout + result.stderr
+        assert result.stderr.strip() == "" or len(result.stderr.strip().splitlines()) == 1
+        assert f"{not_a_ca} is not a CA file" in result.stderr, result.stderr
+        missing = run_skylift(*command, *extra, option, tmp_path / "typo.pem")
+        assert missing.returncode == 2 and "CA file not found" in missing.stderr
+
+
+def test_a_peer_that_answers_ldap_with_garbage_is_one_line(tmp_path: Path) -> None:
+    """Something that is not an LDAP server on the port (a web server, a TLS port): ldap3
+    would raise from deep inside its decoder."""
+    server = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+
+    def answer() -> None:
+        server.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                continue
+            try:
+                conn.settimeout(5)
+                while conn.recv(4096):  # to StartTLS, bind or search: bytes that are not LDAP
+                    conn.sendall(b"\x30\x0c\x02\x01\x01\x78\x07\x0a\x01\x00\x04\x00\x04\x00")
+            except OSError:
+                pass
+            finally:
+                conn.close()
+
+    thread = threading.Thread(target=answer, daemon=True)
+    thread.start()
+    mapping = tmp_path / "m.toml"
+    mapping.write_text("[users]\n")
+    try:
+        result = run_skylift(
+            "dirsync", "--source", f"ldap://127.0.0.1:{server.getsockname()[1]}",
+            "--base", "dc=old,dc=example", "--bind", "cn=admin,dc=old,dc=example",
+            "--target", "scim+http://127.0.0.1:1/scim", "--mapping", mapping,
+            "--state", tmp_path / "s.db", "--timeout", "5",
+        )  # fmt: skip
+    finally:
+        stop.set()
+        thread.join()
+        server.close()
+    assert result.returncode in (2, 3), result.stderr
+    assert "Traceback" not in result.stderr and "internal error" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr

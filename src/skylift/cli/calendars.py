@@ -18,7 +18,16 @@ import typer
 from skylift.cli.common import envelope, parse_duration, print_json
 from skylift.cli.interrupt import graceful_stop, print_resume_hint
 from skylift.cli.mail import load_pairs
-from skylift.cli.options import DryRunOpt, JsonOpt, StateOpt
+from skylift.cli.options import (
+    AllowPlaintextOpt,
+    DryRunOpt,
+    InsecureSourceOpt,
+    InsecureTargetOpt,
+    JsonOpt,
+    SourceCaOpt,
+    StateOpt,
+    TargetCaOpt,
+)
 from skylift.engine.dav.plan import Action
 from skylift.errors import (
     EXIT_CONNECT,
@@ -60,9 +69,6 @@ DomainOpt = Annotated[
 AdminOpt = Annotated[
     str | None, typer.Option(help="Admin login on behalf of each user (password from env)")
 ]
-PlainOpt = Annotated[bool, typer.Option(help="Allow passwords over http:// to a remote host")]
-CaOpt = Annotated[Path | None, typer.Option(help="CA file to trust for that side")]
-InsecureOpt = Annotated[bool, typer.Option(help="Skip TLS certificate checks for that side")]
 
 
 def parse_domain_map(values: list[str]) -> dict[str, str]:
@@ -249,11 +255,11 @@ def _make_migrate(kind: DavKind):  # type: ignore[no-untyped-def]
         rewrite_domain: DomainOpt = None,
         source_admin: AdminOpt = None,
         target_admin: AdminOpt = None,
-        allow_plaintext: PlainOpt = False,
-        source_ca: CaOpt = None,
-        target_ca: CaOpt = None,
-        insecure_source: InsecureOpt = False,
-        insecure_target: InsecureOpt = False,
+        allow_plaintext: AllowPlaintextOpt = False,
+        source_ca: SourceCaOpt = None,
+        target_ca: TargetCaOpt = None,
+        insecure_source: InsecureSourceOpt = False,
+        insecure_target: InsecureTargetOpt = False,
         parallel: Annotated[int, typer.Option(min=1, help="Accounts at once")] = 4,
         dav_workers: Annotated[
             int, typer.Option(min=1, max=32, help="Writes at once within one collection")
@@ -306,11 +312,11 @@ def _make_verify(kind: DavKind):  # type: ignore[no-untyped-def]
         rewrite_domain: DomainOpt = None,
         source_admin: AdminOpt = None,
         target_admin: AdminOpt = None,
-        allow_plaintext: PlainOpt = False,
-        source_ca: CaOpt = None,
-        target_ca: CaOpt = None,
-        insecure_source: InsecureOpt = False,
-        insecure_target: InsecureOpt = False,
+        allow_plaintext: AllowPlaintextOpt = False,
+        source_ca: SourceCaOpt = None,
+        target_ca: TargetCaOpt = None,
+        insecure_source: InsecureSourceOpt = False,
+        insecure_target: InsecureTargetOpt = False,
     ) -> int:
         src, dst = _sides(
             source, target, allow_plaintext, source_ca, target_ca, insecure_source, insecure_target
@@ -355,11 +361,11 @@ def freebusy_publish(
     ] = None,
     source_admin: AdminOpt = None,
     target_admin: AdminOpt = None,
-    allow_plaintext: PlainOpt = False,
-    source_ca: CaOpt = None,
-    target_ca: CaOpt = None,
-    insecure_source: InsecureOpt = False,
-    insecure_target: InsecureOpt = False,
+    allow_plaintext: AllowPlaintextOpt = False,
+    source_ca: SourceCaOpt = None,
+    target_ca: TargetCaOpt = None,
+    insecure_source: InsecureSourceOpt = False,
+    insecure_target: InsecureTargetOpt = False,
 ) -> int:
     """Write each user's busy times (next N weeks) from one side into the other."""
     interval = parse_duration(every, "--every").total_seconds() if every else 0.0

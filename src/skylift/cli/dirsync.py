@@ -27,6 +27,7 @@ from skylift.cli.options import (
     StateOpt,
     TargetCaOpt,
     TimeoutOpt,
+    checked_ca,
 )
 from skylift.connectors.endpoint import Endpoint
 from skylift.engine.directory.mapping import load_mapping, mapping_from_dict
@@ -171,6 +172,7 @@ def register(app: typer.Typer) -> None:
             raise ConfigError(f"--on-leave must be disable or delete, not {on_leave!r}")
         parse_threshold(delete_threshold)
         tls = {"allow_plaintext": allow_plaintext, "timeout": timeout}
+        checked_ca(ca_file)
         source_ca, target_ca = source_ca or ca_file, target_ca or ca_file
         source_ep = Endpoint.parse(
             source, ca_file=str(source_ca) if source_ca else None, insecure=insecure_source, **tls

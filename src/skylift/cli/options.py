@@ -7,10 +7,13 @@ mail's ``--map-folder``) stay in their command's module.
 
 from __future__ import annotations
 
+import ssl
 from pathlib import Path
 from typing import Annotated
 
 import typer
+
+from skylift.errors import ConfigError
 
 #: seconds to wait for each server answer, in every domain
 DEFAULT_TIMEOUT = 120.0
@@ -35,8 +38,28 @@ UsersOpt = Annotated[
     Path | None,
     typer.Option("--users", help="CSV: EmailAddress,UserName,Password[,TargetUserName,…]"),
 ]
-SourceCaOpt = Annotated[Path | None, typer.Option("--source-ca", help="CA file for the source")]
-TargetCaOpt = Annotated[Path | None, typer.Option("--target-ca", help="CA file for the target")]
+
+
+def checked_ca(path: Path | None) -> Path | None:
+    """A CA file is read before the first connection: a typo or a file with no certificate
+    is one line at once, not a TLS failure per mailbox later."""
+    if path is None:
+        return None
+    if not path.is_file():
+        raise ConfigError(f"CA file not found: {path}")
+    try:
+        ssl.create_default_context(cafile=str(path))
+    except (ssl.SSLError, ValueError, OSError) as exc:
+        raise ConfigError(f"{path} is not a CA file (no PEM certificate in it): {exc}") from None
+    return path
+
+
+SourceCaOpt = Annotated[
+    Path | None, typer.Option("--source-ca", help="CA file for the source", callback=checked_ca)
+]
+TargetCaOpt = Annotated[
+    Path | None, typer.Option("--target-ca", help="CA file for the target", callback=checked_ca)
+]
 InsecureSourceOpt = Annotated[
     bool, typer.Option("--insecure-source", help="Skip TLS certificate checks (source)")
 ]
