@@ -26,6 +26,7 @@ import servers as bench_storage
 from corpus import extra_messages, fill_user, user_messages
 from delay_proxy import DelayProxy
 from dsync_run import DOVEADM, dsync_commands
+from imapsync_run import find_imapsync, imapsync_commands
 from mbsync_run import MBSYNC, mbsync_commands
 from measure import Cost, run_measured
 from servers import (
@@ -225,6 +226,8 @@ def run_full(args: argparse.Namespace, servers: Servers, users: list[str], rows:
     print_table(rows[-1:])
     if args.dsync:
         run_dsync(servers, users, n, size, args.parallel, rows)
+    if args.imapsync_script:
+        run_imapsync(servers, users, n, size, args.parallel, args.imapsync_script, rows)
     if not args.reruns:
         if args.mbsync:
             run_mbsync(servers, users, n, size, args.parallel, "full", rows)
@@ -360,6 +363,28 @@ def run_dsync(
         other.target.cleanup()
 
 
+def run_imapsync(
+    servers: Servers, users: list[str], n: int, size: int, parallel: int, script: str,
+    rows: list[Row],
+) -> None:  # fmt: skip
+    """imapsync, *parallel* users at a time, into a fresh target."""
+    other = fresh_target(servers, users, "target-imapsync")
+    try:
+        cmds = imapsync_commands(
+            script, servers.workdir / "imapsync", users, servers.source.imap_port,
+            other.target.imap_port, PASSWORD,
+        )  # fmt: skip
+        cpu0 = other.server_cpu()
+        cost = run_measured(cmds, parallel=parallel, quiet=True)
+        rows.append(
+            Row(f"full -P{parallel}", "imapsync", n, size, cost, other.server_cpu() - cpu0,
+                check(other, users, n, {}))
+        )  # fmt: skip
+        print_table(rows[-1:])
+    finally:
+        other.target.cleanup()
+
+
 def run_wan(args: argparse.Namespace, servers: Servers, users: list[str], rows: list[Row]) -> None:
     wan_users = users[: args.wan_users]
     size = 0
@@ -479,6 +504,13 @@ def main() -> None:
     p.add_argument(
         "--dsync", action="store_true", help="also run Dovecot's dsync (doveadm backup -R, imapc:)"
     )
+    p.add_argument(
+        "--imapsync",
+        type=Path,
+        default=None,
+        metavar="SCRIPT",
+        help="also run imapsync (the script; else $IMAPSYNC or imapsync on $PATH)",
+    )
     p.add_argument("--wan", action="store_true", help="add the WAN case (delay proxy)")
     p.add_argument("--rtt", type=float, default=20.0, help="WAN round trip in ms")
     p.add_argument("--wan-users", type=int, default=2)
@@ -492,6 +524,9 @@ def main() -> None:
     p.add_argument("--src", type=Path, help="run skylift from this source tree (A/B runs)")
     p.add_argument("--big-folder", type=int, default=0, metavar="N", help="N-message folder test")
     args = p.parse_args()
+    args.imapsync_script = find_imapsync(args.imapsync)
+    if args.imapsync_script is None:
+        print("imapsync not found (see bench/imapsync_run.py): skipped", file=sys.stderr)
 
     if args.src:
         global SKYLIFT_SRC
