@@ -29,6 +29,7 @@ from skylift.connectors.endpoint import Endpoint
 from skylift.connectors.mta.postfix import PostfixConfig
 from skylift.connectors.mta.sieve import write_scripts
 from skylift.connectors.mta.smtp import check_recipients
+from skylift.engine.mail.folders import FolderRules
 from skylift.engine.mail.report import RunReport
 from skylift.engine.mail.sync import MigrateOptions
 from skylift.engine.routing.plan import (
@@ -41,7 +42,7 @@ from skylift.engine.routing.plan import (
 from skylift.errors import ConfigError, ConnectError
 from skylift.model.account import MailboxPair
 from skylift.runners.mail import RunSettings, migrate_all, verify_all
-from skylift.state.ledger_mirror import mirror, reverse_key
+from skylift.state.ledger_mirror import inverse_folders, mirror, reverse_key
 from skylift.state.routing import RouteRecord, RouteState, RoutingRegistry
 from skylift.state.store import StateStore
 from skylift.state.work_units import WorkUnits, new_run_id
@@ -191,16 +192,25 @@ def _delta(
     job: WaveJob, pairs: list[MailboxPair], store: StateStore, *, reverse: bool = False
 ) -> RunReport:
     """One migrate pass (source -> target, or target -> source for a rollback)."""
+    report = RunReport(command="migrate")
     if reverse:
-        run_pairs = [MailboxPair(reverse_key(p.key), p.target, p.source, p.extra) for p in pairs]
-        src, dst = job.target, job.source
-    else:
-        run_pairs, src, dst = pairs, job.source, job.target
-    if not run_pairs:
-        return RunReport(command="migrate")
-    report = migrate_all(
-        run_pairs, src, dst, store, MigrateOptions(), job.settings, lambda *_: None
-    )
+        # each user's folders go home where they came from: one pass per folder mapping
+        groups: dict[tuple[tuple[str, str], ...], list[MailboxPair]] = {}
+        for p in pairs:
+            home = tuple(sorted(inverse_folders(store.engine, p.key).items()))
+            groups.setdefault(home, []).append(
+                MailboxPair(reverse_key(p.key), p.target, p.source, p.extra)
+            )
+        for home, run_pairs in groups.items():
+            options = MigrateOptions(rules=FolderRules(map_folder=dict(home)))
+            done = migrate_all(
+                run_pairs, job.target, job.source, store, options, job.settings, lambda *_: None
+            )
+            report.mailboxes += done.mailboxes
+    elif pairs:
+        report = migrate_all(
+            pairs, job.source, job.target, store, MigrateOptions(), job.settings, lambda *_: None
+        )
     for pair in pairs:  # tell the other direction what this one copied
         fwd, back = pair.key, reverse_key(pair.key)
         if reverse:
