@@ -86,7 +86,7 @@ def test_wave_moves_rolls_back_and_moves_again_with_every_message_once(org: Org)
 def test_a_message_sent_during_the_flip_is_delivered_exactly_once(org: Org) -> None:
     from pathlib import Path
 
-    from skylift.cli.route import _routing, wave_pairs
+    from skylift.cli.route import _routing, cloud_relay_of, wave_pairs
     from skylift.connectors.endpoint import Endpoint
     from skylift.runners.cutover import WaveJob, cutover
 
@@ -101,10 +101,10 @@ def test_a_message_sent_during_the_flip_is_delivered_exactly_once(org: Org) -> N
             sent["after"] = org.send(w2a, "right after the flip")
 
     pairs, everyone = wave_pairs(org.waves_csv, org.users_csv, 2, None, None)
+    relay = cloud_relay_of(org.relay, "mx.cloud.test", "secure", None, everyone)
     routing = _routing(
-        "postfix", org.onprem.config_dir, Path(org.onprem.command_directory), org.relay,
-        "mx.cloud.test", "secure", None, None,
-    )  # fmt: skip
+        "postfix", org.onprem.config_dir, Path(org.onprem.command_directory), relay, None, None
+    )
     job = WaveJob(
         2, pairs, everyone, Endpoint.parse(org.source.imap_url()),
         Endpoint.parse(org.target.imap_url()), str(org.state), routing, on_step=at,

@@ -52,6 +52,13 @@ TlsNameOpt = Annotated[
         "--cloud-tls-name", help="Name the relay's certificate must carry (default: its host)"
     ),
 ]
+ProfileOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--target-profile",
+        help="Target profile (name or .toml) whose [routing] names the cloud relay",
+    ),
+]
 TlsLevelOpt = Annotated[
     str, typer.Option("--cloud-tls-level", help="Postfix TLS policy to the relay: secure or verify")
 ]
@@ -110,23 +117,50 @@ def addresses(users: Path) -> list[str]:
     return [r["EmailAddress"].strip() for r in rows if (r.get("EmailAddress") or "").strip()]
 
 
+def cloud_relay_of(
+    cloud_relay: str | None,
+    cloud_tls_name: str | None,
+    cloud_tls_level: str,
+    profile: str | None,
+    users: list[str],
+):  # type: ignore[no-untyped-def]
+    """The relay from the options, else from the target profile's ``[routing]``.
+
+    An option always wins over the profile: ``--cloud-tls-name`` alone overrides only the
+    name; ``--cloud-relay`` alone takes the relay's own host as the name, not the profile's
+    (the profile's name belongs to the profile's host).
+    """
+    from skylift.engine.profiles import load_profile
+    from skylift.engine.routing.plan import CloudRelay
+
+    if cloud_relay is None and profile is not None:
+        routing = load_profile(profile).routing
+        if not routing.cloud_relay:
+            raise ConfigError(
+                f"--target-profile {profile} names no cloud relay ([routing]): give --cloud-relay"
+            )
+        domains = {u.rpartition("@")[2].lower() for u in users if "@" in u}
+        cloud_relay = routing.relay_for(domains)
+        cloud_tls_name = cloud_tls_name or routing.cloud_tls_name or None
+    if cloud_relay is None:
+        raise ConfigError(
+            "--cloud-relay is needed: smtp://host[:port] or lmtp://host:port "
+            "(or --target-profile with a [routing] table)"
+        )
+    return CloudRelay.parse(cloud_relay, cloud_tls_name, cloud_tls_level)
+
+
 def _routing(
     mta: str,
     postfix_config_dir: Path | None,
     postfix_command_dir: Path | None,
-    cloud_relay: str | None,
-    cloud_tls_name: str | None,
-    cloud_tls_level: str,
+    relay,  # type: ignore[no-untyped-def]
     sieve_dir: Path | None,
     routing_domain: str | None,
 ):  # type: ignore[no-untyped-def]
     from skylift.connectors.mta.postfix import PostfixConfig
-    from skylift.engine.routing.plan import CloudRelay
     from skylift.runners.cutover import Routing
 
-    if cloud_relay is None:
-        raise ConfigError("--cloud-relay is needed: smtp://host[:port] or lmtp://host:port")
-    relay = CloudRelay.parse(cloud_relay, cloud_tls_name, cloud_tls_level)
     if mta == "postfix":
         if postfix_config_dir is None:
             raise ConfigError("--mta postfix needs --postfix-config-dir (e.g. /etc/postfix)")
@@ -152,6 +186,7 @@ def _wave_command(name: str):  # type: ignore[no-untyped-def]
         cloud_relay: RelayOpt = None,
         cloud_tls_name: TlsNameOpt = None,
         cloud_tls_level: TlsLevelOpt = "secure",
+        target_profile: ProfileOpt = None,
         sieve_dir: SieveDirOpt = None,
         routing_domain: RoutingDomainOpt = None,
         source_admin: AdminOpt = None,
@@ -174,10 +209,12 @@ def _wave_command(name: str):  # type: ignore[no-untyped-def]
         src = endpoint(source, source_ca, insecure_source, allow_plaintext, timeout)
         dst = endpoint(target, target_ca, insecure_target, allow_plaintext, timeout)
         pairs, everyone = wave_pairs(waves, users, wave, source_admin, target_admin)
+        relay = cloud_relay_of(
+            cloud_relay, cloud_tls_name, cloud_tls_level, target_profile, [p.key for p in pairs]
+        )
         routing = _routing(
-            mta, postfix_config_dir, postfix_command_dir, cloud_relay, cloud_tls_name,
-            cloud_tls_level, sieve_dir, routing_domain,
-        )  # fmt: skip
+            mta, postfix_config_dir, postfix_command_dir, relay, sieve_dir, routing_domain
+        )
         job = WaveJob(
             wave, pairs, everyone, src, dst, state, routing,
             settings=RunSettings(parallel=parallel, retries=2), dry_run=dry_run,
@@ -254,13 +291,14 @@ def export(
     cloud_relay: RelayOpt = None,
     cloud_tls_name: TlsNameOpt = None,
     cloud_tls_level: TlsLevelOpt = "secure",
+    target_profile: ProfileOpt = None,
     routing_domain: RoutingDomainOpt = None,
     postfix_command_dir: PostfixCmdOpt = None,
 ) -> int:
     """Write the registry as Postfix maps, Sieve redirects or CSV."""
     from skylift.connectors.mta.postfix import write_map_files
     from skylift.connectors.mta.sieve import write_scripts
-    from skylift.engine.routing.plan import CloudRelay, postfix_maps, registry_csv, sieve_redirects
+    from skylift.engine.routing.plan import postfix_maps, registry_csv, sieve_redirects
     from skylift.state.routing import RoutingRegistry
 
     if fmt not in ("postfix", "sieve", "csv"):
@@ -278,10 +316,10 @@ def export(
             p.name for p in write_scripts(out, sieve_redirects(routes, routing_domain or ""))
         ]
     else:
-        if cloud_relay is None:
-            raise ConfigError("--format postfix needs --cloud-relay (the moved users' next hop)")
-        relay = CloudRelay.parse(cloud_relay, cloud_tls_name, cloud_tls_level)
         everyone = addresses(users) if users else []
+        relay = cloud_relay_of(
+            cloud_relay, cloud_tls_name, cloud_tls_level, target_profile, [*everyone, *routes]
+        )
         written = write_map_files(out, postfix_maps(routes, relay, everyone), postfix_command_dir)
     print(f"wrote {len(written)} file(s) in {out}: {', '.join(written) or 'none changed'}")
     return EXIT_OK
