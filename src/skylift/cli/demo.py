@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shlex
 import signal
 import sys
 import tempfile
@@ -39,6 +40,7 @@ from skylift.state.store import StateStore
 console = Console(stderr=True)
 KEPT_DIR = Path("skylift-demo")
 SERVERS_FILE = "demo-servers.json"
+ENV_FILE = "demo.env"
 DOMAIN = "new.example"
 
 
@@ -69,7 +71,8 @@ def demo(
                 f"a demo is already running in {workdir}; stop it first: "
                 f"skylift demo --stop --workdir {workdir}"
             )
-    root = workdir or Path(tempfile.mkdtemp(prefix="skylift-demo-"))
+    # Absolute: Dovecot and Postfix are given paths under it and run from elsewhere.
+    root = (workdir or Path(tempfile.mkdtemp(prefix="skylift-demo-"))).absolute()
     # Dovecot's sockets live under the workdir; a unix socket path holds at most 107 bytes.
     longest = root.resolve() / "old-mail-server" / "run" / "token-login" / "imap-urlauth"
     if len(str(longest)) > 107:
@@ -158,11 +161,17 @@ def _master_pid(server: DovecotServer) -> int:
 
 
 def record_kept(
-    root: Path, source: DovecotServer, target: DovecotServer, postfix: PostfixServer | None
+    root: Path, source: LmtpDovecot, target: LmtpDovecot, postfix: PostfixServer | None
 ) -> None:
+    """Write what ``--stop`` ends (demo-servers.json) and, for a shell, demo.env."""
     servers: dict[str, dict[str, object]] = {
         "source": {"url": source.imap_url(), "pid": _master_pid(source)},
         "target": {"url": target.imap_url(), "pid": _master_pid(target)},
+    }
+    env = {
+        "DEMO_SOURCE": source.imap_url(),
+        "DEMO_SOURCE_PORT": str(source.imap_port),
+        "DEMO_TARGET": target.imap_url(),
     }
     if postfix is not None:
         servers["mta"] = {
@@ -170,7 +179,20 @@ def record_kept(
             "pid": master_pid(postfix),
             "config_dir": str(postfix.config_dir),
         }
+        env |= {
+            "DEMO_MTA": f"smtp://127.0.0.1:{postfix.smtp_port}",
+            "DEMO_MTA_PORT": str(postfix.smtp_port),
+            "DEMO_RELAY": target.lmtp_url(),
+            "DEMO_POSTFIX_DIR": str(postfix.config_dir),
+            "DEMO_POSTFIX_BIN": str(postfix.command_directory),
+        }
     (root / SERVERS_FILE).write_text(json.dumps(servers, indent=1) + "\n")
+    lines = [f"{k}={shlex.quote(v)}" for k, v in env.items()]
+    (root / ENV_FILE).write_text(
+        "# the kept demo's servers, for a shell: . skylift-demo/demo.env (docs/clients.md)\n"
+        + "\n".join(lines)
+        + "\n"
+    )
 
 
 def running_pids(root: Path) -> list[int]:
@@ -300,6 +322,8 @@ def walkthrough(
             probe,
         ]
     lines += [
+        f"# the servers' addresses for a shell: . {root / ENV_FILE}",
+        "# mail clients, phones and notices on this demo: docs/clients.md",
         "# calendars, contacts and the directory: docs/calendars.md, docs/dirsync.md",
         f"{prog} demo --stop --workdir {root}",
     ]
