@@ -12,7 +12,7 @@ from __future__ import annotations
 import csv
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -69,6 +69,7 @@ RoutingDomainOpt = Annotated[
     str | None,
     typer.Option("--routing-domain", help="Cloud routing domain for Sieve redirects"),
 ]
+DavOpt = Annotated[str | None, typer.Option(help="CalDAV/CardDAV server for the deltas")]
 AdminOpt = Annotated[str | None, typer.Option(help="Proxy login")]
 CaOpt = Annotated[Path | None, typer.Option(help="CA file")]
 FlagOpt = Annotated[bool, typer.Option(help="Skip TLS checks")]
@@ -172,6 +173,44 @@ def _routing(
     raise ConfigError(f"--mta {mta}: use postfix or sieve")
 
 
+def dav_deltas(
+    calendars_source: str | None,
+    calendars_target: str | None,
+    contacts_source: str | None,
+    contacts_target: str | None,
+    allow_plaintext: bool,
+    source_ca: Path | None,
+    target_ca: Path | None,
+    insecure_source: bool,
+    insecure_target: bool,
+) -> list[Any]:
+    """The calendars/contacts to carry in the deltas: each kind needs both of its URLs."""
+    from skylift.model.dav import DavKind
+    from skylift.runners.cutover_dav import DavDelta
+    from skylift.runners.davsync import SideSpec
+
+    deltas = []
+    for kind, flag, src, dst in (
+        (DavKind.CALENDAR, "calendars", calendars_source, calendars_target),
+        (DavKind.ADDRESSBOOK, "contacts", contacts_source, contacts_target),
+    ):
+        if src is None and dst is None:
+            continue
+        if src is None or dst is None:
+            raise ConfigError(f"--{flag}-source and --{flag}-target go together")
+        for ca in (source_ca, target_ca):
+            if ca is not None and not ca.is_file():
+                raise ConfigError(f"CA file not found: {ca}")
+        delta = DavDelta(
+            kind,
+            SideSpec(src, allow_plaintext, insecure_source, str(source_ca) if source_ca else None),
+            SideSpec(dst, allow_plaintext, insecure_target, str(target_ca) if target_ca else None),
+        )
+        delta.check()
+        deltas.append(delta)
+    return deltas
+
+
 def _wave_command(name: str):  # type: ignore[no-untyped-def]
     def command(
         wave: WaveOpt,
@@ -189,6 +228,10 @@ def _wave_command(name: str):  # type: ignore[no-untyped-def]
         target_profile: ProfileOpt = None,
         sieve_dir: SieveDirOpt = None,
         routing_domain: RoutingDomainOpt = None,
+        calendars_source: DavOpt = None,
+        calendars_target: DavOpt = None,
+        contacts_source: DavOpt = None,
+        contacts_target: DavOpt = None,
         source_admin: AdminOpt = None,
         target_admin: AdminOpt = None,
         source_ca: CaOpt = None,
@@ -215,10 +258,22 @@ def _wave_command(name: str):  # type: ignore[no-untyped-def]
         routing = _routing(
             mta, postfix_config_dir, postfix_command_dir, relay, sieve_dir, routing_domain
         )
+        dav = dav_deltas(
+            calendars_source, calendars_target, contacts_source, contacts_target,
+            allow_plaintext, source_ca, target_ca, insecure_source, insecure_target,
+        )  # fmt: skip
+        if dav and name == "rollback":
+            print(
+                "rollback does not copy calendars or contacts back: the source still has what "
+                "it had; copy what was made in the cloud meanwhile with migrate-calendars / "
+                "migrate-contacts from the target to the source",
+                file=sys.stderr,
+            )
+            dav = []
         job = WaveJob(
             wave, pairs, everyone, src, dst, state, routing,
             settings=RunSettings(parallel=parallel, retries=2), dry_run=dry_run,
-            actor=default_actor(),
+            actor=default_actor(), dav=dav,
         )  # fmt: skip
         report = (cutover if name == "cutover" else rollback)(job)
         if json_out:
@@ -235,6 +290,8 @@ def _wave_command(name: str):  # type: ignore[no-untyped-def]
                     line = f"{u.user}: {u.before}, {verb} {u.after}"
                 if u.copied:
                     line += f", {u.copied} message(s) copied"
+                if u.dav_copied:
+                    line += f", {u.dav_copied} calendar/contact object(s) copied"
                 if u.reason:
                     line += f" — {u.reason}"
                 print(line)

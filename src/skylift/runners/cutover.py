@@ -41,6 +41,7 @@ from skylift.engine.routing.plan import (
 )
 from skylift.errors import ConfigError, ConnectError
 from skylift.model.account import MailboxPair
+from skylift.runners.cutover_dav import DavDelta, dav_delta
 from skylift.runners.mail import RunSettings, migrate_all, verify_all
 from skylift.state.ledger_mirror import inverse_folders, mirror, reverse_key
 from skylift.state.routing import RouteRecord, RouteState, RoutingRegistry
@@ -79,6 +80,7 @@ class WaveJob:
     dry_run: bool = False
     actor: str = ""
     on_step: StepFn = _no_step
+    dav: list[DavDelta] = field(default_factory=list)  # calendars/contacts in the deltas
     drain_seconds: float = 30.0  # wait for deliveries on the old route before the last delta
     settle_seconds: float = 0.5  # after a reload, before the last delta
 
@@ -90,6 +92,7 @@ class UserOutcome:
     after: str
     reason: str | None = None
     copied: int = 0
+    dav_copied: int = 0  # calendar and contact objects written
 
     def as_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -300,8 +303,11 @@ def cutover(job: WaveJob) -> WaveReport:
         job.on_step("final-delta")
         mark([p.key for p in todo], RouteState.MIGRATING, "final delta")
         first = _delta(job, todo, store)
-        report.steps.append("final-delta")
         why = _failed(first)
+        dav_why, dav_first = dav_delta(job.dav, todo, job.state, job.settings.parallel)
+        for user, reason in dav_why.items():
+            why.setdefault(user, reason)
+        report.steps.append("final-delta")
         # (2) pre-flight: verify (once more after another delta, for mail that came meanwhile)
         job.on_step("preflight")
         ready = [p for p in todo if p.key not in why]
@@ -331,12 +337,14 @@ def cutover(job: WaveJob) -> WaveReport:
         wait_for_deliveries(job.routing, {p.key for p in moving}, job.drain_seconds)
         job.on_step("last-delta")
         last = _delta(job, moving + done, store)
+        dav_late, dav_last = dav_delta(job.dav, moving + done, job.state, job.settings.parallel)
         report.steps.append("last-delta")
         # (5) record
         for p in moving + done:
             outcomes[p.key].after = RouteState.CLOUD.value
             outcomes[p.key].copied = _copied(first, p.key) + _copied(last, p.key)
-        late = _failed(last)
+            outcomes[p.key].dav_copied = dav_first.get(p.key, 0) + dav_last.get(p.key, 0)
+        late = _failed(last) | {u: r for u, r in dav_late.items() if u not in _failed(last)}
         for p in job.pairs:
             o = outcomes[p.key]
             if p.key in late and not o.reason:
