@@ -161,22 +161,32 @@ def check_routing(routing: Routing) -> None:
 
 def write_routes(
     routing: Routing, routes: dict[str, RouteRecord], everyone: list[str]
-) -> list[str]:
-    """Make the MTA's maps say what the registry says; return the files changed."""
+) -> tuple[list[str], bool]:
+    """Make the MTA's maps say what the registry says: (the files changed, reloaded?).
+
+    Postfix is reloaded when a map changed, and also when the running Postfix has not been
+    told of the maps as they are (a run killed between the map write and the reload): the
+    reload is recorded beside the maps, so a rerun that finds them already written still
+    reloads once.
+    """
     changed: list[str] = []
+    reloaded = False
     pf = routing.postfix
     if pf is not None:
-        for name, text in postfix_maps(routes, routing.relay, everyone).items():
+        maps = postfix_maps(routes, routing.relay, everyone)
+        for name, text in maps.items():
             if pf.install(name, text):
                 changed.append(name)
-        if changed:
+        if changed or not pf.loaded(maps):
             pf.reload()
+            pf.mark_loaded(maps)
+            reloaded = True
     if routing.sieve_dir is not None:
         if not routing.routing_domain:
             raise ConfigError("--sieve-dir needs --routing-domain (the cloud's routing domain)")
         scripts = sieve_redirects(routes, routing.routing_domain)
         changed += [p.name for p in write_scripts(routing.sieve_dir, scripts)]
-    return changed
+    return changed, reloaded
 
 
 def wait_for_deliveries(routing: Routing, users: set[str], seconds: float) -> None:
@@ -327,11 +337,13 @@ def cutover(job: WaveJob) -> WaveReport:
         job.on_step("flip")
         moving = [p for p in todo if p.key not in why]
         mark([p.key for p in moving], RouteState.CLOUD, "cut-over")
-        report.maps_changed = write_routes(job.routing, registry.all_current(), job.everyone)
+        report.maps_changed, reloaded = write_routes(
+            job.routing, registry.all_current(), job.everyone
+        )
         report.steps.append("flip")
         # (4) last delta: what reached the source while the route changed (after the
         # deliveries the MTA had already started on the old route have ended)
-        if report.maps_changed:
+        if reloaded:
             # `postfix reload` returns before every daemon has let go of the old tables.
             time.sleep(job.settle_seconds)
         wait_for_deliveries(job.routing, {p.key for p in moving}, job.drain_seconds)
@@ -404,7 +416,7 @@ def rollback(job: WaveJob) -> WaveReport:
                 [p.key], outcomes[p.key].after, wave=job.wave, run_id=run_id, actor=job.actor,
                 reason=f"rollback of wave {job.wave}",
             )  # fmt: skip
-        report.maps_changed = write_routes(job.routing, registry.all_current(), job.everyone)
+        report.maps_changed, _ = write_routes(job.routing, registry.all_current(), job.everyone)
         report.steps.append("flip")
         # reverse delta: the mail that reached the cloud while the wave lived there
         job.on_step("reverse-delta")
