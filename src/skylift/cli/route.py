@@ -69,6 +69,24 @@ RoutingDomainOpt = Annotated[
     str | None,
     typer.Option("--routing-domain", help="Cloud routing domain for Sieve redirects"),
 ]
+RoutingLdapOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--routing-ldap",
+        help="Directory whose routing attribute moves with the wave: ldap://… or ldaps://…",
+    ),
+]
+RoutingBaseOpt = Annotated[str, typer.Option("--routing-ldap-base", help="DN the users are below")]
+RoutingBindOpt = Annotated[
+    str,
+    typer.Option(
+        "--routing-ldap-bind", help="Bind DN for --routing-ldap (password: SKYLIFT_LDAP_PASSWORD)"
+    ),
+]
+RoutingAttrOpt = Annotated[
+    str,
+    typer.Option("--routing-attribute", help="mailRoutingAddress or targetAddress (AD)"),
+]
 DavOpt = Annotated[str | None, typer.Option(help="CalDAV/CardDAV server for the deltas")]
 AdminOpt = Annotated[str | None, typer.Option(help="Proxy login")]
 CaOpt = Annotated[Path | None, typer.Option(help="CA file")]
@@ -173,6 +191,50 @@ def _routing(
     raise ConfigError(f"--mta {mta}: use postfix or sieve")
 
 
+def directory_routing_of(
+    url: str,
+    base: str,
+    bind_dn: str,
+    attribute: str,
+    routing_domain: str | None,
+    ca: Path | None,
+    insecure: bool,
+    allow_plaintext: bool,
+    timeout: float,
+):  # type: ignore[no-untyped-def]
+    """The routing attribute to move with the wave (checked before anything changes)."""
+    import os
+
+    from skylift.connectors.endpoint import Endpoint
+    from skylift.model.account import Secret
+    from skylift.runners.cutover_directory import DirectoryRouting
+
+    if attribute not in ("mailRoutingAddress", "targetAddress"):
+        raise ConfigError(
+            f"--routing-attribute {attribute}: use mailRoutingAddress or targetAddress"
+        )
+    if not base:
+        raise ConfigError("--routing-ldap needs --routing-ldap-base (the DN the users are below)")
+    domain = (routing_domain or "").strip().lower().lstrip("@")
+    if not domain or "." not in domain:
+        raise ConfigError(
+            "--routing-ldap needs --routing-domain (the cloud's routing domain, e.g. "
+            "contoso.mail.onmicrosoft.com)"
+        )
+    if ca is not None and not ca.is_file():
+        raise ConfigError(f"CA file not found: {ca}")
+    endpoint = Endpoint.parse(
+        url, ca_file=str(ca) if ca else None, insecure=insecure,
+        allow_plaintext=allow_plaintext, timeout=timeout,
+    )  # fmt: skip
+    if endpoint.scheme not in ("ldap", "ldaps"):
+        raise ConfigError(f"--routing-ldap {url}: use ldap:// or ldaps://")
+    password = os.environ.get("SKYLIFT_LDAP_PASSWORD")
+    return DirectoryRouting(
+        endpoint, base, attribute, domain, bind_dn, Secret(password) if password else None
+    )
+
+
 def dav_deltas(
     calendars_source: str | None,
     calendars_target: str | None,
@@ -228,6 +290,10 @@ def _wave_command(name: str):  # type: ignore[no-untyped-def]
         target_profile: ProfileOpt = None,
         sieve_dir: SieveDirOpt = None,
         routing_domain: RoutingDomainOpt = None,
+        routing_ldap: RoutingLdapOpt = None,
+        routing_ldap_base: RoutingBaseOpt = "",
+        routing_ldap_bind: RoutingBindOpt = "",
+        routing_attribute: RoutingAttrOpt = "mailRoutingAddress",
         calendars_source: DavOpt = None,
         calendars_target: DavOpt = None,
         contacts_source: DavOpt = None,
@@ -258,6 +324,11 @@ def _wave_command(name: str):  # type: ignore[no-untyped-def]
         routing = _routing(
             mta, postfix_config_dir, postfix_command_dir, relay, sieve_dir, routing_domain
         )
+        if routing_ldap is not None:
+            routing.directory = directory_routing_of(
+                routing_ldap, routing_ldap_base, routing_ldap_bind, routing_attribute,
+                routing_domain, source_ca, insecure_source, allow_plaintext, timeout,
+            )  # fmt: skip
         dav = dav_deltas(
             calendars_source, calendars_target, contacts_source, contacts_target,
             allow_plaintext, source_ca, target_ca, insecure_source, insecure_target,

@@ -42,6 +42,7 @@ from skylift.engine.routing.plan import (
 from skylift.errors import ConfigError, ConnectError
 from skylift.model.account import MailboxPair
 from skylift.runners.cutover_dav import DavDelta, dav_delta
+from skylift.runners.cutover_directory import DirectoryRouting, restore_routes, set_routes
 from skylift.runners.mail import RunSettings, migrate_all, verify_all
 from skylift.state.ledger_mirror import inverse_folders, mirror, reverse_key
 from skylift.state.routing import RouteRecord, RouteState, RoutingRegistry
@@ -63,6 +64,7 @@ class Routing:
     postfix: PostfixConfig | None = None
     sieve_dir: Path | None = None
     routing_domain: str | None = None
+    directory: DirectoryRouting | None = None  # a routing attribute in LDAP / AD
 
 
 @dataclass
@@ -333,9 +335,20 @@ def cutover(job: WaveJob) -> WaveReport:
         for user in stay:
             mark([user], RouteState.ONPREM, why[user])
             outcomes[user].after, outcomes[user].reason = RouteState.ONPREM.value, why[user]
-        # (3) flip: one registry transaction, one atomic map change
+        # (3) flip: the directory attribute (a user it refuses stays on-prem), then one
+        # registry transaction and one atomic map change
         job.on_step("flip")
         moving = [p for p in todo if p.key not in why]
+        if job.routing.directory is not None:
+            refused = set_routes(
+                job.routing.directory, registry, [p.key for p in moving + done], job.wave, run_id
+            )
+            for user, reason in refused.items():
+                if any(p.key == user for p in moving):
+                    why[user] = reason
+                    mark([user], RouteState.ONPREM, reason)
+                    outcomes[user].after, outcomes[user].reason = RouteState.ONPREM.value, reason
+            moving = [p for p in moving if p.key not in refused]
         mark([p.key for p in moving], RouteState.CLOUD, "cut-over")
         report.maps_changed, reloaded = write_routes(
             job.routing, registry.all_current(), job.everyone
@@ -417,6 +430,11 @@ def rollback(job: WaveJob) -> WaveReport:
                 reason=f"rollback of wave {job.wave}",
             )  # fmt: skip
         report.maps_changed, _ = write_routes(job.routing, registry.all_current(), job.everyone)
+        unrestored: dict[str, str] = {}
+        if job.routing.directory is not None:
+            unrestored = restore_routes(
+                job.routing.directory, registry, [p.key for p in job.pairs], job.wave
+            )
         report.steps.append("flip")
         # reverse delta: the mail that reached the cloud while the wave lived there
         job.on_step("reverse-delta")
@@ -428,6 +446,8 @@ def rollback(job: WaveJob) -> WaveReport:
             o.copied = _copied(reverse, p.key)
             if p.key in late:
                 o.reason = f"reverse delta: {late[p.key]} (rerun rollback)"
+            if p.key in unrestored:
+                o.reason = f"{unrestored[p.key]} (rerun rollback)"
             units.finish(
                 ids[p.key], "failed" if o.reason else "done", items=o.copied, error=o.reason
             )
