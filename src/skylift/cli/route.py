@@ -83,6 +83,9 @@ RoutingBindOpt = Annotated[
         "--routing-ldap-bind", help="Bind DN for --routing-ldap (password: SKYLIFT_LDAP_PASSWORD)"
     ),
 ]
+RoutingCaOpt = Annotated[
+    Path | None, typer.Option("--routing-ldap-ca", help="CA file to trust for --routing-ldap")
+]
 RoutingAttrOpt = Annotated[
     str,
     typer.Option("--routing-attribute", help="mailRoutingAddress or targetAddress (AD)"),
@@ -198,7 +201,6 @@ def directory_routing_of(
     attribute: str,
     routing_domain: str | None,
     ca: Path | None,
-    insecure: bool,
     allow_plaintext: bool,
     timeout: float,
 ):  # type: ignore[no-untyped-def]
@@ -224,8 +226,7 @@ def directory_routing_of(
     if ca is not None and not ca.is_file():
         raise ConfigError(f"CA file not found: {ca}")
     endpoint = Endpoint.parse(
-        url, ca_file=str(ca) if ca else None, insecure=insecure,
-        allow_plaintext=allow_plaintext, timeout=timeout,
+        url, ca_file=str(ca) if ca else None, allow_plaintext=allow_plaintext, timeout=timeout,
     )  # fmt: skip
     if endpoint.scheme not in ("ldap", "ldaps"):
         raise ConfigError(f"--routing-ldap {url}: use ldap:// or ldaps://")
@@ -294,6 +295,7 @@ def _wave_command(name: str):  # type: ignore[no-untyped-def]
         routing_ldap_base: RoutingBaseOpt = "",
         routing_ldap_bind: RoutingBindOpt = "",
         routing_attribute: RoutingAttrOpt = "mailRoutingAddress",
+        routing_ldap_ca: RoutingCaOpt = None,
         calendars_source: DavOpt = None,
         calendars_target: DavOpt = None,
         contacts_source: DavOpt = None,
@@ -327,7 +329,7 @@ def _wave_command(name: str):  # type: ignore[no-untyped-def]
         if routing_ldap is not None:
             routing.directory = directory_routing_of(
                 routing_ldap, routing_ldap_base, routing_ldap_bind, routing_attribute,
-                routing_domain, source_ca, insecure_source, allow_plaintext, timeout,
+                routing_domain, routing_ldap_ca, allow_plaintext, timeout,
             )  # fmt: skip
         dav = dav_deltas(
             calendars_source, calendars_target, contacts_source, contacts_target,
