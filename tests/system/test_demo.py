@@ -153,6 +153,12 @@ def test_keep_walkthrough_moves_the_mail_with_real_postfix_and_stop_ends_it(
                 sent.append(box.send(first, f"after the probe on the {side}"))
                 assert box.lands(first, sent[-1]) == side
         assert side == "target" and len(sent) == 7  # 3 flips, 4 probes
+        # the rollback sent each folder home: no "Sent (2)" grows on the source per round trip
+        name = first.split("@")[0]
+        with imapclient.IMAPClient("127.0.0.1", box.ports["source"], ssl=False) as client:
+            client.login(name, f"{name}-old-pw")
+            folders = [f[2] for f in client.list_folders()]
+        assert not [f for f in folders if f.endswith((" (2)", " (3)"))], folders
         again = run_skylift("demo", "--keep", "--workdir", root)
         assert again.returncode == 2 and "already running" in again.stderr
     finally:
