@@ -166,6 +166,7 @@ def test_keep_walkthrough_moves_the_mail_with_real_postfix_and_stop_ends_it(
     assert stopped.returncode == 0, stopped.stderr
     assert not any(_alive(p) for p in pids)
     assert (root / "users.csv").exists()  # the data stays
+    assert not Path(str(servers["mta"]["config_dir"])).exists()  # Postfix's queue does not
     twice = run_skylift("demo", "--stop", "--workdir", root)
     assert twice.returncode == 2 and "no demo servers are running" in twice.stderr
 

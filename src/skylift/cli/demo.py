@@ -14,6 +14,7 @@ import contextlib
 import json
 import os
 import shlex
+import shutil
 import signal
 import sys
 import tempfile
@@ -211,6 +212,17 @@ def running_pids(root: Path) -> list[int]:
     return alive
 
 
+def _remove_mta_folder(root: Path) -> None:
+    """The stopped Postfix's queue and config (a folder of its own under the temp folder)."""
+    try:
+        mta = json.loads((root / SERVERS_FILE).read_text()).get("mta") or {}
+    except (OSError, ValueError):
+        return
+    folder = Path(str(mta.get("config_dir", ""))).parent
+    if folder.name.startswith("skylift-postfix-"):
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 def stop_kept(root: Path) -> int:
     """Stop what ``demo --keep`` left in *root*: TERM, then KILL after five seconds."""
     pids = running_pids(root)
@@ -227,6 +239,7 @@ def stop_kept(root: Path) -> int:
         # Dovecot's imap and auth processes) with it.
         with contextlib.suppress(OSError):
             os.killpg(pid, signal.SIGKILL)
+    _remove_mta_folder(root)
     (root / SERVERS_FILE).unlink(missing_ok=True)
     console.print(f"stopped the demo servers in {root} (their data stays there)")
     return EXIT_OK
