@@ -124,6 +124,7 @@ binddns dir = {r}/bind-dns
 log file = {r}/samba.log
 logging = file
 idmap_ldb:use rfc2307 = yes
+dsdb:schema update allowed = true
 """,
             encoding="utf-8",
         )

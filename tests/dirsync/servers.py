@@ -65,7 +65,8 @@ class Slapd:
     def write_config(self) -> Path:
         (self.root / "db").mkdir(parents=True, exist_ok=True)
         schemas = "\n".join(
-            f"include {SCHEMA_DIR / n}.schema" for n in ("core", "cosine", "inetorgperson", "nis")
+            f"include {SCHEMA_DIR / n}.schema"
+            for n in ("core", "cosine", "inetorgperson", "nis", "misc")
         )
         tls = ""
         if self.cert:

@@ -86,7 +86,7 @@ def test_wave_moves_rolls_back_and_moves_again_with_every_message_once(org: Org)
 def test_a_message_sent_during_the_flip_is_delivered_exactly_once(org: Org) -> None:
     from pathlib import Path
 
-    from skylift.cli.route import _routing, wave_pairs
+    from skylift.cli.route import _routing, cloud_relay_of, wave_pairs
     from skylift.connectors.endpoint import Endpoint
     from skylift.runners.cutover import WaveJob, cutover
 
@@ -101,10 +101,10 @@ def test_a_message_sent_during_the_flip_is_delivered_exactly_once(org: Org) -> N
             sent["after"] = org.send(w2a, "right after the flip")
 
     pairs, everyone = wave_pairs(org.waves_csv, org.users_csv, 2, None, None)
+    relay = cloud_relay_of(org.relay, "mx.cloud.test", "secure", None, everyone)
     routing = _routing(
-        "postfix", org.onprem.config_dir, Path(org.onprem.command_directory), org.relay,
-        "mx.cloud.test", "secure", None, None,
-    )  # fmt: skip
+        "postfix", org.onprem.config_dir, Path(org.onprem.command_directory), relay, None, None
+    )
     job = WaveJob(
         2, pairs, everyone, Endpoint.parse(org.source.imap_url()),
         Endpoint.parse(org.target.imap_url()), str(org.state), routing, on_step=at,
@@ -167,3 +167,62 @@ def test_kill_9_in_the_middle_of_cutover_then_rerun_finishes_the_wave(org: Org) 
     )
     fresh = org.send(w2b, "after the rerun")
     assert wait_count(org.target, w2b, fresh) == 1
+
+
+def test_kill_9_during_the_flip_then_rerun_leaves_one_consistent_map_and_no_duplicate(
+    org: Org,
+) -> None:
+    """Killed after the map is written and before the wave is recorded (reload, settle, last
+    delta): the rerun records the wave, the map lists each moved user once, mail sent in
+    between is delivered once, and nothing is copied twice."""
+    from tests.mailtools import Item, message, seed
+
+    w2a, w2b = org.wave(2)
+    for user in (w2a, w2b):
+        items = [Item(message(i, size=1500)) for i in range(40)]
+        seed(org.source.imap_port, user, f"{user.split('@')[0]}-pw", {"INBOX": items}, ".")
+    args = [
+        "cutover", "--wave", "2", "--waves", org.waves_csv, "--users", org.users_csv,
+        "--source", org.source.imap_url(), "--target", org.target.imap_url(),
+        "--state", org.state, "--postfix-config-dir", org.onprem.config_dir,
+        "--postfix-command-dir", org.onprem.command_directory, "--cloud-relay", org.relay,
+        "--cloud-tls-name", "mx.cloud.test",
+    ]  # fmt: skip
+    transport = org.onprem.config_dir / "skylift_transport"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "skylift", *map(str, args)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and proc.poll() is None:
+        if w2a in transport.read_text():  # the flip's map is in place
+            os.kill(proc.pid, signal.SIGKILL)
+            break
+        time.sleep(0.005)
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL, "cutover ended before the flip could be killed"
+    jobs = run_skylift("jobs", "--state", org.state, "--kind", "cutover", "--json")
+    assert {i["state"] for i in json.loads(jobs.stdout)["items"]} == {"running"}  # not recorded
+    between = org.send(w2b, "between the kill and the rerun")
+    until = time.monotonic() + 20
+    while count(org.source, w2b, between) + count(org.target, w2b, between) == 0:
+        assert time.monotonic() < until, "the message sent after the kill was not delivered"
+        time.sleep(0.1)
+
+    done = org.route("cutover", 2, "--json")
+    assert done.returncode == 0, done.stderr + done.stdout
+    assert _status(org) == {w2a: "cloud", w2b: "cloud"}
+    lines = [x for x in transport.read_text().splitlines() if not x.startswith("#")]
+    assert sorted(line.split("\t")[0] for line in lines) == sorted([w2a, w2b])
+    assert "skylift_transport" not in json.loads(done.stdout)["maps_changed"]
+    for user in (w2a, w2b):
+        target = inbox_bodies(org.target, user)
+        assert len(target) == len(set(target)), f"{user}: a message is on the target twice"
+        assert set(inbox_bodies(org.source, user)) <= set(target)
+    assert count(org.target, w2b, between) == 1
+    jobs = run_skylift("jobs", "--state", org.state, "--kind", "cutover", "--json")
+    latest = [i for i in json.loads(jobs.stdout)["items"] if i["state"] == "done"]
+    assert {i["key"] for i in latest} == {w2a, w2b}
+    fresh = org.send(w2a, "after the rerun")
+    assert wait_count(org.target, w2a, fresh) == 1
+    assert count(org.source, w2a, fresh) == 0

@@ -12,7 +12,7 @@ from __future__ import annotations
 import csv
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -52,6 +52,13 @@ TlsNameOpt = Annotated[
         "--cloud-tls-name", help="Name the relay's certificate must carry (default: its host)"
     ),
 ]
+ProfileOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--target-profile",
+        help="Target profile (name or .toml) whose [routing] names the cloud relay",
+    ),
+]
 TlsLevelOpt = Annotated[
     str, typer.Option("--cloud-tls-level", help="Postfix TLS policy to the relay: secure or verify")
 ]
@@ -62,6 +69,28 @@ RoutingDomainOpt = Annotated[
     str | None,
     typer.Option("--routing-domain", help="Cloud routing domain for Sieve redirects"),
 ]
+RoutingLdapOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--routing-ldap",
+        help="Directory whose routing attribute moves with the wave: ldap://… or ldaps://…",
+    ),
+]
+RoutingBaseOpt = Annotated[str, typer.Option("--routing-ldap-base", help="DN the users are below")]
+RoutingBindOpt = Annotated[
+    str,
+    typer.Option(
+        "--routing-ldap-bind", help="Bind DN for --routing-ldap (password: SKYLIFT_LDAP_PASSWORD)"
+    ),
+]
+RoutingCaOpt = Annotated[
+    Path | None, typer.Option("--routing-ldap-ca", help="CA file to trust for --routing-ldap")
+]
+RoutingAttrOpt = Annotated[
+    str,
+    typer.Option("--routing-attribute", help="mailRoutingAddress or targetAddress (AD)"),
+]
+DavOpt = Annotated[str | None, typer.Option(help="CalDAV/CardDAV server for the deltas")]
 AdminOpt = Annotated[str | None, typer.Option(help="Proxy login")]
 CaOpt = Annotated[Path | None, typer.Option(help="CA file")]
 FlagOpt = Annotated[bool, typer.Option(help="Skip TLS checks")]
@@ -110,23 +139,50 @@ def addresses(users: Path) -> list[str]:
     return [r["EmailAddress"].strip() for r in rows if (r.get("EmailAddress") or "").strip()]
 
 
+def cloud_relay_of(
+    cloud_relay: str | None,
+    cloud_tls_name: str | None,
+    cloud_tls_level: str,
+    profile: str | None,
+    users: list[str],
+):  # type: ignore[no-untyped-def]
+    """The relay from the options, else from the target profile's ``[routing]``.
+
+    An option always wins over the profile: ``--cloud-tls-name`` alone overrides only the
+    name; ``--cloud-relay`` alone takes the relay's own host as the name, not the profile's
+    (the profile's name belongs to the profile's host).
+    """
+    from skylift.engine.profiles import load_profile
+    from skylift.engine.routing.plan import CloudRelay
+
+    if cloud_relay is None and profile is not None:
+        routing = load_profile(profile).routing
+        if not routing.cloud_relay:
+            raise ConfigError(
+                f"--target-profile {profile} names no cloud relay ([routing]): give --cloud-relay"
+            )
+        domains = {u.rpartition("@")[2].lower() for u in users if "@" in u}
+        cloud_relay = routing.relay_for(domains)
+        cloud_tls_name = cloud_tls_name or routing.cloud_tls_name or None
+    if cloud_relay is None:
+        raise ConfigError(
+            "--cloud-relay is needed: smtp://host[:port] or lmtp://host:port "
+            "(or --target-profile with a [routing] table)"
+        )
+    return CloudRelay.parse(cloud_relay, cloud_tls_name, cloud_tls_level)
+
+
 def _routing(
     mta: str,
     postfix_config_dir: Path | None,
     postfix_command_dir: Path | None,
-    cloud_relay: str | None,
-    cloud_tls_name: str | None,
-    cloud_tls_level: str,
+    relay,  # type: ignore[no-untyped-def]
     sieve_dir: Path | None,
     routing_domain: str | None,
 ):  # type: ignore[no-untyped-def]
     from skylift.connectors.mta.postfix import PostfixConfig
-    from skylift.engine.routing.plan import CloudRelay
     from skylift.runners.cutover import Routing
 
-    if cloud_relay is None:
-        raise ConfigError("--cloud-relay is needed: smtp://host[:port] or lmtp://host:port")
-    relay = CloudRelay.parse(cloud_relay, cloud_tls_name, cloud_tls_level)
     if mta == "postfix":
         if postfix_config_dir is None:
             raise ConfigError("--mta postfix needs --postfix-config-dir (e.g. /etc/postfix)")
@@ -136,6 +192,86 @@ def _routing(
             raise ConfigError("--mta sieve needs --sieve-dir and --routing-domain")
         return Routing(relay, sieve_dir=sieve_dir, routing_domain=routing_domain)
     raise ConfigError(f"--mta {mta}: use postfix or sieve")
+
+
+def directory_routing_of(
+    url: str,
+    base: str,
+    bind_dn: str,
+    attribute: str,
+    routing_domain: str | None,
+    ca: Path | None,
+    allow_plaintext: bool,
+    timeout: float,
+):  # type: ignore[no-untyped-def]
+    """The routing attribute to move with the wave (checked before anything changes)."""
+    import os
+
+    from skylift.connectors.endpoint import Endpoint
+    from skylift.model.account import Secret
+    from skylift.runners.cutover_directory import DirectoryRouting
+
+    if attribute not in ("mailRoutingAddress", "targetAddress"):
+        raise ConfigError(
+            f"--routing-attribute {attribute}: use mailRoutingAddress or targetAddress"
+        )
+    if not base:
+        raise ConfigError("--routing-ldap needs --routing-ldap-base (the DN the users are below)")
+    domain = (routing_domain or "").strip().lower().lstrip("@")
+    if not domain or "." not in domain:
+        raise ConfigError(
+            "--routing-ldap needs --routing-domain (the cloud's routing domain, e.g. "
+            "contoso.mail.onmicrosoft.com)"
+        )
+    if ca is not None and not ca.is_file():
+        raise ConfigError(f"CA file not found: {ca}")
+    endpoint = Endpoint.parse(
+        url, ca_file=str(ca) if ca else None, allow_plaintext=allow_plaintext, timeout=timeout,
+    )  # fmt: skip
+    if endpoint.scheme not in ("ldap", "ldaps"):
+        raise ConfigError(f"--routing-ldap {url}: use ldap:// or ldaps://")
+    password = os.environ.get("SKYLIFT_LDAP_PASSWORD")
+    return DirectoryRouting(
+        endpoint, base, attribute, domain, bind_dn, Secret(password) if password else None
+    )
+
+
+def dav_deltas(
+    calendars_source: str | None,
+    calendars_target: str | None,
+    contacts_source: str | None,
+    contacts_target: str | None,
+    allow_plaintext: bool,
+    source_ca: Path | None,
+    target_ca: Path | None,
+    insecure_source: bool,
+    insecure_target: bool,
+) -> list[Any]:
+    """The calendars/contacts to carry in the deltas: each kind needs both of its URLs."""
+    from skylift.model.dav import DavKind
+    from skylift.runners.cutover_dav import DavDelta
+    from skylift.runners.davsync import SideSpec
+
+    deltas = []
+    for kind, flag, src, dst in (
+        (DavKind.CALENDAR, "calendars", calendars_source, calendars_target),
+        (DavKind.ADDRESSBOOK, "contacts", contacts_source, contacts_target),
+    ):
+        if src is None and dst is None:
+            continue
+        if src is None or dst is None:
+            raise ConfigError(f"--{flag}-source and --{flag}-target go together")
+        for ca in (source_ca, target_ca):
+            if ca is not None and not ca.is_file():
+                raise ConfigError(f"CA file not found: {ca}")
+        delta = DavDelta(
+            kind,
+            SideSpec(src, allow_plaintext, insecure_source, str(source_ca) if source_ca else None),
+            SideSpec(dst, allow_plaintext, insecure_target, str(target_ca) if target_ca else None),
+        )
+        delta.check()
+        deltas.append(delta)
+    return deltas
 
 
 def _wave_command(name: str):  # type: ignore[no-untyped-def]
@@ -152,8 +288,18 @@ def _wave_command(name: str):  # type: ignore[no-untyped-def]
         cloud_relay: RelayOpt = None,
         cloud_tls_name: TlsNameOpt = None,
         cloud_tls_level: TlsLevelOpt = "secure",
+        target_profile: ProfileOpt = None,
         sieve_dir: SieveDirOpt = None,
         routing_domain: RoutingDomainOpt = None,
+        routing_ldap: RoutingLdapOpt = None,
+        routing_ldap_base: RoutingBaseOpt = "",
+        routing_ldap_bind: RoutingBindOpt = "",
+        routing_attribute: RoutingAttrOpt = "mailRoutingAddress",
+        routing_ldap_ca: RoutingCaOpt = None,
+        calendars_source: DavOpt = None,
+        calendars_target: DavOpt = None,
+        contacts_source: DavOpt = None,
+        contacts_target: DavOpt = None,
         source_admin: AdminOpt = None,
         target_admin: AdminOpt = None,
         source_ca: CaOpt = None,
@@ -174,14 +320,33 @@ def _wave_command(name: str):  # type: ignore[no-untyped-def]
         src = endpoint(source, source_ca, insecure_source, allow_plaintext, timeout)
         dst = endpoint(target, target_ca, insecure_target, allow_plaintext, timeout)
         pairs, everyone = wave_pairs(waves, users, wave, source_admin, target_admin)
+        relay = cloud_relay_of(
+            cloud_relay, cloud_tls_name, cloud_tls_level, target_profile, [p.key for p in pairs]
+        )
         routing = _routing(
-            mta, postfix_config_dir, postfix_command_dir, cloud_relay, cloud_tls_name,
-            cloud_tls_level, sieve_dir, routing_domain,
+            mta, postfix_config_dir, postfix_command_dir, relay, sieve_dir, routing_domain
+        )
+        if routing_ldap is not None:
+            routing.directory = directory_routing_of(
+                routing_ldap, routing_ldap_base, routing_ldap_bind, routing_attribute,
+                routing_domain, routing_ldap_ca, allow_plaintext, timeout,
+            )  # fmt: skip
+        dav = dav_deltas(
+            calendars_source, calendars_target, contacts_source, contacts_target,
+            allow_plaintext, source_ca, target_ca, insecure_source, insecure_target,
         )  # fmt: skip
+        if dav and name == "rollback":
+            print(
+                "rollback does not copy calendars or contacts back: the source still has what "
+                "it had; copy what was made in the cloud meanwhile with migrate-calendars / "
+                "migrate-contacts from the target to the source",
+                file=sys.stderr,
+            )
+            dav = []
         job = WaveJob(
             wave, pairs, everyone, src, dst, state, routing,
             settings=RunSettings(parallel=parallel, retries=2), dry_run=dry_run,
-            actor=default_actor(),
+            actor=default_actor(), dav=dav,
         )  # fmt: skip
         report = (cutover if name == "cutover" else rollback)(job)
         if json_out:
@@ -198,6 +363,8 @@ def _wave_command(name: str):  # type: ignore[no-untyped-def]
                     line = f"{u.user}: {u.before}, {verb} {u.after}"
                 if u.copied:
                     line += f", {u.copied} message(s) copied"
+                if u.dav_copied:
+                    line += f", {u.dav_copied} calendar/contact object(s) copied"
                 if u.reason:
                     line += f" — {u.reason}"
                 print(line)
@@ -254,13 +421,14 @@ def export(
     cloud_relay: RelayOpt = None,
     cloud_tls_name: TlsNameOpt = None,
     cloud_tls_level: TlsLevelOpt = "secure",
+    target_profile: ProfileOpt = None,
     routing_domain: RoutingDomainOpt = None,
     postfix_command_dir: PostfixCmdOpt = None,
 ) -> int:
     """Write the registry as Postfix maps, Sieve redirects or CSV."""
     from skylift.connectors.mta.postfix import write_map_files
     from skylift.connectors.mta.sieve import write_scripts
-    from skylift.engine.routing.plan import CloudRelay, postfix_maps, registry_csv, sieve_redirects
+    from skylift.engine.routing.plan import postfix_maps, registry_csv, sieve_redirects
     from skylift.state.routing import RoutingRegistry
 
     if fmt not in ("postfix", "sieve", "csv"):
@@ -278,10 +446,10 @@ def export(
             p.name for p in write_scripts(out, sieve_redirects(routes, routing_domain or ""))
         ]
     else:
-        if cloud_relay is None:
-            raise ConfigError("--format postfix needs --cloud-relay (the moved users' next hop)")
-        relay = CloudRelay.parse(cloud_relay, cloud_tls_name, cloud_tls_level)
         everyone = addresses(users) if users else []
+        relay = cloud_relay_of(
+            cloud_relay, cloud_tls_name, cloud_tls_level, target_profile, [*everyone, *routes]
+        )
         written = write_map_files(out, postfix_maps(routes, relay, everyone), postfix_command_dir)
     print(f"wrote {len(written)} file(s) in {out}: {', '.join(written) or 'none changed'}")
     return EXIT_OK

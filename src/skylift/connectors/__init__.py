@@ -19,7 +19,7 @@ from skylift.connectors.directory.base import (
 from skylift.connectors.endpoint import Endpoint
 from skylift.connectors.mail.base import MailConnector
 from skylift.errors import ConfigError
-from skylift.model.account import Login
+from skylift.model.account import Login, Secret
 from skylift.model.dav import DavKind
 
 MAIL_CONNECTORS: dict[str, str] = {
@@ -101,3 +101,14 @@ def directory_source(endpoint: Endpoint, settings: SourceSettings) -> DirectoryS
 def directory_target(endpoint: Endpoint, settings: TargetSettings) -> DirectoryTarget:
     """Open the target directory at *endpoint* (connect, bind or discover)."""
     return directory_connector(endpoint).open_target(settings)
+
+
+def directory_routing(
+    endpoint: Endpoint, bind_dn: str, password: Secret | None, base: str, attribute: str
+) -> Any:
+    """The routing attribute writer of an LDAP directory (``mailRoutingAddress``, AD's
+    ``targetAddress``) for a cut-over (``ldap://`` or ``ldaps://`` only)."""
+    if endpoint.scheme not in ("ldap", "ldaps"):
+        raise ConfigError(f"--routing-ldap {endpoint.display()}: use ldap:// or ldaps://")
+    module = importlib.import_module("skylift.connectors.directory.ldap_routing")
+    return module.open_routing_attribute(endpoint, bind_dn, password, base, attribute)

@@ -117,6 +117,35 @@ class ClientAccess:
 
 
 @dataclass(frozen=True)
+class RoutingAccess:
+    """Where an on-prem MTA hands this cloud the mail of moved users (the profile's
+    ``[routing]``), read by ``cutover``, ``rollback`` and ``route export`` when no
+    ``--cloud-relay`` / ``--cloud-tls-name`` is given.
+
+    *cloud_relay* may hold ``{domain_key}``: the users' mail domain with each "." as "-",
+    the way Exchange Online names a tenant's MX host (contoso.com ->
+    contoso-com.mail.protection.outlook.com).
+    """
+
+    cloud_relay: str = ""
+    cloud_tls_name: str = ""
+    source: str = ""
+    url: str = ""
+
+    def relay_for(self, domains: set[str]) -> str:
+        """The relay URL for users of *domains*; ConfigError when it cannot be named."""
+        if "{domain_key}" not in self.cloud_relay:
+            return self.cloud_relay
+        if len(domains) != 1:
+            listed = ", ".join(sorted(domains)) or "none"
+            raise ConfigError(
+                f"the profile's cloud relay depends on the mail domain and the users have "
+                f"{listed}: give --cloud-relay"
+            )
+        return self.cloud_relay.replace("{domain_key}", next(iter(domains)).replace(".", "-"))
+
+
+@dataclass(frozen=True)
 class TargetProfile:
     """A named set of limits for one kind of target, and how to reach it."""
 
@@ -126,6 +155,7 @@ class TargetProfile:
     origin: str = ""
     mail: MailAccess = field(default_factory=MailAccess)
     clients: ClientAccess = field(default_factory=ClientAccess)
+    routing: RoutingAccess = field(default_factory=RoutingAccess)
 
     def get(self, name: str) -> Limit | None:
         return self.limits.get(name)
@@ -213,7 +243,22 @@ def parse_profile(path: Path, *, builtin: bool) -> TargetProfile:
         origin=str(path),
         mail=_mail_access(path, data.get("mail", {})),
         clients=_client_access(path, data.get("clients", {})),
+        routing=_routing_access(path, data.get("routing", {})),
     )
+
+
+def _routing_access(path: Path, raw: Any) -> RoutingAccess:
+    """Check and read the ``[routing]`` table: known keys, all text."""
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path.name}: [routing] must be a table")
+    fields = RoutingAccess.__dataclass_fields__
+    for key, value in raw.items():
+        if key not in fields:
+            known = ", ".join(sorted(fields))
+            raise ConfigError(f"{path.name}: unknown routing key {key!r} (known: {known})")
+        if not isinstance(value, str):
+            raise ConfigError(f"{path.name}: routing.{key} must be text")
+    return RoutingAccess(**raw)
 
 
 def _client_access(path: Path, raw: Any) -> ClientAccess:

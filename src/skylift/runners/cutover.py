@@ -29,6 +29,7 @@ from skylift.connectors.endpoint import Endpoint
 from skylift.connectors.mta.postfix import PostfixConfig
 from skylift.connectors.mta.sieve import write_scripts
 from skylift.connectors.mta.smtp import check_recipients
+from skylift.engine.mail.folders import FolderRules
 from skylift.engine.mail.report import RunReport
 from skylift.engine.mail.sync import MigrateOptions
 from skylift.engine.routing.plan import (
@@ -40,8 +41,10 @@ from skylift.engine.routing.plan import (
 )
 from skylift.errors import ConfigError, ConnectError
 from skylift.model.account import MailboxPair
+from skylift.runners.cutover_dav import DavDelta, dav_delta
+from skylift.runners.cutover_directory import DirectoryRouting, restore_routes, set_routes
 from skylift.runners.mail import RunSettings, migrate_all, verify_all
-from skylift.state.ledger_mirror import mirror, reverse_key
+from skylift.state.ledger_mirror import inverse_folders, mirror, reverse_key
 from skylift.state.routing import RouteRecord, RouteState, RoutingRegistry
 from skylift.state.store import StateStore
 from skylift.state.work_units import WorkUnits, new_run_id
@@ -61,6 +64,7 @@ class Routing:
     postfix: PostfixConfig | None = None
     sieve_dir: Path | None = None
     routing_domain: str | None = None
+    directory: DirectoryRouting | None = None  # a routing attribute in LDAP / AD
 
 
 @dataclass
@@ -78,6 +82,7 @@ class WaveJob:
     dry_run: bool = False
     actor: str = ""
     on_step: StepFn = _no_step
+    dav: list[DavDelta] = field(default_factory=list)  # calendars/contacts in the deltas
     drain_seconds: float = 30.0  # wait for deliveries on the old route before the last delta
     settle_seconds: float = 0.5  # after a reload, before the last delta
 
@@ -89,6 +94,7 @@ class UserOutcome:
     after: str
     reason: str | None = None
     copied: int = 0
+    dav_copied: int = 0  # calendar and contact objects written
 
     def as_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -157,22 +163,32 @@ def check_routing(routing: Routing) -> None:
 
 def write_routes(
     routing: Routing, routes: dict[str, RouteRecord], everyone: list[str]
-) -> list[str]:
-    """Make the MTA's maps say what the registry says; return the files changed."""
+) -> tuple[list[str], bool]:
+    """Make the MTA's maps say what the registry says: (the files changed, reloaded?).
+
+    Postfix is reloaded when a map changed, and also when the running Postfix has not been
+    told of the maps as they are (a run killed between the map write and the reload): the
+    reload is recorded beside the maps, so a rerun that finds them already written still
+    reloads once.
+    """
     changed: list[str] = []
+    reloaded = False
     pf = routing.postfix
     if pf is not None:
-        for name, text in postfix_maps(routes, routing.relay, everyone).items():
+        maps = postfix_maps(routes, routing.relay, everyone)
+        for name, text in maps.items():
             if pf.install(name, text):
                 changed.append(name)
-        if changed:
+        if changed or not pf.loaded(maps):
             pf.reload()
+            pf.mark_loaded(maps)
+            reloaded = True
     if routing.sieve_dir is not None:
         if not routing.routing_domain:
             raise ConfigError("--sieve-dir needs --routing-domain (the cloud's routing domain)")
         scripts = sieve_redirects(routes, routing.routing_domain)
         changed += [p.name for p in write_scripts(routing.sieve_dir, scripts)]
-    return changed
+    return changed, reloaded
 
 
 def wait_for_deliveries(routing: Routing, users: set[str], seconds: float) -> None:
@@ -191,16 +207,25 @@ def _delta(
     job: WaveJob, pairs: list[MailboxPair], store: StateStore, *, reverse: bool = False
 ) -> RunReport:
     """One migrate pass (source -> target, or target -> source for a rollback)."""
+    report = RunReport(command="migrate")
     if reverse:
-        run_pairs = [MailboxPair(reverse_key(p.key), p.target, p.source, p.extra) for p in pairs]
-        src, dst = job.target, job.source
-    else:
-        run_pairs, src, dst = pairs, job.source, job.target
-    if not run_pairs:
-        return RunReport(command="migrate")
-    report = migrate_all(
-        run_pairs, src, dst, store, MigrateOptions(), job.settings, lambda *_: None
-    )
+        # each user's folders go home where they came from: one pass per folder mapping
+        groups: dict[tuple[tuple[str, str], ...], list[MailboxPair]] = {}
+        for p in pairs:
+            home = tuple(sorted(inverse_folders(store.engine, p.key).items()))
+            groups.setdefault(home, []).append(
+                MailboxPair(reverse_key(p.key), p.target, p.source, p.extra)
+            )
+        for home, run_pairs in groups.items():
+            options = MigrateOptions(rules=FolderRules(map_folder=dict(home)))
+            done = migrate_all(
+                run_pairs, job.target, job.source, store, options, job.settings, lambda *_: None
+            )
+            report.mailboxes += done.mailboxes
+    elif pairs:
+        report = migrate_all(
+            pairs, job.source, job.target, store, MigrateOptions(), job.settings, lambda *_: None
+        )
     for pair in pairs:  # tell the other direction what this one copied
         fwd, back = pair.key, reverse_key(pair.key)
         if reverse:
@@ -290,8 +315,11 @@ def cutover(job: WaveJob) -> WaveReport:
         job.on_step("final-delta")
         mark([p.key for p in todo], RouteState.MIGRATING, "final delta")
         first = _delta(job, todo, store)
-        report.steps.append("final-delta")
         why = _failed(first)
+        dav_why, dav_first = dav_delta(job.dav, todo, job.state, job.settings.parallel)
+        for user, reason in dav_why.items():
+            why.setdefault(user, reason)
+        report.steps.append("final-delta")
         # (2) pre-flight: verify (once more after another delta, for mail that came meanwhile)
         job.on_step("preflight")
         ready = [p for p in todo if p.key not in why]
@@ -307,26 +335,41 @@ def cutover(job: WaveJob) -> WaveReport:
         for user in stay:
             mark([user], RouteState.ONPREM, why[user])
             outcomes[user].after, outcomes[user].reason = RouteState.ONPREM.value, why[user]
-        # (3) flip: one registry transaction, one atomic map change
+        # (3) flip: the directory attribute (a user it refuses stays on-prem), then one
+        # registry transaction and one atomic map change
         job.on_step("flip")
         moving = [p for p in todo if p.key not in why]
+        if job.routing.directory is not None:
+            refused = set_routes(
+                job.routing.directory, registry, [p.key for p in moving + done], job.wave, run_id
+            )
+            for user, reason in refused.items():
+                if any(p.key == user for p in moving):
+                    why[user] = reason
+                    mark([user], RouteState.ONPREM, reason)
+                    outcomes[user].after, outcomes[user].reason = RouteState.ONPREM.value, reason
+            moving = [p for p in moving if p.key not in refused]
         mark([p.key for p in moving], RouteState.CLOUD, "cut-over")
-        report.maps_changed = write_routes(job.routing, registry.all_current(), job.everyone)
+        report.maps_changed, reloaded = write_routes(
+            job.routing, registry.all_current(), job.everyone
+        )
         report.steps.append("flip")
         # (4) last delta: what reached the source while the route changed (after the
         # deliveries the MTA had already started on the old route have ended)
-        if report.maps_changed:
+        if reloaded:
             # `postfix reload` returns before every daemon has let go of the old tables.
             time.sleep(job.settle_seconds)
         wait_for_deliveries(job.routing, {p.key for p in moving}, job.drain_seconds)
         job.on_step("last-delta")
         last = _delta(job, moving + done, store)
+        dav_late, dav_last = dav_delta(job.dav, moving + done, job.state, job.settings.parallel)
         report.steps.append("last-delta")
         # (5) record
         for p in moving + done:
             outcomes[p.key].after = RouteState.CLOUD.value
             outcomes[p.key].copied = _copied(first, p.key) + _copied(last, p.key)
-        late = _failed(last)
+            outcomes[p.key].dav_copied = dav_first.get(p.key, 0) + dav_last.get(p.key, 0)
+        late = _failed(last) | {u: r for u, r in dav_late.items() if u not in _failed(last)}
         for p in job.pairs:
             o = outcomes[p.key]
             if p.key in late and not o.reason:
@@ -386,7 +429,12 @@ def rollback(job: WaveJob) -> WaveReport:
                 [p.key], outcomes[p.key].after, wave=job.wave, run_id=run_id, actor=job.actor,
                 reason=f"rollback of wave {job.wave}",
             )  # fmt: skip
-        report.maps_changed = write_routes(job.routing, registry.all_current(), job.everyone)
+        report.maps_changed, _ = write_routes(job.routing, registry.all_current(), job.everyone)
+        unrestored: dict[str, str] = {}
+        if job.routing.directory is not None:
+            unrestored = restore_routes(
+                job.routing.directory, registry, [p.key for p in job.pairs], job.wave
+            )
         report.steps.append("flip")
         # reverse delta: the mail that reached the cloud while the wave lived there
         job.on_step("reverse-delta")
@@ -398,6 +446,8 @@ def rollback(job: WaveJob) -> WaveReport:
             o.copied = _copied(reverse, p.key)
             if p.key in late:
                 o.reason = f"reverse delta: {late[p.key]} (rerun rollback)"
+            if p.key in unrestored:
+                o.reason = f"{unrestored[p.key]} (rerun rollback)"
             units.finish(
                 ids[p.key], "failed" if o.reason else "done", items=o.copied, error=o.reason
             )

@@ -65,3 +65,36 @@ def mirror(engine: Engine, from_key: str, to_key: str) -> int:
             conn.execute(insert(t.messages), new)
             added = len(new)
     return added
+
+
+def folder_pairs(engine: Engine, key: str) -> dict[str, str]:
+    """Source folder -> target folder, as mailbox *key*'s passes mapped them.
+
+    The reverse direction maps each folder back where it came from (the inverse of this),
+    not by its own rules: those would send the target's special "Sent" to a new "Sent" on
+    the source rather than home to "Gesendete Objekte", and the next pass forward would map
+    that new folder again, one more "Sent (2)" each round trip.
+    """
+    marks, c = t.folder_marks.c, t.messages.c
+    pairs: dict[str, str] = {}
+    with engine.connect() as conn:
+        for source, target in conn.execute(
+            select(c.source_folder, c.target_folder).where(c.mailbox == key).distinct()
+        ):
+            pairs.setdefault(source, target)
+        for source, target in conn.execute(
+            select(marks.source_folder, marks.target_folder).where(marks.mailbox == key)
+        ):
+            pairs[source] = target  # the latest pass's mapping wins
+    return pairs
+
+
+def inverse_folders(engine: Engine, key: str) -> dict[str, str]:
+    """Target folder -> the source folder it came from (for the reverse direction)."""
+    inverse: dict[str, str] = {}
+    clashes: set[str] = set()
+    for source, target in folder_pairs(engine, key).items():
+        if target in inverse and inverse[target] != source:
+            clashes.add(target)
+        inverse[target] = source
+    return {k: v for k, v in inverse.items() if k not in clashes and k.upper() != "INBOX"}

@@ -32,6 +32,7 @@ from sqlalchemy import (
     func,
     insert,
     select,
+    update,
 )
 
 from skylift.state.db import ensure_area, open_engine
@@ -59,6 +60,24 @@ route_changes = Table(
     Column("run_id", String(128)),
     Column("actor", String(128)),
     Column("reason", Text),
+)
+
+
+# What a cut-over found in a directory routing attribute before it wrote its own value, so
+# a rollback restores exactly that. A row is open until the rollback of its wave restores
+# it; a rerun of the cut-over (after kill -9) finds the open row and does not overwrite the
+# saved value with skylift's own.
+route_attributes = Table(
+    "route_attributes",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("user", String(320), nullable=False, index=True),
+    Column("attribute", String(64), nullable=False),
+    Column("wave", Integer),
+    Column("run_id", String(128)),
+    Column("previous", Text, nullable=False),  # JSON, as the connector gives it
+    Column("saved_at", DateTime(timezone=True), nullable=False),
+    Column("restored_at", DateTime(timezone=True)),
 )
 
 
@@ -150,6 +169,40 @@ class RoutingRegistry:
         with self.engine.connect() as conn:
             rows = conn.execute(select(route_changes).where(c.user == user).order_by(c.id)).all()
         return [_record(r) for r in rows]
+
+    def saved_attribute(self, user: str, attribute: str, wave: int) -> tuple[int, str] | None:
+        """(row id, previous value as JSON) of *user*'s open save for *wave*, if any."""
+        c = route_attributes.c
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(c.id, c.previous)
+                .where(c.user == user, c.attribute == attribute, c.wave == wave)
+                .where(c.restored_at.is_(None))
+                .order_by(c.id.desc())
+                .limit(1)
+            ).first()
+        return (int(row.id), str(row.previous)) if row is not None else None
+
+    def save_attribute(
+        self, user: str, attribute: str, wave: int, run_id: str, previous: str
+    ) -> None:
+        """Record *user*'s *attribute* as it was before this wave's cut-over wrote it."""
+        with self._lock, self.engine.begin() as conn:
+            conn.execute(
+                insert(route_attributes).values(
+                    user=user, attribute=attribute, wave=wave, run_id=run_id,
+                    previous=previous, saved_at=datetime.now(UTC),
+                )
+            )  # fmt: skip
+
+    def restored_attribute(self, row_id: int) -> None:
+        """Close a save: its value is back in the directory."""
+        with self._lock, self.engine.begin() as conn:
+            conn.execute(
+                update(route_attributes)
+                .where(route_attributes.c.id == row_id)
+                .values(restored_at=datetime.now(UTC))
+            )
 
     def set(
         self,

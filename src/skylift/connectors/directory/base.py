@@ -149,3 +149,22 @@ class DirectoryConnector:
 
     def open_target(self, settings: TargetSettings) -> DirectoryTarget:
         raise ConfigError(f"{self.endpoint.display()} cannot be a directory target")
+
+
+@dataclass(frozen=True)
+class RoutingValue:
+    """A directory routing attribute (``mailRoutingAddress``, ``targetAddress``) of one
+    entry: its values, and whether the entry had the attribute's auxiliary class (a
+    rollback removes a class the cut-over added)."""
+
+    values: tuple[str, ...] = ()
+    had_class: bool = True
+
+    def to_json(self) -> dict[str, object]:
+        return {"values": list(self.values), "had_class": self.had_class}
+
+    @classmethod
+    def from_json(cls, data: dict[str, object]) -> RoutingValue:
+        values = data.get("values") or []
+        assert isinstance(values, list)
+        return cls(tuple(str(v) for v in values), bool(data.get("had_class", True)))

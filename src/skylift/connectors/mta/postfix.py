@@ -10,6 +10,7 @@ not touched, so a rerun changes nothing.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -122,6 +123,29 @@ class PostfixConfig:
     def reload(self) -> None:
         """``postfix -c DIR reload``: the daemons pick up the new tables."""
         self._run("postfix", "-c", str(self.config_dir), "reload")
+
+    @property
+    def _stamp(self) -> Path:
+        return self.config_dir / LOADED_STAMP
+
+    def loaded(self, maps: dict[str, str]) -> bool:
+        """Whether Postfix was reloaded after *maps* were last installed (see mark_loaded)."""
+        try:
+            return self._stamp.read_text() == _digest(maps)
+        except OSError:
+            return False
+
+    def mark_loaded(self, maps: dict[str, str]) -> None:
+        """Record that the running Postfix has been told of *maps* (after a reload)."""
+        replace_text(self._stamp, _digest(maps))
+
+
+LOADED_STAMP = ".skylift_reloaded"
+
+
+def _digest(maps: dict[str, str]) -> str:
+    text = "".join(f"{name}\0{maps[name]}\0" for name in sorted(maps))
+    return hashlib.sha256(text.encode()).hexdigest() + "\n"
 
 
 def _env_for(command_dir: Path) -> dict[str, str]:
