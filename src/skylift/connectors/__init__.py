@@ -57,6 +57,8 @@ DAV_CONNECTORS: dict[str, str] = {
     "carddav+http": "skylift.connectors.dav.client:DavHttpConnector",
     "ics": "skylift.connectors.dav.ics_files:IcsFileConnector",
     "vcf": "skylift.connectors.dav.vcf_files:VcfFileConnector",
+    "google+https": "skylift.connectors.dav.google.calendar:GoogleCalendarConnector",
+    "google+http": "skylift.connectors.dav.google.calendar:GoogleCalendarConnector",
 }
 
 

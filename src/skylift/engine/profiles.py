@@ -126,6 +126,8 @@ class TargetProfile:
     origin: str = ""
     mail: MailAccess = field(default_factory=MailAccess)
     clients: ClientAccess = field(default_factory=ClientAccess)
+    #: [dav]: where calendars/contacts go (``calendars`` URL, ``calendar_scope``), as text
+    dav: dict[str, str] = field(default_factory=dict)
 
     def get(self, name: str) -> Limit | None:
         return self.limits.get(name)
@@ -213,6 +215,7 @@ def parse_profile(path: Path, *, builtin: bool) -> TargetProfile:
         origin=str(path),
         mail=_mail_access(path, data.get("mail", {})),
         clients=_client_access(path, data.get("clients", {})),
+        dav={str(k): str(v) for k, v in dict(data.get("dav", {})).items()},
     )
 
 
