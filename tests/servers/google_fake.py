@@ -22,10 +22,18 @@ What it reproduces (the behaviours that lose data when ignored):
 - throttling: ``throttle_next`` scripts answers (``403 rateLimitExceeded``, ``429``, ``503``)
   with an optional ``Retry-After``; ``calls`` records each request with its time.
 
+People API (``contactGroups.list/create``, ``people.connections.list``,
+``createContact/updateContact/deleteContact``): ``personFields`` and ``updatePersonFields``
+masks required, an update with a stale ``etag`` is 400 ``failedPrecondition``, a membership
+in an unknown group is refused.
+
 What it cannot reproduce: Google's real recurrence expansion and RRULE subset, attendee
 e-mails and notifications, quota accounting per project, ETag semantics beyond a counter, and
 whether Google itself accepts an override imported with ``originalStartTime`` (Google documents
-the field; the research notes it unconfirmed for ``import``). Recorded in docs/calendars.md.
+the field; the research notes it unconfirmed for ``import``); for People, the extra latency
+and failures Google warns of when one user's mutate calls overlap (the connector keeps them
+sequential with a lock per user; the fake serves one request at a time), photos, and the
+propagation delay after a write. Recorded in docs/calendars.md.
 """
 
 from __future__ import annotations
@@ -73,6 +81,8 @@ class GoogleFake:
     def __init__(self, tokens: Any) -> None:
         self.tokens = tokens  # the loopback TokenEndpoint whose tokens are honoured
         self.calendars: dict[str, dict[str, Calendar]] = {}  # user -> id -> calendar
+        self.groups: dict[str, dict[str, dict[str, Any]]] = {}  # user -> resourceName -> group
+        self.people: dict[str, dict[str, dict[str, Any]]] = {}  # user -> resourceName -> Person
         self.errors: list[str] = []
         self.calls: list[Call] = []
         self.throttle_next: list[tuple[int, str, str | None]] = []  # status, reason, Retry-After
@@ -311,3 +321,88 @@ class GoogleFake:
         for other in [e for e in cal.events.values() if e.get("recurringEventId") == event["id"]]:
             del cal.events[other["id"]]
         return 204, None
+
+    # -- People API -----------------------------------------------------------------------
+    def contacts(self, user: str) -> list[dict[str, Any]]:
+        """Every stored Person of *user* (for assertions)."""
+        return list(self.people.get(user, {}).values())
+
+    def _people_contactGroups_list(self, user: str, path: Any, q: Any, body: Any) -> Any:
+        groups = [
+            {"resourceName": "contactGroups/myContacts", "name": "myContacts",
+             "groupType": "SYSTEM_CONTACT_GROUP"},
+            *self.groups.get(user, {}).values(),
+        ]  # fmt: skip
+        return 200, {"contactGroups": groups, "totalItems": len(groups)}
+
+    def _people_contactGroups_create(self, user: str, path: Any, q: Any, body: Any) -> Any:
+        name = (body.get("contactGroup") or {}).get("name")
+        if not name:
+            return self._bad("Contact group name must not be empty.")
+        groups = self.groups.setdefault(user, {})
+        if any(g["name"] == name for g in groups.values()):
+            return 409, self._error(409, "alreadyExists", "Contact group name already exists.")[1]
+        group = {
+            "resourceName": f"contactGroups/{uuid.uuid4().hex[:12]}",
+            "name": name,
+            "groupType": "USER_CONTACT_GROUP",
+            "etag": f"g{next(self._etags)}",
+        }
+        groups[group["resourceName"]] = group
+        return 200, group
+
+    def _people_people_connections_list(self, user: str, path: Any, q: Any, body: Any) -> Any:
+        if path["resourceName"] != "people/me":
+            return self._bad("resourceName must be people/me")
+        if not q.get("personFields"):
+            return self._bad(
+                "personFields mask is required. Please specify one or more valid paths."
+            )
+        people = sorted(self.people.get(user, {}).values(), key=lambda p: p["resourceName"])
+        size = min(int(q.get("pageSize", 100)), self.page_size)
+        start = int(q.get("pageToken", "0"))
+        answer: dict[str, Any] = {"connections": people[start : start + size],
+                                  "totalPeople": len(people)}  # fmt: skip
+        if start + size < len(people):
+            answer["nextPageToken"] = str(start + size)
+        return 200, answer
+
+    def _check_person(self, user: str, body: dict[str, Any]) -> str | None:
+        for m in body.get("memberships", []):
+            group = m.get("contactGroupMembership", {}).get("contactGroupResourceName")
+            if group not in self.groups.get(user, {}) and group != "contactGroups/myContacts":
+                return f"Contact group {group} not found."
+        return None
+
+    def _people_people_createContact(self, user: str, path: Any, q: Any, body: Any) -> Any:
+        problem = self._check_person(user, body)
+        if problem:
+            return self._bad(problem)
+        person = dict(body)
+        person["resourceName"] = f"people/c{next(self._etags)}"
+        person["etag"] = f"%E{next(self._etags)}"
+        self.people.setdefault(user, {})[person["resourceName"]] = person
+        return 200, person
+
+    def _people_people_updateContact(self, user: str, path: Any, q: Any, body: Any) -> Any:
+        current = self.people.get(user, {}).get(path["resourceName"])
+        if current is None:
+            return 404, self._error(404, "notFound", "Requested entity was not found.")[1]
+        fields = q.get("updatePersonFields")
+        if not fields:
+            return self._bad("updatePersonFields mask is required.")
+        if body.get("etag") != current["etag"]:
+            return 400, self._error(400, "failedPrecondition",
+                                    "person.etag is different than the contact's etag")[1]  # fmt: skip
+        for name in fields.split(","):
+            if name in body:
+                current[name] = body[name]
+            else:
+                current.pop(name, None)
+        current["etag"] = f"%E{next(self._etags)}"
+        return 200, current
+
+    def _people_people_deleteContact(self, user: str, path: Any, q: Any, body: Any) -> Any:
+        if self.people.get(user, {}).pop(path["resourceName"], None) is None:
+            return 404, self._error(404, "notFound", "Requested entity was not found.")[1]
+        return 200, {}

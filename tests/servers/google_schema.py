@@ -41,7 +41,7 @@ def _pattern(path: str) -> re.Pattern[str]:
     for part in re.split(r"(\{\+?\w+\})", path):
         if part.startswith("{"):
             name = part.strip("{}+")
-            out += f"(?P<{name}>[^/]+)"
+            out += f"(?P<{name}>[^/]+/[^/:]+)" if part.startswith("{+") else f"(?P<{name}>[^/]+)"
         else:
             out += re.escape(part)
     return re.compile(out + "$")
@@ -49,7 +49,8 @@ def _pattern(path: str) -> re.Pattern[str]:
 
 def route(http_method: str, url_path: str) -> Route | None:
     """The discovery method that *http_method* *url_path* calls, or None (Google: 404)."""
-    for name, api in load_slice()["apis"].items():
+    apis = sorted(load_slice()["apis"].items(), key=lambda kv: -len(kv[1]["servicePath"]))
+    for name, api in apis:
         prefix = "/" + api["servicePath"]
         if not url_path.startswith(prefix):
             continue

@@ -130,7 +130,10 @@ def _sides(
     )
 
 
-GOOGLE_CALENDAR_SCOPE = "https://www.googleapis.com/auth/calendar"
+GOOGLE_SCOPES = {
+    DavKind.CALENDAR: "https://www.googleapis.com/auth/calendar",
+    DavKind.ADDRESSBOOK: "https://www.googleapis.com/auth/contacts",
+}
 
 
 def _cloud_target(
@@ -325,7 +328,7 @@ def _make_migrate(kind: DavKind):  # type: ignore[no-untyped-def]
                     "--target-oauth-service-account KEY.json"
                 )
             tokens = GoogleTokens(
-                "target", target_oauth_service_account, scope=scope or GOOGLE_CALENDAR_SCOPE,
+                "target", target_oauth_service_account, scope=scope or GOOGLE_SCOPES[kind],
                 ca_file=dst.ca_file,
             )  # fmt: skip
             dst = replace(dst, oauth=tokens)

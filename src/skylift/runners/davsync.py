@@ -45,7 +45,10 @@ DAV_SCHEMES = {
 }
 FILE_SCHEMES = {DavKind.CALENDAR: "ics", DavKind.ADDRESSBOOK: "vcf"}
 #: cloud APIs that take the DAV kind's objects as a target (Google Calendar API)
-CLOUD_TARGETS = {DavKind.CALENDAR: ("google+https", "google+http"), DavKind.ADDRESSBOOK: ()}
+CLOUD_TARGETS = {
+    DavKind.CALENDAR: ("google+https", "google+http"),
+    DavKind.ADDRESSBOOK: ("google+https", "google+http"),
+}
 
 
 @dataclass(frozen=True)

@@ -12,9 +12,12 @@ import json
 
 import pytest
 
-from skylift.connectors.dav.google.calendar import CALLS
+from skylift.connectors.dav.google.calendar import CALLS as CALENDAR_CALLS
+from skylift.connectors.dav.google.contacts import CALLS as CONTACTS_CALLS
 from tests.data.google.make_slice import CALLS as SLICED
 from tests.data.google.make_slice import SLICE, cut, installed_documents
+
+CALLS = CALENDAR_CALLS + CONTACTS_CALLS
 
 
 def test_every_call_skylift_makes_is_in_the_pinned_slice() -> None:

@@ -31,6 +31,14 @@ CALLS: dict[str, list[str]] = {
         "calendar.events.list",
         "calendar.events.delete",
     ],
+    "people.v1.json": [
+        "people.contactGroups.list",
+        "people.contactGroups.create",
+        "people.people.connections.list",
+        "people.people.createContact",
+        "people.people.updateContact",
+        "people.people.deleteContact",
+    ],
 }
 
 

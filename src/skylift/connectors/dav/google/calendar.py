@@ -24,8 +24,7 @@ from urllib.parse import quote, unquote
 from skylift.connectors.dav.base import DavCapabilities, DavConnector, DavSource, DavTarget
 from skylift.connectors.dav.google.api import GoogleApiError, GoogleSession, seg
 from skylift.connectors.dav.google.events import google_bodies, to_ical, unsupported
-from skylift.connectors.endpoint import Endpoint
-from skylift.errors import ConfigError, SkyliftError
+from skylift.errors import SkyliftError
 from skylift.model.account import Login
 from skylift.model.dav import Collection, DavKind, Item, ItemRef, PutResult
 
@@ -42,23 +41,21 @@ ROOT = "/calendar/v3"
 
 
 class GoogleCalendarConnector(DavConnector):
-    """``google+https://www.googleapis.com`` (``google+http://127.0.0.1:PORT`` for tests)."""
+    """``google+https://www.googleapis.com`` for calendars, ``google+https://people.googleapis.com``
+    for contacts (``google+http://127.0.0.1:PORT`` for tests)."""
 
     capabilities = DavCapabilities(writes=True)
-
-    def __init__(self, endpoint: Endpoint, kind: DavKind) -> None:
-        super().__init__(endpoint, kind)
-        if kind is not DavKind.CALENDAR:
-            raise ConfigError(
-                "google+https:// takes calendars here; contacts through the People API are "
-                "not built yet"
-            )
 
     def open_source(self, login: Login) -> DavSource:
         return self.open_target(login)
 
     def open_target(self, login: Login) -> DavTarget:
-        return GoogleCalendarAccount(GoogleSession(self.endpoint, login.user))
+        session = GoogleSession(self.endpoint, login.user)
+        if self.kind is DavKind.ADDRESSBOOK:
+            from skylift.connectors.dav.google.contacts import GoogleContactsAccount
+
+            return GoogleContactsAccount(session, self.capabilities)
+        return GoogleCalendarAccount(session)
 
 
 def _digest(events: list[dict[str, Any]]) -> str:
