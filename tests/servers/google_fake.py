@@ -27,6 +27,11 @@ People API (``contactGroups.list/create``, ``people.connections.list``,
 masks required, an update with a stale ``etag`` is 400 ``failedPrecondition``, a membership
 in an unknown group is refused.
 
+Admin SDK Directory API (users, groups, members: list/get/insert/patch/delete): only the
+super-admins in ``admins`` may call it (403 otherwise); ``users.insert`` requires
+``primaryEmail`` in the domain, ``password`` and a given and family name, a duplicate is 409;
+PATCH replaces an array field whole; a member added twice is 409 ``duplicate``.
+
 What it cannot reproduce: Google's real recurrence expansion and RRULE subset, attendee
 e-mails and notifications, quota accounting per project, ETag semantics beyond a counter, and
 whether Google itself accepts an override imported with ``originalStartTime`` (Google documents
@@ -83,6 +88,12 @@ class GoogleFake:
         self.calendars: dict[str, dict[str, Calendar]] = {}  # user -> id -> calendar
         self.groups: dict[str, dict[str, dict[str, Any]]] = {}  # user -> resourceName -> group
         self.people: dict[str, dict[str, dict[str, Any]]] = {}  # user -> resourceName -> Person
+        self.domain = "example.test"
+        self.admins: set[str] = set()  # who may call the Admin SDK
+        self.users: dict[str, dict[str, Any]] = {}  # Admin SDK: id -> User
+        self.dgroups: dict[str, dict[str, Any]] = {}  # Admin SDK: id -> Group
+        self.members: dict[str, set[str]] = {}  # group id -> user ids
+        self.passwords_set = 0
         self.errors: list[str] = []
         self.calls: list[Call] = []
         self.throttle_next: list[tuple[int, str, str | None]] = []  # status, reason, Retry-After
@@ -406,3 +417,171 @@ class GoogleFake:
         if self.people.get(user, {}).pop(path["resourceName"], None) is None:
             return 404, self._error(404, "notFound", "Requested entity was not found.")[1]
         return 200, {}
+
+    # -- Admin SDK Directory API -----------------------------------------------------------
+    # One domain: users and groups by id; only addresses in ``admins`` may call it.
+
+    def _admin(self, user: str) -> tuple[int, Any] | None:
+        if user not in self.admins:
+            return 403, self._error(403, "forbidden", "Not Authorized to access this resource/api")[
+                1
+            ]
+        return None
+
+    def _find(
+        self, table: dict[str, dict[str, Any]], key: str, field: str
+    ) -> dict[str, Any] | None:
+        return table.get(key) or next((v for v in table.values() if v.get(field) == key), None)
+
+    def _directory_users_list(self, user: str, path: Any, q: Any, body: Any) -> Any:
+        if (refused := self._admin(user)) is not None:
+            return refused
+        if "customer" not in q and "domain" not in q:
+            return self._bad("Bad Request: customer or domain is required")
+        users = sorted(self.users.values(), key=lambda u: u["primaryEmail"])
+        size = min(int(q.get("maxResults", 100)), self.page_size)
+        start = int(q.get("pageToken", "0"))
+        answer: dict[str, Any] = {
+            "kind": "admin#directory#users",
+            "users": users[start : start + size],
+        }
+        if start + size < len(users):
+            answer["nextPageToken"] = str(start + size)
+        return 200, answer
+
+    def _directory_users_get(self, user: str, path: Any, q: Any, body: Any) -> Any:
+        if (refused := self._admin(user)) is not None:
+            return refused
+        found = self._find(self.users, path["userKey"], "primaryEmail")
+        if found is None:
+            return 404, self._error(404, "notFound", "Resource Not Found: userKey")[1]
+        return 200, found
+
+    def _directory_users_insert(self, user: str, path: Any, q: Any, body: Any) -> Any:
+        if (refused := self._admin(user)) is not None:
+            return refused
+        for name in ("primaryEmail", "password"):
+            if not body.get(name):
+                return self._bad(f"Invalid Input: {name}")
+        name = body.get("name") or {}
+        if not name.get("givenName") or not name.get("familyName"):
+            return self._bad("Invalid Given/Family Name")
+        if not body["primaryEmail"].lower().endswith("@" + self.domain):
+            return self._bad("Invalid Input: primary_user_email (domain not in this account)")
+        if self._find(self.users, body["primaryEmail"], "primaryEmail") is not None:
+            return 409, self._error(409, "duplicate", "Entity already exists.")[1]
+        made = {k: v for k, v in body.items() if k != "password"}
+        made["id"] = str(10**20 + next(self._etags))
+        made["name"] = {**name, "fullName": f"{name['givenName']} {name['familyName']}"}
+        made.setdefault("suspended", False)
+        self.users[made["id"]] = made
+        self.passwords_set += 1
+        return 200, made
+
+    def _directory_users_patch(self, user: str, path: Any, q: Any, body: Any) -> Any:
+        if (refused := self._admin(user)) is not None:
+            return refused
+        found = self._find(self.users, path["userKey"], "primaryEmail")
+        if found is None:
+            return 404, self._error(404, "notFound", "Resource Not Found: userKey")[1]
+        for key, value in body.items():  # arrays are replaced whole, as Google does
+            found[key] = value
+        if "name" in body:
+            found["name"]["fullName"] = (
+                f"{body['name'].get('givenName')} {body['name'].get('familyName')}"
+            )
+        return 200, found
+
+    def _directory_users_delete(self, user: str, path: Any, q: Any, body: Any) -> Any:
+        if (refused := self._admin(user)) is not None:
+            return refused
+        found = self._find(self.users, path["userKey"], "primaryEmail")
+        if found is None:
+            return 404, self._error(404, "notFound", "Resource Not Found: userKey")[1]
+        del self.users[found["id"]]
+        for members in self.members.values():
+            members.discard(found["id"])
+        return 204, None
+
+    def _directory_groups_list(self, user: str, path: Any, q: Any, body: Any) -> Any:
+        if (refused := self._admin(user)) is not None:
+            return refused
+        groups = sorted(self.dgroups.values(), key=lambda g: g["email"])
+        return 200, {"kind": "admin#directory#groups", "groups": groups}
+
+    def _directory_groups_get(self, user: str, path: Any, q: Any, body: Any) -> Any:
+        if (refused := self._admin(user)) is not None:
+            return refused
+        found = self._find(self.dgroups, path["groupKey"], "email")
+        if found is None:
+            return 404, self._error(404, "notFound", "Resource Not Found: groupKey")[1]
+        return 200, found
+
+    def _directory_groups_insert(self, user: str, path: Any, q: Any, body: Any) -> Any:
+        if (refused := self._admin(user)) is not None:
+            return refused
+        if not body.get("email"):
+            return self._bad("Missing required field: email")
+        if self._find(self.dgroups, body["email"], "email") is not None:
+            return 409, self._error(409, "duplicate", "Entity already exists.")[1]
+        made = dict(body, id=f"0{next(self._etags):08d}", directMembersCount="0")
+        self.dgroups[made["id"]] = made
+        self.members[made["id"]] = set()
+        return 200, made
+
+    def _directory_groups_patch(self, user: str, path: Any, q: Any, body: Any) -> Any:
+        if (refused := self._admin(user)) is not None:
+            return refused
+        found = self._find(self.dgroups, path["groupKey"], "email")
+        if found is None:
+            return 404, self._error(404, "notFound", "Resource Not Found: groupKey")[1]
+        found.update(body)
+        return 200, found
+
+    def _directory_groups_delete(self, user: str, path: Any, q: Any, body: Any) -> Any:
+        if (refused := self._admin(user)) is not None:
+            return refused
+        found = self._find(self.dgroups, path["groupKey"], "email")
+        if found is None:
+            return 404, self._error(404, "notFound", "Resource Not Found: groupKey")[1]
+        del self.dgroups[found["id"]]
+        self.members.pop(found["id"], None)
+        return 204, None
+
+    def _directory_members_list(self, user: str, path: Any, q: Any, body: Any) -> Any:
+        if (refused := self._admin(user)) is not None:
+            return refused
+        found = self._find(self.dgroups, path["groupKey"], "email")
+        if found is None:
+            return 404, self._error(404, "notFound", "Resource Not Found: groupKey")[1]
+        members = [
+            {"kind": "admin#directory#member", "id": m, "role": "MEMBER", "status": "ACTIVE",
+             "type": "USER" if m in self.users else "GROUP",
+             "email": (self.users.get(m) or self.dgroups[m])["primaryEmail" if m in self.users else "email"]}
+            for m in sorted(self.members[found["id"]]) if m in self.users or m in self.dgroups
+        ]  # fmt: skip
+        return 200, {"kind": "admin#directory#members", "members": members}
+
+    def _directory_members_insert(self, user: str, path: Any, q: Any, body: Any) -> Any:
+        if (refused := self._admin(user)) is not None:
+            return refused
+        found = self._find(self.dgroups, path["groupKey"], "email")
+        key = body.get("id") or body.get("email") or ""
+        member = self._find(self.users, key, "primaryEmail") or self._find(
+            self.dgroups, key, "email"
+        )
+        if found is None or member is None:
+            return 404, self._error(404, "notFound", "Resource Not Found: memberKey")[1]
+        if member["id"] in self.members[found["id"]]:
+            return 409, self._error(409, "duplicate", "Member already exists.")[1]
+        self.members[found["id"]].add(member["id"])
+        return 200, {"id": member["id"], "role": "MEMBER"}
+
+    def _directory_members_delete(self, user: str, path: Any, q: Any, body: Any) -> Any:
+        if (refused := self._admin(user)) is not None:
+            return refused
+        found = self._find(self.dgroups, path["groupKey"], "email")
+        if found is None or path["memberKey"] not in self.members[found["id"]]:
+            return 404, self._error(404, "notFound", "Resource Not Found: memberKey")[1]
+        self.members[found["id"]].discard(path["memberKey"])
+        return 204, None

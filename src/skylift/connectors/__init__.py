@@ -87,6 +87,8 @@ DIRECTORY_CONNECTORS: dict[str, str] = {
     "scim+http": "skylift.connectors.directory.scim:ScimDirectoryConnector",
     "scim+https": "skylift.connectors.directory.scim:ScimDirectoryConnector",
     "memory": "skylift.connectors.directory.memory:MemoryDirectoryConnector",
+    "google-directory+https": "skylift.connectors.directory.google:GoogleDirectoryConnector",
+    "google-directory+http": "skylift.connectors.directory.google:GoogleDirectoryConnector",
 }
 
 

@@ -128,6 +128,8 @@ class TargetProfile:
     clients: ClientAccess = field(default_factory=ClientAccess)
     #: [dav]: where calendars/contacts go (``calendars`` URL, ``calendar_scope``), as text
     dav: dict[str, str] = field(default_factory=dict)
+    #: [directory]: where dirsync writes (``target`` URL, ``scope``), as text
+    directory: dict[str, str] = field(default_factory=dict)
 
     def get(self, name: str) -> Limit | None:
         return self.limits.get(name)
@@ -216,6 +218,7 @@ def parse_profile(path: Path, *, builtin: bool) -> TargetProfile:
         mail=_mail_access(path, data.get("mail", {})),
         clients=_client_access(path, data.get("clients", {})),
         dav={str(k): str(v) for k, v in dict(data.get("dav", {})).items()},
+        directory={str(k): str(v) for k, v in dict(data.get("directory", {})).items()},
     )
 
 

@@ -14,16 +14,17 @@ import pytest
 
 from skylift.connectors.dav.google.calendar import CALLS as CALENDAR_CALLS
 from skylift.connectors.dav.google.contacts import CALLS as CONTACTS_CALLS
+from skylift.connectors.directory.google import CALLS as DIRECTORY_CALLS
 from tests.data.google.make_slice import CALLS as SLICED
 from tests.data.google.make_slice import SLICE, cut, installed_documents
 
-CALLS = CALENDAR_CALLS + CONTACTS_CALLS
+CALLS = CALENDAR_CALLS + CONTACTS_CALLS + DIRECTORY_CALLS
 
 
 def test_every_call_skylift_makes_is_in_the_pinned_slice() -> None:
     apis = json.loads(SLICE.read_text())["apis"]
     for method_id, verb, path in CALLS:
-        api = apis[method_id.split(".")[0]]
+        api = apis["admin" if method_id.startswith("directory.") else method_id.split(".")[0]]
         assert method_id in api["methods"], f"{method_id} is not in the pinned slice"
         method = api["methods"][method_id]
         assert (method["httpMethod"], method["path"]) == (verb, path), method_id

@@ -39,6 +39,15 @@ CALLS: dict[str, list[str]] = {
         "people.people.updateContact",
         "people.people.deleteContact",
     ],
+    "admin.directory_v1.json": [
+        f"directory.{resource}.{verb}"
+        for resource, verbs in (
+            ("users", ("list", "get", "insert", "patch", "delete")),
+            ("groups", ("list", "get", "insert", "patch", "delete")),
+            ("members", ("list", "insert", "delete")),
+        )
+        for verb in verbs
+    ],
 }
 
 
