@@ -98,6 +98,7 @@ class GoogleFake:
         self.calls: list[Call] = []
         self.throttle_next: list[tuple[int, str, str | None]] = []  # status, reason, Retry-After
         self.page_size = 50
+        self.write_delay = 0.0  # seconds before each write is served
         self._etags = itertools.count(1)
         self._lock = threading.Lock()
         self._httpd: ThreadingHTTPServer | None = None
@@ -174,6 +175,8 @@ class GoogleFake:
         parts = urlsplit(target)
         user = self._user(authorization)
         call = Call(verb, parts.path, user or "", time.monotonic())
+        if self.write_delay and verb != "GET":
+            time.sleep(self.write_delay)  # a slow cloud, so a test can kill a run midway
         with self._lock:
             self.calls.append(call)
             if user is None:

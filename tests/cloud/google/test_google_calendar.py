@@ -12,7 +12,11 @@ loopback token endpoint through the service account's key file (subject = each u
 from __future__ import annotations
 
 import datetime as dt
+import os
 import shutil
+import signal
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +24,7 @@ from pathlib import Path
 import icalendar
 import pytest
 
+import skylift
 from skylift.cli import main
 from skylift.connectors.dav.google.events import to_ical
 from skylift.engine.dav.verify import occurrences
@@ -217,3 +222,41 @@ def test_without_a_service_account_one_line_and_exit_2(
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1
     assert err[0].startswith("skylift: error: ") and "--target-oauth-service-account" in err[0]
+
+
+def test_a_killed_run_resumes_without_duplicates(
+    cloud: tuple[TokenEndpoint, GoogleFake, Path], tmp_path: Path
+) -> None:
+    tokens, fake, key = cloud
+    source = tmp_path / "kill"
+    source.mkdir()
+    shutil.copy(DATA / "recurring-ical-events/machbar_16_feb_2019.ics", source / "killed.ics")
+    state = tmp_path / "state.db"
+    cmd = [
+        sys.executable, "-m", "skylift", "migrate-calendars", "--source", f"ics://{source}",
+        "--user", USER, "--target-profile", "google-workspace", "--target-api-base",
+        fake.api_base, "--target-oauth-service-account", str(key), "--target-ca",
+        str(tokens.ca_file), "--state", str(state), "--dav-workers", "1",
+    ]  # fmt: skip
+    fake.write_delay = 0.05
+    start = len(fake.calls)
+    child = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                             env=os.environ | {"PYTHONPATH": str(Path(skylift.__file__).parents[1])})  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            done = [c for c in fake.calls[start:] if c.path.endswith("/events/import")]
+            if len(done) >= 15 or child.poll() is not None:
+                break
+            time.sleep(0.05)
+        child.send_signal(signal.SIGKILL)
+        child.wait(timeout=30)
+    finally:
+        fake.write_delay = 0.0
+    before = fake.events(USER, "killed")
+    assert 0 < len({e["iCalUID"] for e in before}) < 58  # killed midway
+    assert _run(cloud, source, state, USER) == 0
+    events = fake.events(USER, "killed")
+    series = [e["iCalUID"] for e in events if "recurringEventId" not in e]
+    assert len(series) == len(set(series)) == 58  # every object once, none twice
+    assert fake.errors == []
