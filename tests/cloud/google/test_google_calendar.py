@@ -260,3 +260,20 @@ def test_a_killed_run_resumes_without_duplicates(
     series = [e["iCalUID"] for e in events if "recurringEventId" not in e]
     assert len(series) == len(set(series)) == 58  # every object once, none twice
     assert fake.errors == []
+
+
+def test_a_preview_names_what_google_cannot_hold_before_the_move(
+    cloud: tuple[TokenEndpoint, GoogleFake, Path],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    _, fake, _ = cloud
+    source = tmp_path / "preview"
+    source.mkdir()
+    (source / "chores.ics").write_text(TASK)
+    writes = sum(1 for c in fake.calls if c.method != "GET")
+    code = _run(cloud, source, tmp_path / "s.db", "bob@example.test", "--dry-run")
+    out = capsys.readouterr().out
+    assert code in (0, 1)
+    assert "task-1@old.example" in out and "VTODO" in out, out
+    assert sum(1 for c in fake.calls if c.method != "GET") == writes  # nothing written
