@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import sys
 import time
+from dataclasses import replace
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 import typer
 
+from skylift.cli import cloud
 from skylift.cli.common import envelope, parse_duration, print_json
 from skylift.cli.interrupt import graceful_stop, print_resume_hint
 from skylift.cli.mail import load_pairs
@@ -26,9 +29,12 @@ from skylift.cli.options import (
     JsonOpt,
     SourceCaOpt,
     StateOpt,
+    TargetApiBaseOpt,
     TargetCaOpt,
 )
+from skylift.connectors.auth.oauth import GoogleTokens
 from skylift.engine.dav.plan import Action
+from skylift.engine.profiles import load_profile
 from skylift.errors import (
     EXIT_CONNECT,
     EXIT_INTERRUPTED,
@@ -54,7 +60,14 @@ from skylift.state.dav_ledger import DavLedger
 SourceOpt = Annotated[
     str, typer.Option("--source", help="caldav+https://… carddav+https://… ics:///dir vcf:///f")
 ]
-TargetOpt = Annotated[str, typer.Option("--target", help="caldav+https://… or carddav+https://…")]
+TargetOpt = Annotated[
+    str | None,
+    typer.Option("--target", help="caldav+https://… carddav+https://… (or --target-profile)"),
+]
+TargetProfileOpt = Annotated[
+    str | None,
+    typer.Option("--target-profile", help="A cloud's profile, e.g. google-workspace"),
+]
 UsersOpt = Annotated[
     Path | None, typer.Option("--users", help="CSV: EmailAddress,UserName,Password[,Target…]")
 ]
@@ -115,6 +128,35 @@ def _sides(
         SideSpec(source, allow_plaintext, insecure_source, str(source_ca) if source_ca else None),
         SideSpec(target, allow_plaintext, insecure_target, str(target_ca) if target_ca else None),
     )
+
+
+GOOGLE_SCOPES = {
+    DavKind.CALENDAR: "https://www.googleapis.com/auth/calendar",
+    DavKind.ADDRESSBOOK: "https://www.googleapis.com/auth/contacts",
+}
+
+
+def _cloud_target(
+    kind: DavKind, target: str | None, profile: str | None, api_base: str | None
+) -> tuple[str, str]:
+    """The target URL and OAuth scope from --target, or --target-profile [+ --target-api-base]."""
+    if profile is None:
+        if target is None:
+            raise ConfigError("say where to write: --target URL or --target-profile NAME")
+        if api_base is not None:
+            raise ConfigError("--target-api-base goes with --target-profile (a cloud's API)")
+        return target, ""
+    dav = load_profile(profile).dav
+    key = "calendars" if kind is DavKind.CALENDAR else "contacts"
+    url = target or dav.get(key, "")
+    if not url:
+        raise ConfigError(f"profile {profile} names no {key} target; give --target URL")
+    if api_base is not None:
+        parts = urlsplit(api_base)
+        if parts.scheme not in ("https", "http") or not parts.netloc:
+            raise ConfigError(f"--target-api-base must be an http(s):// URL: {api_base!r}")
+        url = f"{urlsplit(url).scheme.split('+')[0]}+{parts.scheme}://{parts.netloc}"
+    return url, dav.get("calendar_scope" if kind is DavKind.CALENDAR else "contacts_scope", "")
 
 
 def _migrate(
@@ -245,7 +287,7 @@ def _verify(
 def _make_migrate(kind: DavKind):  # type: ignore[no-untyped-def]
     def command(
         source: SourceOpt,
-        target: TargetOpt,
+        target: TargetOpt = None,
         users: UsersOpt = None,
         user: UserOpt = None,
         state: StateOpt = "skylift.db",
@@ -271,10 +313,25 @@ def _make_migrate(kind: DavKind):  # type: ignore[no-untyped-def]
                 "(default: skylift-export beside the state file)"
             ),
         ] = None,
+        target_profile: TargetProfileOpt = None,
+        target_oauth_service_account: cloud.TargetServiceAccount = None,
+        target_api_base: TargetApiBaseOpt = None,
     ) -> int:
+        url, scope = _cloud_target(kind, target, target_profile, target_api_base)
         src, dst = _sides(
-            source, target, allow_plaintext, source_ca, target_ca, insecure_source, insecure_target
+            source, url, allow_plaintext, source_ca, target_ca, insecure_source, insecure_target
         )
+        if target_oauth_service_account is not None or scope:
+            if target_oauth_service_account is None:
+                raise ConfigError(
+                    f"profile {target_profile} signs in with a Google service account: give "
+                    "--target-oauth-service-account KEY.json"
+                )
+            tokens = GoogleTokens(
+                "target", target_oauth_service_account, scope=scope or GOOGLE_SCOPES[kind],
+                ca_file=dst.ca_file,
+            )  # fmt: skip
+            dst = replace(dst, oauth=tokens)
         options = RunOptions(
             kind,
             dry_run,
@@ -301,7 +358,7 @@ def default_export_dir(state: str) -> Path:
 def _make_verify(kind: DavKind):  # type: ignore[no-untyped-def]
     def command(
         source: SourceOpt,
-        target: TargetOpt,
+        target: TargetOpt = None,
         users: UsersOpt = None,
         user: UserOpt = None,
         json_out: JsonOpt = False,
@@ -318,6 +375,8 @@ def _make_verify(kind: DavKind):  # type: ignore[no-untyped-def]
         insecure_source: InsecureSourceOpt = False,
         insecure_target: InsecureTargetOpt = False,
     ) -> int:
+        if target is None:
+            raise ConfigError("say what to compare with: --target URL")
         src, dst = _sides(
             source, target, allow_plaintext, source_ca, target_ca, insecure_source, insecure_target
         )

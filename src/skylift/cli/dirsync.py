@@ -12,9 +12,11 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
+from urllib.parse import urlsplit
 
 import typer
 
+from skylift.cli import cloud
 from skylift.cli.common import envelope, parse_duration, print_json
 from skylift.cli.interrupt import graceful_stop, print_resume_hint
 from skylift.cli.options import (
@@ -25,13 +27,16 @@ from skylift.cli.options import (
     JsonOpt,
     SourceCaOpt,
     StateOpt,
+    TargetApiBaseOpt,
     TargetCaOpt,
     TimeoutOpt,
     checked_ca,
 )
+from skylift.connectors.auth.oauth import GoogleTokens
 from skylift.connectors.endpoint import Endpoint
 from skylift.engine.directory.mapping import load_mapping, mapping_from_dict
 from skylift.engine.directory.plan import parse_threshold
+from skylift.engine.profiles import load_profile
 from skylift.errors import EXIT_INTERRUPTED, EXIT_ITEMS_FAILED, EXIT_OK, ConfigError
 from skylift.model.account import Secret
 from skylift.runners.dirsync import SyncOptions, SyncResult, read_journal, run_every, run_once
@@ -94,6 +99,32 @@ def _print_result(result: SyncResult, as_json: bool) -> None:
             print(f"  failed: {line}", file=sys.stderr)
 
 
+GOOGLE_DIRECTORY_SCOPE = (
+    "https://www.googleapis.com/auth/admin.directory.user "
+    "https://www.googleapis.com/auth/admin.directory.group"
+)
+
+
+def _cloud_target(target: str | None, profile: str | None, api_base: str | None) -> tuple[str, str]:
+    """The target URL and OAuth scope from --target, or --target-profile [+ --target-api-base]."""
+    if profile is None:
+        if target is None:
+            raise ConfigError("say where to write: --target URL or --target-profile NAME")
+        if api_base is not None:
+            raise ConfigError("--target-api-base goes with --target-profile (a cloud's API)")
+        return target, ""
+    directory = load_profile(profile).directory
+    url = target or directory.get("target", "")
+    if not url:
+        raise ConfigError(f"profile {profile} names no directory target; give --target URL")
+    if api_base is not None:
+        parts = urlsplit(api_base)
+        if parts.scheme not in ("https", "http") or not parts.netloc:
+            raise ConfigError(f"--target-api-base must be an http(s):// URL: {api_base!r}")
+        url = f"{urlsplit(url).scheme.split('+')[0]}+{parts.scheme}://{parts.netloc}"
+    return url, directory.get("scope", "")
+
+
 def register(app: typer.Typer) -> None:
     """Add ``skylift dirsync`` to *app*."""
 
@@ -103,7 +134,10 @@ def register(app: typer.Typer) -> None:
             str, typer.Option(help="ldap:// or ldaps:// URL of the source directory.")
         ],
         base: Annotated[str, typer.Option(help="Base DN to read below.")],
-        target: Annotated[str, typer.Option(help="scim+https://host/path or ldap(s):// target.")],
+        target: Annotated[
+            str | None,
+            typer.Option(help="scim+https://host/path or ldap(s):// target (or --target-profile)."),
+        ] = None,
         bind: Annotated[
             str, typer.Option(help="Bind DN for the source (password: SKYLIFT_LDAP_PASSWORD).")
         ] = "",
@@ -164,6 +198,14 @@ def register(app: typer.Typer) -> None:
             bool,
             typer.Option("--dry-run", help="The same as --preview: plan and show, change nothing."),
         ] = False,
+        target_profile: Annotated[
+            str | None, typer.Option(help="A cloud's profile, e.g. google-workspace.")
+        ] = None,
+        target_oauth_service_account: cloud.TargetServiceAccount = None,
+        target_admin: Annotated[
+            str | None, typer.Option(help="Super-admin the Google service account acts as.")
+        ] = None,
+        target_api_base: TargetApiBaseOpt = None,
     ) -> int:
         """Sync users and groups one way from LDAP/AD into a SCIM 2.0 or LDAP directory."""
         if dry_run and apply:
@@ -177,9 +219,21 @@ def register(app: typer.Typer) -> None:
         source_ep = Endpoint.parse(
             source, ca_file=str(source_ca) if source_ca else None, insecure=insecure_source, **tls
         )
+        target, oauth_scope = _cloud_target(target, target_profile, target_api_base)
         target_ep = Endpoint.parse(
             target, ca_file=str(target_ca) if target_ca else None, insecure=insecure_target, **tls
         )
+        if oauth_scope or target_oauth_service_account is not None:
+            if target_oauth_service_account is None:
+                raise ConfigError(
+                    "the Google directory signs in with a service account: give "
+                    "--target-oauth-service-account KEY.json and --target-admin ADDRESS"
+                )
+            target_ep = replace(target_ep, oauth=GoogleTokens(
+                "target", target_oauth_service_account, scope=oauth_scope or GOOGLE_DIRECTORY_SCOPE,
+                ca_file=target_ep.ca_file,
+            ))  # fmt: skip
+            target_bind = target_admin or target_bind
         loaded = load_mapping(mapping, preset)
         if preset and mapping is None:
             loaded = mapping_from_dict({}, preset)

@@ -83,3 +83,17 @@ TargetAdminPasswordFileOpt = Annotated[
         help="File holding the --target-admin password (else $SKYLIFT_TARGET_ADMIN_PASSWORD)",
     ),
 ]
+SourceApiBaseOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--source-api-base",
+        help="Root of the source cloud's API (national clouds, tests); trusts --source-ca",
+    ),
+]
+TargetApiBaseOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--target-api-base",
+        help="Root of the target cloud's API (national clouds, tests); trusts --target-ca",
+    ),
+]

@@ -57,6 +57,8 @@ DAV_CONNECTORS: dict[str, str] = {
     "carddav+http": "skylift.connectors.dav.client:DavHttpConnector",
     "ics": "skylift.connectors.dav.ics_files:IcsFileConnector",
     "vcf": "skylift.connectors.dav.vcf_files:VcfFileConnector",
+    "google+https": "skylift.connectors.dav.google.calendar:GoogleCalendarConnector",
+    "google+http": "skylift.connectors.dav.google.calendar:GoogleCalendarConnector",
 }
 
 
@@ -85,6 +87,8 @@ DIRECTORY_CONNECTORS: dict[str, str] = {
     "scim+http": "skylift.connectors.directory.scim:ScimDirectoryConnector",
     "scim+https": "skylift.connectors.directory.scim:ScimDirectoryConnector",
     "memory": "skylift.connectors.directory.memory:MemoryDirectoryConnector",
+    "google-directory+https": "skylift.connectors.directory.google:GoogleDirectoryConnector",
+    "google-directory+http": "skylift.connectors.directory.google:GoogleDirectoryConnector",
 }
 
 

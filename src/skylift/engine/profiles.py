@@ -156,6 +156,10 @@ class TargetProfile:
     mail: MailAccess = field(default_factory=MailAccess)
     clients: ClientAccess = field(default_factory=ClientAccess)
     routing: RoutingAccess = field(default_factory=RoutingAccess)
+    #: [dav]: where calendars/contacts go (``calendars`` URL, ``calendar_scope``), as text
+    dav: dict[str, str] = field(default_factory=dict)
+    #: [directory]: where dirsync writes (``target`` URL, ``scope``), as text
+    directory: dict[str, str] = field(default_factory=dict)
 
     def get(self, name: str) -> Limit | None:
         return self.limits.get(name)
@@ -244,6 +248,8 @@ def parse_profile(path: Path, *, builtin: bool) -> TargetProfile:
         mail=_mail_access(path, data.get("mail", {})),
         clients=_client_access(path, data.get("clients", {})),
         routing=_routing_access(path, data.get("routing", {})),
+        dav={str(k): str(v) for k, v in dict(data.get("dav", {})).items()},
+        directory={str(k): str(v) for k, v in dict(data.get("directory", {})).items()},
     )
 
 

@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from skylift.connectors import dav_source, dav_target
 from skylift.connectors.dav.base import DavSource, DavTarget
@@ -30,6 +31,9 @@ from skylift.runners.retry import with_retries
 from skylift.state.dav_ledger import DavLedger
 from skylift.state.work_units import WorkUnits, new_run_id
 
+if TYPE_CHECKING:
+    from skylift.connectors.auth.oauth import TokenProvider
+
 __all__ = ["CollectionReport", "RunOptions", "migrate_accounts"]
 
 RETRIES = 4  # a throttled account runs again at most this many times
@@ -40,6 +44,11 @@ DAV_SCHEMES = {
     DavKind.ADDRESSBOOK: ("carddav+https", "carddav+http"),
 }
 FILE_SCHEMES = {DavKind.CALENDAR: "ics", DavKind.ADDRESSBOOK: "vcf"}
+#: cloud APIs that take the DAV kind's objects as a target (Google Calendar API)
+CLOUD_TARGETS = {
+    DavKind.CALENDAR: ("google+https", "google+http"),
+    DavKind.ADDRESSBOOK: ("google+https", "google+http"),
+}
 
 
 @dataclass(frozen=True)
@@ -50,6 +59,8 @@ class SideSpec:
     allow_plaintext: bool = False
     insecure: bool = False
     ca_file: str | None = None
+    #: the cloud's token provider (a Google service account), shared by every account
+    oauth: TokenProvider | None = None
 
     def endpoint(self) -> Endpoint:
         return Endpoint.parse(
@@ -57,6 +68,7 @@ class SideSpec:
             allow_plaintext=self.allow_plaintext,
             insecure=self.insecure,
             ca_file=self.ca_file,
+            oauth=self.oauth,
         )
 
 
@@ -68,8 +80,9 @@ def check_schemes(kind: DavKind, source: SideSpec, target: SideSpec) -> None:
         raise ConfigError(
             f"--source must be {', '.join(wanted)} or {FILE_SCHEMES[kind]}:// (got {src}://)"
         )
-    if target.endpoint().scheme not in wanted:
-        raise ConfigError(f"--target must be {' or '.join(w + '://' for w in wanted)}")
+    if target.endpoint().scheme not in (*wanted, *CLOUD_TARGETS[kind]):
+        allowed = (*wanted, *CLOUD_TARGETS[kind])
+        raise ConfigError(f"--target must be {' or '.join(w + '://' for w in allowed)}")
 
 
 def open_source(spec: SideSpec, kind: DavKind, login: Login) -> DavSource:

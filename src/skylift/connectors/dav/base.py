@@ -34,13 +34,16 @@ class DavCapabilities:
     *properties*: :meth:`DavTarget.set_properties` can change a collection's text
     properties after creation (PROPPATCH). *max_resource_size*: the largest object, in
     bytes, it takes in any collection (None: no limit of its own; a collection may still
-    announce one in ``Collection.max_resource_size``).
+    announce one in ``Collection.max_resource_size``). *components*: the only calendar
+    components any collection it makes can hold (empty: what the source's asks for), so a
+    preview names what will be refused before a collection exists (Google: VEVENT only).
     """
 
     sync_collection: bool = False
     writes: bool = False
     properties: bool = False
     max_resource_size: int | None = None
+    components: frozenset[str] = frozenset()
 
 
 Changes = tuple[list[ItemRef], list[str], str]

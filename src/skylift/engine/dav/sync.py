@@ -210,7 +210,10 @@ def preview(
     if plan.unchanged:
         report.unchanged = True
         return report
-    collection = plan.target or Collection(kind=options.kind, name=plan.spec.name, href="")
+    collection = plan.target or Collection(
+        kind=options.kind, name=plan.spec.name, href="",
+        components=target.capabilities.components,
+    )  # fmt: skip
     report.outcomes += plan.listed.steps
     export = ExportFolder(None, plan.account, plan.spec.name)
     seen: dict[str, str] = {}
