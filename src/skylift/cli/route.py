@@ -18,7 +18,7 @@ import typer
 
 from skylift.cli.common import print_json
 from skylift.cli.mail import endpoint, load_pairs
-from skylift.cli.options import JsonOpt, StateOpt
+from skylift.cli.options import JsonOpt, StateOpt, checked_ca
 from skylift.errors import EXIT_ITEMS_FAILED, EXIT_OK, ConfigError
 from skylift.model.account import MailboxPair
 
@@ -84,7 +84,10 @@ RoutingBindOpt = Annotated[
     ),
 ]
 RoutingCaOpt = Annotated[
-    Path | None, typer.Option("--routing-ldap-ca", help="CA file to trust for --routing-ldap")
+    Path | None,
+    typer.Option(
+        "--routing-ldap-ca", help="CA file to trust for --routing-ldap", callback=checked_ca
+    ),
 ]
 RoutingAttrOpt = Annotated[
     str,
@@ -92,7 +95,7 @@ RoutingAttrOpt = Annotated[
 ]
 DavOpt = Annotated[str | None, typer.Option(help="CalDAV/CardDAV server for the deltas")]
 AdminOpt = Annotated[str | None, typer.Option(help="Proxy login")]
-CaOpt = Annotated[Path | None, typer.Option(help="CA file")]
+CaOpt = Annotated[Path | None, typer.Option(help="CA file", callback=checked_ca)]
 FlagOpt = Annotated[bool, typer.Option(help="Skip TLS checks")]
 PlainOpt = Annotated[bool, typer.Option(help="Allow passwords without TLS")]
 ParallelOpt = Annotated[int, typer.Option("--parallel", min=1, help="Mailboxes at once")]
