@@ -17,6 +17,7 @@ import math
 import os
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -340,6 +341,24 @@ def run_mbsync(
         other.target.cleanup()
 
 
+def run_other_tool(
+    tool: str, servers: Servers, users: list[str], n: int, size: int, parallel: int,
+    rows: list[Row], commands: Callable[[Servers], list[list[str]]],
+) -> None:  # fmt: skip
+    """Another tool's full copy, *parallel* users at a time, into a fresh target."""
+    other = fresh_target(servers, users, f"target-{tool}")
+    try:
+        cpu0 = other.server_cpu()
+        cost = run_measured(commands(other), parallel=parallel, quiet=True)
+        rows.append(
+            Row(f"full -P{parallel}", tool, n, size, cost, other.server_cpu() - cpu0,
+                check(other, users, n, {}))
+        )  # fmt: skip
+        print_table(rows[-1:])
+    finally:
+        other.target.cleanup()
+
+
 def run_dsync(
     servers: Servers, users: list[str], n: int, size: int, parallel: int, rows: list[Row]
 ) -> None:
@@ -347,42 +366,26 @@ def run_dsync(
     if DOVEADM is None:
         print("doveadm not installed (apt-get install dovecot-core): skipped", file=sys.stderr)
         return
-    other = fresh_target(servers, users, "target-dsync")
-    try:
-        cmds = dsync_commands(
+    run_other_tool(
+        "dsync", servers, users, n, size, parallel, rows,
+        lambda other: dsync_commands(
             other.target.root / "dovecot.conf", users, servers.source.imap_port, PASSWORD
-        )
-        cpu0 = other.server_cpu()
-        cost = run_measured(cmds, parallel=parallel, quiet=True)
-        rows.append(
-            Row(f"full -P{parallel}", "dsync", n, size, cost, other.server_cpu() - cpu0,
-                check(other, users, n, {}))
-        )  # fmt: skip
-        print_table(rows[-1:])
-    finally:
-        other.target.cleanup()
+        ),
+    )  # fmt: skip
 
 
 def run_imapsync(
     servers: Servers, users: list[str], n: int, size: int, parallel: int, script: str,
     rows: list[Row],
 ) -> None:  # fmt: skip
-    """imapsync, *parallel* users at a time, into a fresh target."""
-    other = fresh_target(servers, users, "target-imapsync")
-    try:
-        cmds = imapsync_commands(
+    """imapsync (see bench/imapsync_run.py) into a fresh target."""
+    run_other_tool(
+        "imapsync", servers, users, n, size, parallel, rows,
+        lambda other: imapsync_commands(
             script, servers.workdir / "imapsync", users, servers.source.imap_port,
             other.target.imap_port, PASSWORD,
-        )  # fmt: skip
-        cpu0 = other.server_cpu()
-        cost = run_measured(cmds, parallel=parallel, quiet=True)
-        rows.append(
-            Row(f"full -P{parallel}", "imapsync", n, size, cost, other.server_cpu() - cpu0,
-                check(other, users, n, {}))
-        )  # fmt: skip
-        print_table(rows[-1:])
-    finally:
-        other.target.cleanup()
+        ),
+    )  # fmt: skip
 
 
 def run_wan(args: argparse.Namespace, servers: Servers, users: list[str], rows: list[Row]) -> None:
