@@ -10,8 +10,9 @@ What it reproduces:
   secret (AADSTS7000215), assertion out of its time range (AADSTS700024), scope not
   ``https://outlook.office365.com/.default`` (AADSTS70011), no admin consent (AADSTS65001).
   Tokens are RS256 JWTs shaped like Exchange's app-only tokens: ``aud``, ``iss``
-  (``https://sts.windows.net/{tid}/``), ``tid``, ``appid``, ``roles`` (``IMAP.AccessAsApp``,
-  ``POP.AccessAsApp``), ``iat``/``nbf``/``exp``.
+  (``https://sts.windows.net/{tid}/``), ``tid``, ``appid``, ``roles`` (the app's granted
+  application permissions: ``IMAP.AccessAsApp`` and ``POP.AccessAsApp`` unless a test sets
+  others, e.g. ``SMTP.SendAsApp``), ``iat``/``nbf``/``exp``.
 - **Google, JWT-bearer grant** (RFC 7523, ``POST /token``): the RS256 assertion is checked
   against the service account's public key (by ``kid``), ``iss`` = the account, ``aud`` = the
   token URI, ``scope`` authorised for domain-wide delegation, ``sub`` a user of the domain,
@@ -127,6 +128,7 @@ class App:
     secret: str | None = None
     certificates: list[x509.Certificate] = field(default_factory=list)
     consented: bool = True
+    roles: list[str] = field(default_factory=lambda: ["IMAP.AccessAsApp", "POP.AccessAsApp"])
     object_id: str = field(default_factory=lambda: str(uuid.uuid4()))
 
 
@@ -266,7 +268,7 @@ class TokenEndpoint:
                 "appid": app.client_id,
                 "sub": app.object_id,
                 "oid": app.object_id,
-                "roles": ["IMAP.AccessAsApp", "POP.AccessAsApp"],
+                "roles": list(app.roles),
                 "skylift_fake_tenant": f"any@{tenant.domain}",
             }
         )

@@ -20,6 +20,7 @@ import typer
 
 from skylift.connectors.auth.oauth import (
     GOOGLE_SCOPE,
+    MAIL_ROLES,
     MICROSOFT_AUTHORITY,
     EntraTokens,
     GoogleTokens,
@@ -112,7 +113,7 @@ class Side:
             )
         return url
 
-    def _flavour(self) -> str | None:
+    def flavour(self) -> str | None:
         if self.oauth_service_account is not None:
             return "oauth2-google"
         if any(
@@ -123,9 +124,12 @@ class Side:
         auth = self.profile.mail.auth if self.profile else "password"
         return auth if auth.startswith("oauth2") else None
 
-    def provider(self, ca_file: str | None) -> TokenProvider | None:
-        """The token provider for this side, or None for password logins."""
-        flavour = self._flavour()
+    def provider(
+        self, ca_file: str | None, roles: tuple[str, ...] = MAIL_ROLES
+    ) -> TokenProvider | None:
+        """The token provider for this side, or None for password logins; *roles* are the
+        Exchange Online permissions the token must carry (IMAP/POP, or SMTP.SendAsApp)."""
+        flavour = self.flavour()
         if flavour is None:
             return None
         side = self.name
@@ -146,7 +150,7 @@ class Side:
         return EntraTokens(
             side, self.oauth_tenant, self.oauth_client_id,
             secret=self._secret(), certificate=self.oauth_certificate,
-            authority=self.oauth_authority or MICROSOFT_AUTHORITY, ca_file=ca_file,
+            authority=self.oauth_authority or MICROSOFT_AUTHORITY, ca_file=ca_file, roles=roles,
         )  # fmt: skip
 
     def _secret(self) -> Secret | None:

@@ -7,7 +7,6 @@ environment variables or files, never from the command line.
 
 from __future__ import annotations
 
-import os
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -31,6 +30,7 @@ from skylift.cli.options import (
     TargetCaOpt,
     TimeoutOpt,
     checked_ca,
+    read_secret,
 )
 from skylift.connectors.auth.oauth import GoogleTokens
 from skylift.connectors.endpoint import Endpoint
@@ -38,22 +38,7 @@ from skylift.engine.directory.mapping import load_mapping, mapping_from_dict
 from skylift.engine.directory.plan import parse_threshold
 from skylift.engine.profiles import load_profile
 from skylift.errors import EXIT_INTERRUPTED, EXIT_ITEMS_FAILED, EXIT_OK, ConfigError
-from skylift.model.account import Secret
 from skylift.runners.dirsync import SyncOptions, SyncResult, read_journal, run_every, run_once
-
-
-def read_secret(env_name: str, file: Path | None, what: str) -> Secret | None:
-    """The secret from *file* when given, else from the environment variable, else None."""
-    if file is not None:
-        try:
-            value = file.read_text(encoding="utf-8").strip()
-        except OSError as exc:
-            raise ConfigError(f"cannot read the {what} file {file}: {exc.strerror}") from exc
-        if not value:
-            raise ConfigError(f"the {what} file {file} is empty")
-        return Secret(value)
-    value = os.environ.get(env_name, "")
-    return Secret(value) if value else None
 
 
 def _print_result(result: SyncResult, as_json: bool) -> None:

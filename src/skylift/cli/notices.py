@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import os
+import sys
+import threading
 from pathlib import Path
 from typing import Annotated
 
@@ -10,9 +11,22 @@ import typer
 
 from skylift.cli.clients import ConfigOpt, ProfileOpt
 from skylift.cli.common import print_json
-from skylift.cli.options import JsonOpt, StateOpt
-from skylift.errors import EXIT_ITEMS_FAILED, EXIT_OK, ConfigError
-from skylift.model.account import Secret
+from skylift.cli.interrupt import graceful_stop, print_resume_hint
+from skylift.cli.options import JsonOpt, StateOpt, checked_ca
+from skylift.cli.smtp_signin import (
+    OAUTH_PARAMS,
+    SmtpAuthOpt,
+    SmtpPasswordFileOpt,
+    SmtpUserOpt,
+    TargetAuthority,
+    TargetCertificate,
+    TargetClientId,
+    TargetSecretFile,
+    TargetServiceAccount,
+    TargetTenant,
+    build_sender,
+)
+from skylift.errors import EXIT_INTERRUPTED, EXIT_ITEMS_FAILED, EXIT_OK, ConfigError
 
 PublicUrl = Annotated[
     str,
@@ -46,11 +60,16 @@ def notify(
         str | None,
         typer.Option("--smtp", help="Relay: smtp://host:587 (STARTTLS) or smtps://host:465"),
     ] = None,
-    smtp_user: Annotated[
-        str, typer.Option("--smtp-user", help="Sign in as (password in SKYLIFT_SMTP_PASSWORD)")
-    ] = "",
+    smtp_auth: SmtpAuthOpt = "auto",
+    smtp_user: SmtpUserOpt = "",
+    smtp_password_file: SmtpPasswordFileOpt = None,
     smtp_ca: Annotated[
-        Path | None, typer.Option("--smtp-ca", help="CA certificate(s) to trust for the relay")
+        Path | None,
+        typer.Option(
+            "--smtp-ca",
+            help="CA certificate(s) to trust for the relay (and the token endpoint)",
+            callback=checked_ca,
+        ),
     ] = None,
     smtp_allow_plaintext: Annotated[
         bool, typer.Option("--smtp-allow-plaintext", help="Allow a loopback relay without STARTTLS")
@@ -69,6 +88,12 @@ def notify(
     domain: Annotated[str | None, typer.Option("--domain", help="Mail domain")] = None,
     public_url: PublicUrl = "https://autoconfig.example",
     json_out: JsonOpt = False,
+    target_oauth_tenant: TargetTenant = None,
+    target_oauth_client_id: TargetClientId = None,
+    target_oauth_client_secret_file: TargetSecretFile = None,
+    target_oauth_certificate: TargetCertificate = None,
+    target_oauth_authority: TargetAuthority = None,
+    target_oauth_service_account: TargetServiceAccount = None,
 ) -> int:
     """Send (or with --dry-run write) a wave notice to every user of one wave."""
     from skylift.runners.notify import notify as run
@@ -79,34 +104,34 @@ def notify(
         raise ConfigError("--rate must be more than zero")
     directory = _directory(target_profile, config, waves, state, domain)
     sender_addr = sender or f"noreply@{directory.domain}"  # type: ignore[attr-defined]
+    given = locals()
     sender_obj = None
     if dry_run is None:
-        from skylift.connectors.endpoint import Endpoint
-        from skylift.connectors.smtp import SmtpSender
-
-        password = os.environ.get("SKYLIFT_SMTP_PASSWORD")
-        endpoint = Endpoint.parse(
-            smtp or "", ca_file=str(smtp_ca) if smtp_ca else None,
+        sender_obj = build_sender(
+            smtp or "", auth=smtp_auth, user=smtp_user, sender=sender_addr,
+            password_file=smtp_password_file, ca_file=smtp_ca,
             allow_plaintext=smtp_allow_plaintext,
+            profile=directory.profile,  # type: ignore[attr-defined]
+            oauth={k: given[k] for k in OAUTH_PARAMS},
         )  # fmt: skip
-        sender_obj = SmtpSender(
-            endpoint, user=smtp_user, password=Secret(password) if password else None
-        )
+    stop = threading.Event()
     try:
-        result = run(
-            directory,  # type: ignore[arg-type]
-            notice=template,
-            wave=wave,
-            users=users,
-            state=state,
-            public_url=public_url,
-            sender=sender_addr,
-            provider=directory.profile.title.split(",")[0],  # type: ignore[attr-defined]
-            send=sender_obj.send if sender_obj else None,
-            dry_run_dir=dry_run,
-            rate_per_minute=rate,
-            resend=resend,
-        )
+        with graceful_stop(stop):
+            result = run(
+                directory,  # type: ignore[arg-type]
+                notice=template,
+                wave=wave,
+                users=users,
+                state=state,
+                public_url=public_url,
+                sender=sender_addr,
+                provider=directory.profile.title.split(",")[0],  # type: ignore[attr-defined]
+                send=sender_obj.send if sender_obj else None,
+                stop=stop,
+                dry_run_dir=dry_run,
+                rate_per_minute=rate,
+                resend=resend,
+            )
     finally:
         if sender_obj is not None:
             sender_obj.close()
@@ -118,7 +143,16 @@ def notify(
             detail = item.get("error") or item.get("file") or item.get("sent_at") or ""
             print(f"{item['user']}: {item['status']} {detail}".rstrip())
         print(", ".join(f"{n} {s}" for s, n in sorted(summary["totals"].items())))
-    return EXIT_ITEMS_FAILED if result.count("failed") else EXIT_OK
+    if result.deferred_by:
+        print(
+            f"skylift: the relay is deferring ({result.deferred_by}); what was sent is "
+            "recorded: rerun later to send the rest",
+            file=sys.stderr,
+        )
+    if stop.is_set():
+        print_resume_hint("who got the notice is recorded")
+        return EXIT_INTERRUPTED
+    return EXIT_ITEMS_FAILED if result.count("failed") or result.count("deferred") else EXIT_OK
 
 
 def report(

@@ -7,6 +7,7 @@ mail's ``--map-folder``) stay in their command's module.
 
 from __future__ import annotations
 
+import os
 import ssl
 from pathlib import Path
 from typing import Annotated
@@ -14,6 +15,7 @@ from typing import Annotated
 import typer
 
 from skylift.errors import ConfigError
+from skylift.model.account import Secret
 
 #: seconds to wait for each server answer, in every domain
 DEFAULT_TIMEOUT = 120.0
@@ -97,3 +99,19 @@ TargetApiBaseOpt = Annotated[
         help="Root of the target cloud's API (national clouds, tests); trusts --target-ca",
     ),
 ]
+
+
+def read_secret(env_name: str, file: Path | None, what: str) -> Secret | None:
+    """The secret from *file* when given, else from the environment variable, else None;
+    the one rule for every ``--*-password-file`` / ``--*-token-file``."""
+    if file is not None:
+        try:
+            value = file.read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            why = getattr(exc, "strerror", None) or "not text"
+            raise ConfigError(f"cannot read the {what} file {file}: {why}") from None
+        if not value:
+            raise ConfigError(f"the {what} file {file} is empty")
+        return Secret(value)
+    value = os.environ.get(env_name, "")
+    return Secret(value) if value else None

@@ -149,6 +149,7 @@ class PostfixServer:
         relay_domains: list[str] | None = None,
         main: dict[str, str] | None = None,
         tls_cert: tuple[Path, Path] | None = None,
+        services: list[str] | None = None,
     ) -> None:
         install = find_install()
         if install is None:
@@ -166,6 +167,7 @@ class PostfixServer:
         self.relay_domains = relay_domains or []
         self.extra = dict(main or {})
         self.tls_cert = tls_cert
+        self.services = list(services or [])  # more master.cf rows (a submission port, ...)
         self.smtp_port = 0
         self.owner, self.group, self.privs = _accounts()
 
@@ -274,6 +276,7 @@ class PostfixServer:
             "anvil     unix - - n - 1 anvil",
             "scache    unix - - n - 1 scache",
             "postlog   unix-dgram n - n - 1 postlogd",
+            *self.services,
         ]
         return "\n".join(rows) + "\n"
 

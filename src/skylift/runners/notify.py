@@ -4,12 +4,21 @@ Each message is handed to SMTP one at a time, at most ``rate`` a minute (relays 
 tenants throttle bulk submission), and recorded in the state store the moment the relay
 accepts it, so an interrupted run resumes where it stopped and a second run sends nothing
 (``resend`` sends again). A dry run writes the same messages to a folder, one ``.eml`` each.
+
+A relay's temporary refusal (4xx: throttling, "too much mail") is retried a few times
+with the shared backoff; if it persists the run stops sending — the relay would defer the
+rest too — and marks the rest ``deferred``, so a rerun later sends exactly those. A relay
+that cannot be reached or signed in to ends the run with one error (what was sent stays
+recorded); a refused message fails alone. Ctrl-C
+(*stop*) finishes the message in hand and sends no more.
 """
 
 from __future__ import annotations
 
 import csv
+import functools
 import os
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -19,12 +28,15 @@ from typing import Any
 from urllib.parse import quote
 
 from skylift.engine.notify import render
-from skylift.errors import ConfigError, SkyliftError
+from skylift.errors import ConfigError, ItemRejected, TransientError
 from skylift.runners.clients import ClientDirectory
+from skylift.runners.retry import call_with_retry
 from skylift.state.notices import NoticeLedger
 from skylift.state.work_units import new_run_id
 
 WHEN = "%a %d %b %Y %H:%M"
+#: tries per message when the relay answers 4xx, before the run stops sending
+SEND_ATTEMPTS = 3
 
 
 @dataclass
@@ -32,6 +44,7 @@ class NotifyResult:
     notice: str
     wave: str
     items: list[dict[str, Any]] = field(default_factory=list)
+    deferred_by: str = ""  # the relay's words when it kept deferring
 
     def count(self, status: str) -> int:
         return sum(1 for i in self.items if i["status"] == status)
@@ -41,7 +54,7 @@ class NotifyResult:
         for item in self.items:
             totals[item["status"]] = totals.get(item["status"], 0) + 1
         return {"command": "notify", "notice": self.notice, "wave": self.wave,
-                "totals": totals, "items": self.items}  # fmt: skip
+                "totals": totals, "items": self.items, "deferred_by": self.deferred_by}  # fmt: skip
 
 
 def read_people(path: Path | None) -> dict[str, dict[str, str]]:
@@ -79,6 +92,7 @@ def notify(
     rate_per_minute: float,
     resend: bool,
     now: datetime | None = None,
+    stop: threading.Event | None = None,
 ) -> NotifyResult:
     """Notify every user of *wave*; *send* hands one message to SMTP (None in a dry run)."""
     now = now or datetime.now(UTC)
@@ -98,8 +112,18 @@ def notify(
     last_send = 0.0
     if dry_run_dir is not None:
         dry_run_dir.mkdir(parents=True, exist_ok=True)
+    stop = stop or threading.Event()
     try:
         for address in members:
+            if stop.is_set():
+                result.items.append({"user": address, "status": "not-started"})
+                continue
+            if result.deferred_by:
+                result.items.append(
+                    {"user": address, "status": "deferred",
+                     "error": "not tried: the relay deferred an earlier message"}
+                )  # fmt: skip
+                continue
             earlier = None if resend else ledger.sent(address, notice, wave)
             if earlier is not None:
                 result.items.append(
@@ -145,11 +169,20 @@ def notify(
                 continue
             assert send is not None
             wait = last_send + gap - time.monotonic()
-            if wait > 0:
-                time.sleep(wait)
+            if wait > 0 and stop.wait(wait):
+                result.items.append({"user": address, "status": "not-started"})
+                continue
             try:
-                send(message)
-            except SkyliftError as exc:
+                call_with_retry(
+                    functools.partial(send, message),
+                    f"notice to {address}",
+                    attempts=SEND_ATTEMPTS,
+                )
+            except TransientError as exc:
+                result.deferred_by = str(exc)
+                result.items.append({"user": address, "status": "deferred", "error": str(exc)})
+                continue
+            except ItemRejected as exc:
                 result.items.append({"user": address, "status": "failed", "error": str(exc)})
                 continue
             last_send = time.monotonic()

@@ -156,6 +156,14 @@ class TokenProvider(ABC):
 # -- Microsoft Entra ID ------------------------------------------------------------------------
 
 _AADSTS = re.compile(r"AADSTS(\d+)")
+_CAS_SWITCH = {
+    "IMAP": "-ImapEnabled $true",
+    "POP": "-PopEnabled $true",
+    "SMTP": "-SmtpClientAuthenticationDisabled $false",
+}
+#: Exchange Online application permissions, by what the token is for
+MAIL_ROLES = ("IMAP.AccessAsApp", "POP.AccessAsApp")
+SMTP_ROLES = ("SMTP.SendAsApp",)
 
 
 class EntraTokens(TokenProvider):
@@ -173,8 +181,10 @@ class EntraTokens(TokenProvider):
         certificate: Path | None = None,
         authority: str = MICROSOFT_AUTHORITY,
         ca_file: str | None = None,
+        roles: tuple[str, ...] = MAIL_ROLES,
     ) -> None:
         super().__init__()
+        self.roles = roles
         if not tenant:
             raise ConfigError(f"--{side}-oauth-tenant is needed (e.g. contoso.onmicrosoft.com)")
         if not client_id:
@@ -257,11 +267,11 @@ class EntraTokens(TokenProvider):
         token = Secret(result.pop("access_token"))
         app.remove_tokens_for_client()  # our cache is the one; msal's would hand it back
         roles = jwt_claims(token).get("roles")
-        if isinstance(roles, list) and not {"IMAP.AccessAsApp", "POP.AccessAsApp"} & set(roles):
+        if isinstance(roles, list) and not set(self.roles) & set(roles):
             raise AuthError(
-                f"{self.describe()}: the token has no IMAP.AccessAsApp/POP.AccessAsApp role; in "
+                f"{self.describe()}: the token has no {'/'.join(self.roles)} role; in "
                 "Entra admin center > App registrations > API permissions add Office 365 Exchange "
-                "Online > Application permissions > IMAP.AccessAsApp, then Grant admin consent"
+                f"Online > Application permissions > {self.roles[0]}, then Grant admin consent"
             )
         return token, float(result.get("expires_in", 3600))
 
@@ -302,7 +312,7 @@ class EntraTokens(TokenProvider):
             f"in Exchange Online PowerShell: New-ServicePrincipal -AppId {self.client_id} "
             "-ObjectId <Enterprise application object ID> (once), then Add-MailboxPermission "
             f"-Identity {user} -User <service principal ID> -AccessRights FullAccess; and "
-            f"Set-CASMailbox -Identity {user} -{'ImapEnabled' if protocol == 'IMAP' else 'PopEnabled'} $true"
+            f"Set-CASMailbox -Identity {user} {_CAS_SWITCH.get(protocol, '-ImapEnabled $true')}"
         )
 
 
@@ -390,6 +400,11 @@ class GoogleTokens(TokenProvider):
         return AuthError(f"{who}: token request for {user} refused: {first[:300]}")
 
     def login_refused_hint(self, user: str, protocol: str = "IMAP") -> str:
+        if protocol == "SMTP":
+            return (
+                f"check domain-wide delegation of client ID {self.client_id} with scope "
+                f"{self.scope} (Admin console > Security > API controls)"
+            )
         return (
             "Admin console > Apps > Google Workspace > Gmail > End user access > POP and IMAP "
             f"access: allow {protocol} for {user}'s organizational unit; and check domain-wide "
