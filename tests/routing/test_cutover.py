@@ -226,3 +226,66 @@ def test_kill_9_during_the_flip_then_rerun_leaves_one_consistent_map_and_no_dupl
     fresh = org.send(w2a, "after the rerun")
     assert wait_count(org.target, w2a, fresh) == 1
     assert count(org.source, w2a, fresh) == 0
+
+
+def _exists(org: Org, user: str) -> int:
+    import imapclient
+
+    from tests.routing.conftest import password
+
+    try:
+        with imapclient.IMAPClient("127.0.0.1", org.target.imap_port, ssl=False) as client:
+            client.login(user, password(user))
+            return int(client.select_folder("INBOX", readonly=True)[b"EXISTS"])
+    except imapclient.exceptions.IMAPClientError:
+        return 0  # not created yet
+
+
+def test_ctrl_c_in_the_final_delta_changes_no_route_and_the_rerun_cuts_over(org: Org) -> None:
+    """The first Ctrl-C stops the final delta at a batch boundary: no map is written, the
+    wave is back on-prem (mail keeps arriving there), and the rerun finishes the wave exactly."""
+    from tests.mailtools import Item, message, seed
+
+    w2a, w2b = org.wave(2)
+    for user in (w2a, w2b):
+        items = [Item(message(i, size=2000)) for i in range(150)]
+        seed(org.source.imap_port, user, f"{user.split('@')[0]}-pw", {"INBOX": items}, ".")
+    args = [
+        "cutover", "--wave", "2", "--waves", org.waves_csv, "--users", org.users_csv,
+        "--source", org.source.imap_url(), "--target", org.target.imap_url(),
+        "--state", org.state, "--postfix-config-dir", org.onprem.config_dir,
+        "--postfix-command-dir", org.onprem.command_directory, "--cloud-relay", org.relay,
+        "--cloud-tls-name", "mx.cloud.test", "--parallel", "1", "--json",
+    ]  # fmt: skip
+    transport = org.onprem.config_dir / "skylift_transport"
+    map_before = transport.read_text() if transport.exists() else ""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "skylift", *map(str, args)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and proc.poll() is None:
+        if _exists(org, w2a) > 0:  # the final delta is copying
+            proc.send_signal(signal.SIGINT)
+            break
+        time.sleep(0.02)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "stopping after the current batch" in err and "no route changed" in err
+    assert "Resume with the same command" in err and "Traceback" not in err
+    report = json.loads(out)
+    assert report["stopped"] is True and "flip" not in report["steps"]
+    assert {u["after"] for u in report["users"]} == {"onprem"}
+    assert _status(org) == {w2a: "onprem", w2b: "onprem"}
+    assert (transport.read_text() if transport.exists() else "") == map_before
+    assert len(inbox_bodies(org.target, w2a)) < 150 or len(inbox_bodies(org.target, w2b)) < 150
+    during = org.send(w2b, "after the Ctrl-C")
+    assert wait_count(org.source, w2b, during) == 1  # still delivered on-prem
+
+    done = org.route("cutover", 2)
+    assert done.returncode == 0, done.stderr + done.stdout
+    assert _status(org) == {w2a: "cloud", w2b: "cloud"}
+    for user in (w2a, w2b):
+        target = inbox_bodies(org.target, user)
+        assert len(target) == len(set(target)), f"{user}: a message is on the target twice"
+        assert sorted(target) == sorted(inbox_bodies(org.source, user))

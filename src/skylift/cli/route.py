@@ -17,9 +17,10 @@ from typing import Annotated, Any
 import typer
 
 from skylift.cli.common import print_json
+from skylift.cli.interrupt import graceful_stop, print_resume_hint
 from skylift.cli.mail import endpoint, load_pairs
 from skylift.cli.options import JsonOpt, StateOpt, checked_ca
-from skylift.errors import EXIT_ITEMS_FAILED, EXIT_OK, ConfigError
+from skylift.errors import EXIT_INTERRUPTED, EXIT_ITEMS_FAILED, EXIT_OK, ConfigError
 from skylift.model.account import MailboxPair
 
 WaveOpt = Annotated[int, typer.Option("--wave", help="The wave number (from waves.csv)")]
@@ -351,7 +352,8 @@ def _wave_command(name: str):  # type: ignore[no-untyped-def]
             settings=RunSettings(parallel=parallel, retries=2), dry_run=dry_run,
             actor=default_actor(), dav=dav,
         )  # fmt: skip
-        report = (cutover if name == "cutover" else rollback)(job)
+        with graceful_stop(job.stop):
+            report = (cutover if name == "cutover" else rollback)(job)
         if json_out:
             print_json(report.as_dict())
         else:
@@ -372,8 +374,14 @@ def _wave_command(name: str):  # type: ignore[no-untyped-def]
                     line += f" — {u.reason}"
                 print(line)
             changed = ", ".join(report.maps_changed) or "none (already as the registry says)"
-            if not dry_run:
+            if not dry_run and not report.stopped:
                 print(f"wave {wave}: {name} done; maps changed: {changed}", file=sys.stderr)
+        if report.stopped:
+            flipped = "flip" in report.steps
+            print_resume_hint(
+                "the routes are as the registry says" + ("" if flipped else " (no route changed)")
+            )
+            return EXIT_INTERRUPTED
         return EXIT_OK if report.ok else EXIT_ITEMS_FAILED
 
     command.__doc__ = (

@@ -12,6 +12,11 @@ the source (a reverse delta), so nothing is stranded.
 The registry is the only memory: the maps are always written from it, so a run killed at
 any point is finished by running the same command again (maps rewritten to match, deltas
 resumed from the ledger), and a second run of a finished wave changes nothing.
+
+Ctrl-C (``WaveJob.stop``) stops the deltas at a batch boundary. Before the flip, no route
+changes: the wave goes back to on-prem and the rerun cuts it over. After the flip, routes
+stay flipped (the flip is one transaction) and the rerun runs the last delta again; a
+stopped rollback has restored the routes and its rerun copies the rest back.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from __future__ import annotations
 import dataclasses
 import getpass
 import socket
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -85,6 +91,7 @@ class WaveJob:
     dav: list[DavDelta] = field(default_factory=list)  # calendars/contacts in the deltas
     drain_seconds: float = 30.0  # wait for deliveries on the old route before the last delta
     settle_seconds: float = 0.5  # after a reload, before the last delta
+    stop: threading.Event = field(default_factory=threading.Event)  # the first Ctrl-C
 
 
 @dataclass
@@ -109,6 +116,7 @@ class WaveReport:
     users: list[UserOutcome] = field(default_factory=list)
     maps_changed: list[str] = field(default_factory=list)
     steps: list[str] = field(default_factory=list)
+    stopped: bool = False  # Ctrl-C: see cutover()/rollback() for where each stops
 
     @property
     def ok(self) -> bool:
@@ -121,6 +129,7 @@ class WaveReport:
             "dry_run": self.dry_run,
             "run_id": self.run_id,
             "ok": self.ok,
+            "stopped": self.stopped,
             "steps": self.steps,
             "maps_changed": self.maps_changed,
             "users": [u.as_dict() for u in self.users],
@@ -217,15 +226,16 @@ def _delta(
                 MailboxPair(reverse_key(p.key), p.target, p.source, p.extra)
             )
         for home, run_pairs in groups.items():
-            options = MigrateOptions(rules=FolderRules(map_folder=dict(home)))
+            options = MigrateOptions(rules=FolderRules(map_folder=dict(home)), stop=job.stop)
             done = migrate_all(
                 run_pairs, job.target, job.source, store, options, job.settings, lambda *_: None
             )
             report.mailboxes += done.mailboxes
     elif pairs:
         report = migrate_all(
-            pairs, job.source, job.target, store, MigrateOptions(), job.settings, lambda *_: None
-        )
+            pairs, job.source, job.target, store, MigrateOptions(stop=job.stop), job.settings,
+            lambda *_: None,
+        )  # fmt: skip
     for pair in pairs:  # tell the other direction what this one copied
         fwd, back = pair.key, reverse_key(pair.key)
         if reverse:
@@ -316,10 +326,16 @@ def cutover(job: WaveJob) -> WaveReport:
         mark([p.key for p in todo], RouteState.MIGRATING, "final delta")
         first = _delta(job, todo, store)
         why = _failed(first)
-        dav_why, dav_first = dav_delta(job.dav, todo, job.state, job.settings.parallel)
+        dav_why, dav_first = (
+            ({}, {})
+            if job.stop.is_set()
+            else dav_delta(job.dav, todo, job.state, job.settings.parallel)
+        )
         for user, reason in dav_why.items():
             why.setdefault(user, reason)
         report.steps.append("final-delta")
+        if job.stop.is_set():
+            return _stopped_before_flip(job, report, todo, outcomes, mark, units, ids, first)
         # (2) pre-flight: verify (once more after another delta, for mail that came meanwhile)
         job.on_step("preflight")
         ready = [p for p in todo if p.key not in why]
@@ -331,6 +347,8 @@ def cutover(job: WaveJob) -> WaveReport:
                 del why[p.key]
             why |= _failed(second) | preflight(job, again, store)
         report.steps.append("preflight")
+        if job.stop.is_set():
+            return _stopped_before_flip(job, report, todo, outcomes, mark, units, ids, first)
         stay = [p.key for p in todo if p.key in why]
         for user in stay:
             mark([user], RouteState.ONPREM, why[user])
@@ -362,7 +380,12 @@ def cutover(job: WaveJob) -> WaveReport:
         wait_for_deliveries(job.routing, {p.key for p in moving}, job.drain_seconds)
         job.on_step("last-delta")
         last = _delta(job, moving + done, store)
-        dav_late, dav_last = dav_delta(job.dav, moving + done, job.state, job.settings.parallel)
+        if job.stop.is_set():  # routed to the cloud already: a rerun runs the last delta again
+            report.stopped = True
+            dav_late = {p.key: "stopped by Ctrl-C" for p in moving + done} if job.dav else {}
+            dav_last: dict[str, int] = {}
+        else:
+            dav_late, dav_last = dav_delta(job.dav, moving + done, job.state, job.settings.parallel)
         report.steps.append("last-delta")
         # (5) record
         for p in moving + done:
@@ -384,6 +407,31 @@ def cutover(job: WaveJob) -> WaveReport:
         units.close()
         store.close()
         registry.close()
+
+
+def _stopped_before_flip(
+    job: WaveJob,
+    report: WaveReport,
+    todo: list[MailboxPair],
+    outcomes: dict[str, UserOutcome],
+    mark: Callable[[list[str], RouteState, str], None],
+    units: WorkUnits,
+    ids: dict[str, int],
+    first: RunReport,
+) -> WaveReport:
+    """Ctrl-C before the flip: no route changed; the wave goes back to on-prem delivery and
+    the rerun starts the cut-over again (the final delta resumes from the ledger)."""
+    reason = "stopped by Ctrl-C before the flip; rerun to cut over"
+    mark([p.key for p in todo], RouteState.ONPREM, reason)
+    for p in job.pairs:
+        o = outcomes[p.key]
+        o.copied = _copied(first, p.key)
+        if any(t.key == p.key for t in todo):
+            o.after, o.reason = RouteState.ONPREM.value, reason
+        units.finish(ids[p.key], "partial" if o.reason else "done", items=o.copied, error=o.reason)
+    report.stopped = True
+    report.users = list(outcomes.values())
+    return report
 
 
 def previous_state(history: list[RouteRecord], wave: int) -> RouteState:
@@ -439,6 +487,7 @@ def rollback(job: WaveJob) -> WaveReport:
         # reverse delta: the mail that reached the cloud while the wave lived there
         job.on_step("reverse-delta")
         reverse = _delta(job, back, store, reverse=True)
+        report.stopped = job.stop.is_set()  # routes restored; the rerun copies the rest back
         report.steps.append("reverse-delta")
         late = _failed(reverse)
         for p in job.pairs:
