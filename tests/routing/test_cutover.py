@@ -14,6 +14,27 @@ from tests.mailtools import run_skylift
 from tests.routing.conftest import Org, count, inbox_bodies, wait_count
 
 
+def _cutover_args(org: Org, *extra: str) -> list[object]:
+    """Wave 2's cut-over as a subprocess runs it (the tests that kill or interrupt it)."""
+    return [
+        "cutover", "--wave", "2", "--waves", org.waves_csv, "--users", org.users_csv,
+        "--source", org.source.imap_url(), "--target", org.target.imap_url(),
+        "--state", org.state, "--postfix-config-dir", org.onprem.config_dir,
+        "--postfix-command-dir", org.onprem.command_directory, "--cloud-relay", org.relay,
+        "--cloud-tls-name", "mx.cloud.test", *extra,
+    ]  # fmt: skip
+
+
+def _seed_wave(org: Org, messages: int, size: int) -> tuple[str, str]:
+    from tests.mailtools import Item, message, seed
+
+    users = org.wave(2)
+    for user in users:
+        items = [Item(message(i, size=size)) for i in range(messages)]
+        seed(org.source.imap_port, user, f"{user.split('@')[0]}-pw", {"INBOX": items}, ".")
+    return users[0], users[1]
+
+
 def _status(org: Org) -> dict[str, str]:
     done = run_skylift("route", "status", "--state", org.state, "--json")
     assert done.returncode == 0, done.stderr
@@ -119,21 +140,8 @@ def test_a_message_sent_during_the_flip_is_delivered_exactly_once(org: Org) -> N
 
 
 def test_kill_9_in_the_middle_of_cutover_then_rerun_finishes_the_wave(org: Org) -> None:
-    from tests.mailtools import message, seed
-
-    w2a, w2b = org.wave(2)
-    for user in (w2a, w2b):
-        from tests.mailtools import Item
-
-        items = [Item(message(i, size=2000)) for i in range(120)]
-        seed(org.source.imap_port, user, f"{user.split('@')[0]}-pw", {"INBOX": items}, ".")
-    args = [
-        "cutover", "--wave", "2", "--waves", org.waves_csv, "--users", org.users_csv,
-        "--source", org.source.imap_url(), "--target", org.target.imap_url(),
-        "--state", org.state, "--postfix-config-dir", org.onprem.config_dir,
-        "--postfix-command-dir", org.onprem.command_directory, "--cloud-relay", org.relay,
-        "--cloud-tls-name", "mx.cloud.test", "--parallel", "1",
-    ]  # fmt: skip
+    w2a, w2b = _seed_wave(org, 120, 2000)
+    args = _cutover_args(org, "--parallel", "1")
     proc = subprocess.Popen(
         [sys.executable, "-m", "skylift", *map(str, args)],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
@@ -175,19 +183,8 @@ def test_kill_9_during_the_flip_then_rerun_leaves_one_consistent_map_and_no_dupl
     """Killed after the map is written and before the wave is recorded (reload, settle, last
     delta): the rerun records the wave, the map lists each moved user once, mail sent in
     between is delivered once, and nothing is copied twice."""
-    from tests.mailtools import Item, message, seed
-
-    w2a, w2b = org.wave(2)
-    for user in (w2a, w2b):
-        items = [Item(message(i, size=1500)) for i in range(40)]
-        seed(org.source.imap_port, user, f"{user.split('@')[0]}-pw", {"INBOX": items}, ".")
-    args = [
-        "cutover", "--wave", "2", "--waves", org.waves_csv, "--users", org.users_csv,
-        "--source", org.source.imap_url(), "--target", org.target.imap_url(),
-        "--state", org.state, "--postfix-config-dir", org.onprem.config_dir,
-        "--postfix-command-dir", org.onprem.command_directory, "--cloud-relay", org.relay,
-        "--cloud-tls-name", "mx.cloud.test",
-    ]  # fmt: skip
+    w2a, w2b = _seed_wave(org, 40, 1500)
+    args = _cutover_args(org)
     transport = org.onprem.config_dir / "skylift_transport"
     proc = subprocess.Popen(
         [sys.executable, "-m", "skylift", *map(str, args)],
@@ -244,19 +241,8 @@ def _exists(org: Org, user: str) -> int:
 def test_ctrl_c_in_the_final_delta_changes_no_route_and_the_rerun_cuts_over(org: Org) -> None:
     """The first Ctrl-C stops the final delta at a batch boundary: no map is written, the
     wave is back on-prem (mail keeps arriving there), and the rerun finishes the wave exactly."""
-    from tests.mailtools import Item, message, seed
-
-    w2a, w2b = org.wave(2)
-    for user in (w2a, w2b):
-        items = [Item(message(i, size=2000)) for i in range(150)]
-        seed(org.source.imap_port, user, f"{user.split('@')[0]}-pw", {"INBOX": items}, ".")
-    args = [
-        "cutover", "--wave", "2", "--waves", org.waves_csv, "--users", org.users_csv,
-        "--source", org.source.imap_url(), "--target", org.target.imap_url(),
-        "--state", org.state, "--postfix-config-dir", org.onprem.config_dir,
-        "--postfix-command-dir", org.onprem.command_directory, "--cloud-relay", org.relay,
-        "--cloud-tls-name", "mx.cloud.test", "--parallel", "1", "--json",
-    ]  # fmt: skip
+    w2a, w2b = _seed_wave(org, 150, 2000)
+    args = _cutover_args(org, "--parallel", "1", "--json")
     transport = org.onprem.config_dir / "skylift_transport"
     map_before = transport.read_text() if transport.exists() else ""
     proc = subprocess.Popen(

@@ -13,19 +13,16 @@ from skylift.cli.clients import ConfigOpt, ProfileOpt
 from skylift.cli.common import print_json
 from skylift.cli.interrupt import graceful_stop, print_resume_hint
 from skylift.cli.options import JsonOpt, StateOpt, checked_ca
-from skylift.cli.smtp_signin import (
-    OAUTH_PARAMS,
-    SmtpAuthOpt,
-    SmtpPasswordFileOpt,
-    SmtpUserOpt,
-    TargetAuthority,
-    TargetCertificate,
-    TargetClientId,
-    TargetSecretFile,
-    TargetServiceAccount,
-    TargetTenant,
-    build_sender,
-)
+from skylift.cli.smtp_signin import OAUTH_PARAMS, build_sender
+from skylift.cli.smtp_signin import SmtpAuthOpt as AuthOpt
+from skylift.cli.smtp_signin import SmtpPasswordFileOpt as PasswordFileOpt
+from skylift.cli.smtp_signin import SmtpUserOpt as UserOpt
+from skylift.cli.smtp_signin import TargetAuthority as Authority
+from skylift.cli.smtp_signin import TargetCertificate as Certificate
+from skylift.cli.smtp_signin import TargetClientId as ClientId
+from skylift.cli.smtp_signin import TargetSecretFile as SecretFile
+from skylift.cli.smtp_signin import TargetServiceAccount as ServiceAccount
+from skylift.cli.smtp_signin import TargetTenant as Tenant
 from skylift.errors import EXIT_INTERRUPTED, EXIT_ITEMS_FAILED, EXIT_OK, ConfigError
 
 PublicUrl = Annotated[
@@ -60,9 +57,9 @@ def notify(
         str | None,
         typer.Option("--smtp", help="Relay: smtp://host:587 (STARTTLS) or smtps://host:465"),
     ] = None,
-    smtp_auth: SmtpAuthOpt = "auto",
-    smtp_user: SmtpUserOpt = "",
-    smtp_password_file: SmtpPasswordFileOpt = None,
+    smtp_auth: AuthOpt = "auto",
+    smtp_user: UserOpt = "",
+    smtp_password_file: PasswordFileOpt = None,
     smtp_ca: Annotated[
         Path | None,
         typer.Option(
@@ -88,12 +85,12 @@ def notify(
     domain: Annotated[str | None, typer.Option("--domain", help="Mail domain")] = None,
     public_url: PublicUrl = "https://autoconfig.example",
     json_out: JsonOpt = False,
-    target_oauth_tenant: TargetTenant = None,
-    target_oauth_client_id: TargetClientId = None,
-    target_oauth_client_secret_file: TargetSecretFile = None,
-    target_oauth_certificate: TargetCertificate = None,
-    target_oauth_authority: TargetAuthority = None,
-    target_oauth_service_account: TargetServiceAccount = None,
+    target_oauth_tenant: Tenant = None,
+    target_oauth_client_id: ClientId = None,
+    target_oauth_client_secret_file: SecretFile = None,
+    target_oauth_certificate: Certificate = None,
+    target_oauth_authority: Authority = None,
+    target_oauth_service_account: ServiceAccount = None,
 ) -> int:
     """Send (or with --dry-run write) a wave notice to every user of one wave."""
     from skylift.runners.notify import notify as run
