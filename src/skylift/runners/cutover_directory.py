@@ -13,7 +13,7 @@ import json
 from dataclasses import dataclass
 
 from skylift.connectors import directory_routing
-from skylift.connectors.directory.base import RoutingValue
+from skylift.connectors.directory.base import RoutingAttribute, RoutingValue
 from skylift.connectors.endpoint import Endpoint
 from skylift.errors import ItemRejected
 from skylift.model.account import Secret
@@ -32,8 +32,8 @@ class DirectoryRouting:
     bind_dn: str = ""
     password: Secret | None = None
 
-    def open(self):  # type: ignore[no-untyped-def]
-        return directory_routing(
+    def open(self) -> RoutingAttribute:
+        return directory_routing(  # type: ignore[no-any-return]
             self.endpoint, self.bind_dn, self.password, self.base, self.attribute
         )
 

@@ -168,3 +168,49 @@ class RoutingValue:
         values = data.get("values") or []
         assert isinstance(values, list)
         return cls(tuple(str(v) for v in values), bool(data.get("had_class", True)))
+
+
+#: the routing attributes a cut-over can write -> the auxiliary class an entry needs for it
+ROUTING_ATTRIBUTES = {
+    "mailRoutingAddress": "inetLocalMailRecipient",
+    "targetAddress": "",  # part of the user class once the Exchange schema is there
+}
+
+
+class RoutingAttribute(Protocol):
+    """One per-user routing attribute of a directory (the cut-over's directory writer).
+
+    The contract, kept by the LDAP writer and the in-memory reference alike (conformance:
+    ``tests/conformance/routing.py``): an entry is found by its address, exactly one or an
+    ItemRejected; ``write`` is idempotent (False when nothing changed) and adds the
+    attribute's auxiliary class when it must; writing back what ``read`` gave restores the
+    entry exactly, class included.
+    """
+
+    attribute: str
+
+    def value_for(self, address: str, routing_domain: str) -> str: ...
+
+    def read(self, address: str) -> RoutingValue: ...
+
+    def write(self, address: str, wanted: RoutingValue) -> bool: ...
+
+    def close(self) -> None: ...
+
+    def __enter__(self) -> RoutingAttribute: ...
+
+    def __exit__(self, *exc: object) -> None: ...
+
+
+def routing_value_for(attribute: str, address: str, routing_domain: str) -> str:
+    """What *attribute* says for a moved user: the cloud's routing address."""
+    target = f"{address.partition('@')[0]}@{routing_domain}"
+    return f"SMTP:{target}" if attribute == "targetAddress" else target
+
+
+def check_routing_attribute(attribute: str) -> str:
+    """*attribute*'s auxiliary class; a ConfigError for an attribute no writer knows."""
+    if attribute not in ROUTING_ATTRIBUTES:
+        known = " or ".join(ROUTING_ATTRIBUTES)
+        raise ConfigError(f"--routing-attribute {attribute}: use {known}")
+    return ROUTING_ATTRIBUTES[attribute]

@@ -21,29 +21,25 @@ from __future__ import annotations
 from ldap3 import MODIFY_ADD, MODIFY_DELETE, MODIFY_REPLACE, SUBTREE, Connection
 from ldap3.utils.conv import escape_filter_chars
 
-from skylift.connectors.directory.base import RoutingValue
+from skylift.connectors.directory.base import (
+    RoutingValue,
+    check_routing_attribute,
+    routing_value_for,
+)
 from skylift.connectors.directory.ldap import describe, open_ldap
 from skylift.connectors.endpoint import Endpoint
 from skylift.errors import ConfigError, ItemRejected
 from skylift.model.account import Secret
-
-ROUTING_ATTRIBUTES = {
-    "mailRoutingAddress": "inetLocalMailRecipient",
-    "targetAddress": "",  # part of the user class once the Exchange schema is there
-}
 
 
 class LdapRoutingAttribute:
     """Read, set and restore one routing attribute of the users below *base*."""
 
     def __init__(self, conn: Connection, base: str, attribute: str) -> None:
-        if attribute not in ROUTING_ATTRIBUTES:
-            known = " or ".join(ROUTING_ATTRIBUTES)
-            raise ConfigError(f"--routing-attribute {attribute}: use {known}")
+        self.object_class = check_routing_attribute(attribute)
         self.conn = conn
         self.base = base
         self.attribute = attribute
-        self.object_class = ROUTING_ATTRIBUTES[attribute]
 
     def close(self) -> None:
         self.conn.unbind()
@@ -56,8 +52,7 @@ class LdapRoutingAttribute:
 
     def value_for(self, address: str, routing_domain: str) -> str:
         """What the attribute says for a moved user: the cloud's routing address."""
-        target = f"{address.partition('@')[0]}@{routing_domain}"
-        return f"SMTP:{target}" if self.attribute == "targetAddress" else target
+        return routing_value_for(self.attribute, address, routing_domain)
 
     def _entry(self, address: str) -> tuple[str, dict[str, list[str]]]:
         a = escape_filter_chars(address)
