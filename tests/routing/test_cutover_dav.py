@@ -112,3 +112,61 @@ def test_a_calendar_server_that_cannot_be_reached_keeps_the_user_on_prem(org: Or
     assert (
         half.stderr.strip() == "skylift: error: --contacts-source and --contacts-target go together"
     )
+
+
+def test_rollback_brings_back_what_was_made_in_the_cloud_once_and_the_next_cut_over_is_clean(
+    org: Org, radicale_servers: tuple[DavServer, DavServer]
+) -> None:
+    dav_source, dav_target = radicale_servers
+    w2a, _ = org.wave(2)
+    for user in org.users:
+        dav_source.add_user(user, password(user))
+        dav_target.add_user(user, password(user))
+    with _account(dav_source, w2a, DavKind.CALENDAR) as account:
+        team = account.create_collection(Collection(DavKind.CALENDAR, "team", "Team"))
+        assert account.put(team, "standup.ics", _event("standup@corp", "Stand-up")).error is None
+        assert account.put(team, "retro.ics", _event("retro@corp", "Retro")).error is None
+    dav = [
+        "--calendars-source", dav_source.url("caldav+http"),
+        "--calendars-target", dav_target.url("caldav+http"),
+    ]  # fmt: skip
+    moved = org.route("cutover", 2, *dav, "--json")
+    assert moved.returncode == 0, moved.stdout + moved.stderr
+    assert _uids(dav_target, w2a, DavKind.CALENDAR, "team") == {"standup@corp", "retro@corp"}
+    # In the cloud, while the wave lives there: a new event, and the retro moved to a new title
+    with _account(dav_target, w2a, DavKind.CALENDAR) as account:
+        team = next(c for c in account.collections() if c.name == "team")
+        assert account.put(team, "launch.ics", _event("launch@corp", "Launch")).error is None
+        retro = next(r for r in account.list_items(team) if "retro" in r.href)
+        changed = _event("retro@corp", "Retro (moved)")
+        assert (
+            account.put(team, "retro.ics", changed, etag=retro.etag, href=retro.href).error is None
+        )
+
+    back = org.route("rollback", 2, *dav, "--json")
+    assert back.returncode == 0, back.stdout + back.stderr
+    users = {u["user"]: u for u in json.loads(back.stdout)["users"]}
+    assert users[w2a]["after"] == "onprem" and users[w2a]["reason"] is None
+    assert users[w2a]["dav_copied"] == 2  # launch created, retro updated; stand-up untouched
+    assert _uids(dav_source, w2a, DavKind.CALENDAR, "team") == {
+        "standup@corp", "retro@corp", "launch@corp"
+    }  # fmt: skip
+    with _account(dav_source, w2a, DavKind.CALENDAR) as account:
+        team = next(c for c in account.collections() if c.name == "team")
+        items = account.list_items(team)
+        assert len(items) == 3  # one object per UID: nothing came back twice
+        bodies = [i.raw.decode() for i in account.fetch(team, [r.href for r in items])]
+        assert any("SUMMARY:Retro (moved)" in b for b in bodies)
+
+    again = org.route("rollback", 2, *dav, "--json")
+    assert again.returncode == 0, again.stderr
+    assert {u["user"]: u["dav_copied"] for u in json.loads(again.stdout)["users"]}[w2a] == 0
+
+    forward = org.route("cutover", 2, *dav, "--json")
+    assert forward.returncode == 0, forward.stdout + forward.stderr
+    users = {u["user"]: u for u in json.loads(forward.stdout)["users"]}
+    assert users[w2a]["reason"] is None and users[w2a]["after"] == "cloud"  # no false conflict
+    assert users[w2a]["dav_copied"] == 0
+    with _account(dav_target, w2a, DavKind.CALENDAR) as account:
+        team = next(c for c in account.collections() if c.name == "team")
+        assert len(account.list_items(team)) == 3

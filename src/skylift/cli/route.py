@@ -339,14 +339,6 @@ def _wave_command(name: str):  # type: ignore[no-untyped-def]
             calendars_source, calendars_target, contacts_source, contacts_target,
             allow_plaintext, source_ca, target_ca, insecure_source, insecure_target,
         )  # fmt: skip
-        if dav and name == "rollback":
-            print(
-                "rollback does not copy calendars or contacts back: the source still has what "
-                "it had; copy what was made in the cloud meanwhile with migrate-calendars / "
-                "migrate-contacts from the target to the source",
-                file=sys.stderr,
-            )
-            dav = []
         job = WaveJob(
             wave, pairs, everyone, src, dst, state, routing,
             settings=RunSettings(parallel=parallel, retries=2), dry_run=dry_run,

@@ -7,7 +7,8 @@ on-prem and the report says why; (3) flip the routing of every user who passed i
 registry transaction and one atomic map change; (4) a last delta for the mail that arrived
 on-prem during the flip; (5) record one work unit per user. ``rollback`` restores the route
 each user of the wave had before, then copies what arrived in the cloud meanwhile back to
-the source (a reverse delta), so nothing is stranded.
+the source (a reverse delta of mail, and of calendars and contacts where configured), so
+nothing is stranded.
 
 The registry is the only memory: the maps are always written from it, so a run killed at
 any point is finished by running the same command again (maps rewritten to match, deltas
@@ -488,13 +489,21 @@ def rollback(job: WaveJob) -> WaveReport:
         job.on_step("reverse-delta")
         reverse = _delta(job, back, store, reverse=True)
         report.stopped = job.stop.is_set()  # routes restored; the rerun copies the rest back
+        dav_late, dav_back = (
+            ({}, {})
+            if report.stopped
+            else dav_delta(job.dav, back, job.state, job.settings.parallel, reverse=True)
+        )
         report.steps.append("reverse-delta")
         late = _failed(reverse)
         for p in job.pairs:
             o = outcomes[p.key]
             o.copied = _copied(reverse, p.key)
+            o.dav_copied = dav_back.get(p.key, 0)
             if p.key in late:
                 o.reason = f"reverse delta: {late[p.key]} (rerun rollback)"
+            elif p.key in dav_late:
+                o.reason = f"reverse delta: {dav_late[p.key]} (rerun rollback)"
             if p.key in unrestored:
                 o.reason = f"{unrestored[p.key]} (rerun rollback)"
             units.finish(

@@ -138,6 +138,29 @@ class DavLedger:
         with self.engine.begin() as conn:
             conn.execute(delete(dav_items).where(self._item_key(account, kind, collection, uid)))
 
+    def mirror(self, from_account: str, to_account: str, kind: DavKind) -> int:
+        """Write *from_account*'s records into *to_account* as the same objects seen from the
+        other side (its target becomes the source), replacing what was there; return the
+        count. The two directions of a cut-over and its rollback are kept in step this way,
+        so neither copies back what the other wrote, nor calls it a conflict. Collections
+        are matched by name, as the sync matches them."""
+        c = dav_items.c
+        with self.engine.begin() as conn:
+            rows = conn.execute(
+                select(dav_items).where(c.account == from_account, c.kind == str(kind))
+            ).all()
+            conn.execute(delete(dav_items).where(c.account == to_account, c.kind == str(kind)))
+            for row in rows:
+                conn.execute(
+                    insert(dav_items).values(
+                        account=to_account, kind=str(kind), collection=row.collection,
+                        uid=row.uid, source_href=row.target_href, source_etag=row.target_etag,
+                        target_href=row.source_href, target_etag=row.source_etag,
+                        content_hash=row.content_hash,
+                    )
+                )  # fmt: skip
+        return len(rows)
+
     def close(self) -> None:
         self.engine.dispose()
 
