@@ -153,7 +153,7 @@ def _password(file: Path | None) -> str:
 
 
 def adduser(
-    name: Annotated[str, typer.Argument(metavar="NAME", show_default=False)],
+    account: Annotated[str, typer.Argument(metavar="NAME", show_default=False)],
     role: Annotated[
         str, typer.Option("--role", help="admin (may start and stop) or viewer")
     ] = "viewer",
@@ -168,14 +168,14 @@ def adduser(
 
     if role not in ROLES:
         raise ConfigError(f"--role {role}: one of {', '.join(ROLES)}")
-    if not name or any(c.isspace() or c == ":" for c in name):
-        raise ConfigError(f"{name!r}: a name without spaces or ':'")
+    if not account or any(c.isspace() or c == ":" for c in account):
+        raise ConfigError(f"{account!r}: a name without spaces or ':'")
     access = WebAccess(state)
     try:
-        access.add_user(name, role, _password(password_file))
+        access.add_user(account, role, _password(password_file))
     finally:
         access.close()
-    print(f"dashboard account {name} ({role}) saved in {state}")
+    print(f"dashboard account {account} ({role}) saved in {state}")
     return EXIT_OK
 
 
@@ -183,5 +183,7 @@ def register(app: typer.Typer) -> None:
     """Add ``web`` and ``web adduser``."""
     group = typer.Typer(help="The dashboard: the whole move on one page, live.")
     group.callback(invoke_without_command=True)(serve)
-    group.command("adduser")(adduser)
+    from skylift.cli.clients import _NoArgumentTypes  # NAME, not NAME <str>, in --help
+
+    group.command("adduser", cls=_NoArgumentTypes)(adduser)
     app.add_typer(group, name="web")
