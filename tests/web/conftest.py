@@ -91,14 +91,19 @@ class Web:
 
 @pytest.fixture(scope="session")
 def web(org: Org) -> Iterator[Web]:
+    yield from run_web(org, org.state, "web")
+
+
+def run_web(org: Org, state: Path, name: str, *extra: str) -> Iterator[Web]:
+    """``skylift web`` over *state* and the org's waves until the generator is closed."""
     port = free_port()
-    log = org.root / "web.log"
+    log = org.root / f"{name}.log"
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "skylift", "web", "--state", str(org.state),
+            [sys.executable, "-m", "skylift", "web", "--state", str(state),
              "--listen", f"127.0.0.1:{port}", "--waves", str(org.waves),
              "--source", org.source.imap_url(), "--target", org.target.imap_url(),
-             "--access-log", str(org.root / "access.log")],
+             "--access-log", str(org.root / f"{name}-access.log"), *extra],
             stdout=out, stderr=subprocess.STDOUT, env=os.environ.copy(),
         )  # fmt: skip
     url = f"http://127.0.0.1:{port}"

@@ -30,13 +30,6 @@ from skylift.errors import EXIT_OK, ConfigError
 MIN_PASSWORD = 10
 
 
-def _listen(text: str) -> tuple[str, int]:
-    host, sep, port = text.rpartition(":")
-    if not sep or not port.isdigit() or not 0 < int(port) < 65536:
-        raise ConfigError(f"--listen {text!r}: give HOST:PORT, like 127.0.0.1:8080")
-    return host.strip("[]") or "127.0.0.1", int(port)
-
-
 def _loopback(host: str) -> bool:
     if host == "localhost":
         return True
@@ -80,6 +73,9 @@ def serve(
     parallel: Annotated[
         int, typer.Option("--parallel", min=1, help="Mailboxes at once when a wave runs")
     ] = 3,
+    bwlimit: Annotated[
+        str | None, typer.Option("--bwlimit", help="Bandwidth cap of the waves, e.g. 10M or 80Mbit")
+    ] = None,
     assessment: Annotated[
         Path | None,
         typer.Option("--assessment", help="Folder of 'skylift assess --out': its report"),
@@ -95,6 +91,8 @@ def serve(
     """Serve the dashboard: waves, mailboxes, problems, live progress, /api/ and /metrics."""
     if ctx.invoked_subcommand is not None:
         return
+    from skylift.cli.clients import _listen
+
     host, port = _listen(listen)
     if (tls_cert is None) != (tls_key is None):
         raise ConfigError("--tls-cert and --tls-key go together")
@@ -124,7 +122,14 @@ def serve(
 
         src = endpoint(source, source_ca, insecure_source, allow_plaintext, DEFAULT_TIMEOUT)
         dst = endpoint(target, target_ca, insecure_target, allow_plaintext, DEFAULT_TIMEOUT)
-        control = WaveControl(state, WavePlan.from_csv(waves, src, dst), access, parallel)
+        from skylift.engine.throttle import parse_rate
+
+        try:
+            rate = parse_rate(bwlimit) if bwlimit else None
+        except ValueError as exc:
+            raise ConfigError(f"--bwlimit: {exc}") from None
+        plan = WavePlan.from_csv(waves, src, dst)
+        control = WaveControl(state, plan, access, parallel, rate)
     app = create_app(state, control=control, secure_cookies=tls_cert is not None,
                      assessment=assessment, setup_url=setup_url)  # fmt: skip
     scheme = "https" if tls_cert else "http"

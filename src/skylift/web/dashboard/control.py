@@ -17,6 +17,7 @@ from pathlib import Path
 
 from skylift.connectors.endpoint import Endpoint
 from skylift.engine.mail.sync import MigrateOptions
+from skylift.engine.throttle import TokenBucket
 from skylift.engine.users import load_users
 from skylift.errors import ConfigError
 from skylift.model.account import MailboxPair
@@ -72,9 +73,15 @@ class WaveControl:
     """Runs waves and retries for the dashboard; one job per wave (or mailbox) at a time."""
 
     def __init__(
-        self, state: str | Path, plan: WavePlan, access: WebAccess, parallel: int = 3
+        self,
+        state: str | Path,
+        plan: WavePlan,
+        access: WebAccess,
+        parallel: int = 3,
+        bwlimit: float | None = None,
     ) -> None:
         self.state, self.plan, self.access, self.parallel = state, plan, access, parallel
+        self.bwlimit = bwlimit  # bytes per second for every run, as migrate --bwlimit
         self.jobs: dict[str, Job] = {}
         self.asked: dict[str, str] = {}  # wave -> paused | cancelled, once its job ended
         self._lock = threading.Lock()
@@ -101,7 +108,7 @@ class WaveControl:
     def _migrate(self, name: str, pairs: list[MailboxPair], stop: threading.Event) -> None:
         store = StateStore(self.state)
         try:
-            options = MigrateOptions(stop=stop)
+            options = MigrateOptions(stop=stop, bucket=TokenBucket(self.bwlimit))
             settings = RunSettings(parallel=self.parallel)
             plan = self.plan
             migrate_all(pairs, plan.source, plan.target, store, options, settings,
