@@ -59,6 +59,12 @@ def test_admin_starts_a_wave_and_watches_it_reach_100_percent(
     assert "Projects/Apollo" in folders and "INBOX" in folders
     _screenshot(page, tmp_path / "chloe.png")
 
+    page.goto(web.url + "/")
+    assert page.inner_text('[data-wave-status="1"]') == "done with problems"
+    assert page.locator("#throughput rect").count() >= 1  # this minute's messages
+    assert page.inner_text('tr[data-user="chloe@new.example"] [data-field=problems]') == "1"
+    _screenshot(page, tmp_path / "overview-after.png")
+
     page.goto(web.url + "/audit")
     first = page.inner_text("#audit tr:nth-child(2)")
     assert "admin" in first and "start" in first and "wave 1 started (3 mailboxes)" in first
