@@ -37,6 +37,12 @@ BIG = DemoMessage(
     demo_messages("chloe", 1)[0].date,
 )
 
+WAVE_DATES = """
+[waves.1]
+start = 2026-12-05T20:00:00Z
+end = 2026-12-07T06:00:00Z
+"""
+
 
 @dataclass
 class Org:
@@ -91,7 +97,10 @@ class Web:
 
 @pytest.fixture(scope="session")
 def web(org: Org) -> Iterator[Web]:
-    yield from run_web(org, org.state, "web")
+    config = org.root / "autoconfig.toml"
+    config.write_text(WAVE_DATES)
+    yield from run_web(org, org.state, "web", "--config", str(config),
+                       "--setup-url", "https://autoconfig.new.example")  # fmt: skip
 
 
 def run_web(org: Org, state: Path, name: str, *extra: str) -> Iterator[Web]:

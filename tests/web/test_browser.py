@@ -31,6 +31,8 @@ def test_admin_starts_a_wave_and_watches_it_reach_100_percent(
     page = log_in(browser, web, "admin")
     assert page.inner_text("#who") == "admin (admin)"
     assert page.inner_text('[data-wave-status="1"]') == "not started"
+    window = page.inner_text('tr[data-wave="1"] td:nth-child(2)')
+    assert window == "Sat 05 Dec 20:00 – Mon 07 Dec 06:00 UTC"  # from --config
     _screenshot(page, tmp_path / "overview.png")
 
     page.click('button[data-action="start"][data-wave="1"]')
@@ -55,6 +57,9 @@ def test_admin_starts_a_wave_and_watches_it_reach_100_percent(
     reason = page.inner_text("#problems .reason")
     assert "Mail size is larger than the maximum size allowed" in reason  # Dovecot's words
     assert "INBOX" in page.inner_text("#problems")
+    assert page.get_attribute("#setup-link", "href") == (
+        "https://autoconfig.new.example/setup?emailaddress=chloe%40new.example"
+    )
     folders = page.inner_text("#folders")
     assert "Projects/Apollo" in folders and "INBOX" in folders
     _screenshot(page, tmp_path / "chloe.png")

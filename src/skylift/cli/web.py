@@ -73,6 +73,9 @@ def serve(
     parallel: Annotated[
         int, typer.Option("--parallel", min=1, help="Mailboxes at once when a wave runs")
     ] = 3,
+    config: Annotated[
+        Path | None, typer.Option("--config", help="TOML with [waves.N] start/end: the windows")
+    ] = None,
     bwlimit: Annotated[
         str | None, typer.Option("--bwlimit", help="Bandwidth cap of the waves, e.g. 10M or 80Mbit")
     ] = None,
@@ -129,6 +132,13 @@ def serve(
         except ValueError as exc:
             raise ConfigError(f"--bwlimit: {exc}") from None
         plan = WavePlan.from_csv(waves, src, dst)
+        if config is not None:
+            from skylift.engine.clients.settings import load_config
+
+            for wave, dates in load_config(config).waves.items():
+                plan.windows[wave] = (
+                    f"{dates.start:%a %d %b %H:%M} – {dates.end:%a %d %b %H:%M} UTC"
+                )
         control = WaveControl(state, plan, access, parallel, rate)
     app = create_app(state, control=control, secure_cookies=tls_cert is not None,
                      assessment=assessment, setup_url=setup_url)  # fmt: skip

@@ -8,7 +8,7 @@ its problems in the server's words, messages copied per minute — as plain dict
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import Engine, func, select
@@ -89,22 +89,21 @@ def copied_per_mailbox(engine: Engine) -> dict[str, tuple[int, int]]:
 
 
 def throughput(engine: Engine, minutes: int = 60) -> list[dict[str, Any]]:
-    """Messages and bytes copied in each minute of the last *minutes* (oldest first)."""
+    """Messages and bytes copied in each of the last *minutes* minutes, oldest first (zeros too)."""
     c = t.messages.c
-    since = utcnow() - timedelta(minutes=minutes)
+    now = utcnow().replace(second=0, microsecond=0)
+    first = now - timedelta(minutes=minutes - 1)
     with engine.connect() as conn:
         rows = conn.execute(
-            select(c.copied_at, c.size).where(c.state == "copied", c.copied_at >= since)
+            select(c.copied_at, c.size).where(c.state == "copied", c.copied_at >= first)
         ).all()
-    buckets: dict[datetime, list[int]] = {}
+    buckets = {first + timedelta(minutes=i): [0, 0] for i in range(minutes)}
     for when, size in rows:
         stamp = aware(when)
-        if stamp is None:
-            continue
-        minute = stamp.replace(second=0, microsecond=0)
-        bucket = buckets.setdefault(minute, [0, 0])
-        bucket[0] += 1
-        bucket[1] += int(size)
+        bucket = buckets.get(stamp.replace(second=0, microsecond=0)) if stamp else None
+        if bucket is not None:
+            bucket[0] += 1
+            bucket[1] += int(size)
     return [
         {"minute": k.isoformat(timespec="minutes"), "messages": v[0], "bytes": v[1]}
         for k, v in sorted(buckets.items())
