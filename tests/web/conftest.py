@@ -73,6 +73,9 @@ def org(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Org]:
             + "".join(f"{n}@new.example,{n},{p},{n}-new-pw\n" for n, p in users.items())
         )
         state = root / "skylift.db"
+        assessed = skylift("assess", "--source", source.imap_url(), "--users",
+                           str(root / "users.csv"), "--out", str(root / "assessment"))  # fmt: skip
+        assert assessed.returncode == 0, assessed.stderr
         for name, role in (("admin", "admin"), ("manager", "viewer"), ("guesser", "viewer")):
             (root / f"{name}.pw").write_text(PASSWORDS[name] + "\n")
             done = skylift("web", "adduser", name, "--role", role, "--password-file",
@@ -100,7 +103,8 @@ def web(org: Org) -> Iterator[Web]:
     config = org.root / "autoconfig.toml"
     config.write_text(WAVE_DATES)
     yield from run_web(org, org.state, "web", "--config", str(config),
-                       "--setup-url", "https://autoconfig.new.example")  # fmt: skip
+                       "--setup-url", "https://autoconfig.new.example",
+                       "--assessment", str(org.root / "assessment"))  # fmt: skip
 
 
 def run_web(org: Org, state: Path, name: str, *extra: str) -> Iterator[Web]:

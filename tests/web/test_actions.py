@@ -88,3 +88,20 @@ def test_pause_cancel_resume_and_retry_go_through_the_runner(org: Org, slow_web:
     done = [(e["name"], e["action"], e["target"]) for e in reversed(audit)]
     assert done == [("admin", "start", "2"), ("admin", "pause", "2"), ("admin", "cancel", "2"),
                     ("admin", "resume", "2"), ("admin", "retry", "dmitri@new.example")]  # fmt: skip
+
+
+def test_calendar_contacts_and_directory_runs_are_listed_with_their_errors(
+    org: Org, slow_web: Web
+) -> None:
+    from skylift.state.work_units import WorkUnits
+
+    units = WorkUnits(org.root / "slow.db")
+    ids = units.queue("migrate-calendars-1", "calendars", ["ann@new.example"])
+    units.start(ids["ann@new.example"])
+    units.finish(ids["ann@new.example"], "failed", error="403 Forbidden: calendar-home-set")
+    units.close()
+    client, _ = session(slow_web, "admin")
+    page = client.get("/work").text
+    assert "calendars" in page and "ann@new.example" in page
+    assert "403 Forbidden: calendar-home-set" in page
+    assert "No directory sync recorded yet." in page

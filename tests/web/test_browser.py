@@ -70,6 +70,10 @@ def test_admin_starts_a_wave_and_watches_it_reach_100_percent(
     assert page.inner_text('tr[data-user="chloe@new.example"] [data-field=problems]') == "1"
     _screenshot(page, tmp_path / "overview-after.png")
 
+    page.click("text=Assessment")  # skylift assess's own report, behind the login
+    page.wait_for_url(web.url + "/assessment")
+    assert "alice@new.example" in page.content()
+
     page.goto(web.url + "/audit")
     first = page.inner_text("#audit tr:nth-child(2)")
     assert "admin" in first and "start" in first and "wave 1 started (3 mailboxes)" in first
