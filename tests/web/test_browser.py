@@ -35,6 +35,8 @@ def test_admin_starts_a_wave_and_watches_it_reach_100_percent(
     assert window == "Sat 05 Dec 20:00 – Mon 07 Dec 06:00 UTC"  # from --config
     _screenshot(page, tmp_path / "overview.png")
 
+    buttons = page.locator('tr[data-wave="1"] button.act')
+    assert [b.inner_text() for b in buttons.all() if b.is_visible()] == ["Start"]
     page.click('button[data-action="start"][data-wave="1"]')
     page.wait_for_url(web.url + "/waves/1")
     page.evaluate("window.loadedOnce = true")  # gone if the page reloads
@@ -46,6 +48,8 @@ def test_admin_starts_a_wave_and_watches_it_reach_100_percent(
     assert page.get_attribute('[data-wave-fill="1"]', "style") == "width: 100%;"
     assert page.get_attribute("body", "data-updated")  # set by the event stream only
     assert page.inner_text('[data-wave-status="1"]') == "done with problems"
+    assert page.is_visible('button[data-action="start"]')  # a rerun moves what is new
+    assert not page.is_visible('button[data-action="pause"]')
     states = page.eval_on_selector_all(
         "tr[data-user] [data-field=state]", "cells => cells.map(c => c.textContent)"
     )

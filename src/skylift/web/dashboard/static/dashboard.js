@@ -23,6 +23,7 @@
       each(byAttr("data-wave-percent", w.wave), function (el) { el.textContent = w.percent + "%"; });
       each(byAttr("data-wave-fill", w.wave), function (el) { el.style.width = w.percent + "%"; });
       each(byAttr("data-wave-status", w.wave), function (el) { el.textContent = w.status; });
+      each(byAttr("data-wave-actions", w.wave), function (el) { el.setAttribute("data-status", w.status); });
       each(byAttr("data-wave-failed", w.wave), function (el) { el.textContent = w.failed; });
       each(byAttr("data-wave-eta", w.wave), function (el) { el.textContent = duration(w.eta_seconds); });
     });
