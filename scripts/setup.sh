@@ -12,7 +12,7 @@ APT_PACKAGES=(
   dovecot-lmtpd                 # LMTP delivery: wave notices land in a real mailbox (tests)
   slapd ldap-utils              # OpenLDAP for directory sync tests
   pst-utils                     # readpst: cross-check of the PST reader
-  chromium                      # renders the assessment page in a test (screenshot)
+  chromium                      # renders the assessment page in a test; Playwright drives it (tests/web)
   zbar-tools                    # zbarimg: decodes the setup page's QR code in a test
   postgresql                    # the state store's scale-out mode, in a test
   samba samba-ad-dc samba-ad-provision samba-dsdb-modules winbind   # a real Active Directory DC (tests)

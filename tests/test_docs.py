@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PAGES: dict[str, tuple[str, ...]] = {
     "migrate": ("docs/migrate.md", "docs/sources.md", "docs/folders.md", "docs/gmail.md"),
     "verify": ("docs/migrate.md",),
-    "demo": ("README.md",),
+    "demo": ("README.md", "docs/dashboard.md"),
     "assess": ("docs/assess.md",),
     "plan": ("docs/assess.md",),
     "dirsync": ("docs/dirsync.md",),
@@ -41,6 +41,7 @@ PAGES: dict[str, tuple[str, ...]] = {
     "cutover": ("docs/cutover.md",),
     "rollback": ("docs/cutover.md",),
     "route": ("docs/cutover.md",),
+    "web": ("docs/dashboard.md",),
 }
 
 

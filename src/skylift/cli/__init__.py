@@ -39,6 +39,7 @@ COMMANDS = {
     "cutover": "skylift.cli.route",
     "rollback": "skylift.cli.route",
     "route": "skylift.cli.route",
+    "web": "skylift.cli.web",
 }
 COMMAND_MODULES = tuple(dict.fromkeys(COMMANDS.values()))
 

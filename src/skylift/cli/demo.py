@@ -61,10 +61,19 @@ def demo(
         bool,
         typer.Option("--mta/--no-mta", help="Start the on-prem Postfix that routes the mail"),
     ] = True,
+    migrate: Annotated[
+        bool,
+        typer.Option(
+            "--migrate/--no-migrate",
+            help="Migrate now; --no-migrate (with --keep) leaves two waves for 'skylift web'",
+        ),
+    ] = True,
 ) -> int:
     """Start two local Dovecot servers, fill one with a sample organization, migrate, verify."""
     if stop:
         return stop_kept(workdir or KEPT_DIR)
+    if not migrate and not keep:
+        raise ConfigError("--no-migrate leaves the waves for later: give --keep too")
     if keep:
         workdir = workdir or KEPT_DIR
         if running_pids(workdir):
@@ -116,6 +125,11 @@ def demo(
         console.print(f"filled {len(users)} mailboxes; users file: {csv}")
         if mta:
             postfix = start_mta(source, target, root / "skylift.db")
+        if not migrate:
+            write_waves(root)
+            record_kept(root, source, target, postfix)
+            print_lines(dashboard_commands(root, source, target))
+            return EXIT_OK
         pairs = load_users(csv)
         src, dst = Endpoint.parse(source.imap_url()), Endpoint.parse(target.imap_url())
         store = StateStore(root / "skylift.db")
@@ -154,6 +168,30 @@ def demo(
                 postfix.stop()
             source.cleanup()
             target.cleanup()
+
+
+def write_waves(root: Path) -> Path:
+    """waves.csv as 'skylift plan' writes it: the first three people in wave 1, the rest 2."""
+    lines = (root / "users.csv").read_text().splitlines()
+    rows = [f"{line},{1 if i < 3 else 2},3" for i, line in enumerate(lines[1:])]
+    waves = root / "waves.csv"
+    waves.write_text("\n".join([lines[0] + ",Wave,Parallel", *rows]) + "\n")
+    return waves
+
+
+def dashboard_commands(root: Path, source: LmtpDovecot, target: LmtpDovecot) -> list[str]:
+    """What to paste to watch the demo's waves migrate on the dashboard (docs/dashboard.md)."""
+    prog = sys.argv[0] if Path(sys.argv[0]).name == "skylift" else "skylift"
+    state = root / "skylift.db"
+    return [
+        "# nothing is migrated yet; watch it happen on the dashboard (docs/dashboard.md):",
+        f"{prog} web adduser admin --role admin --state {state}",
+        f"{prog} web adduser manager --role viewer --state {state}",
+        f"{prog} web --state {state} --waves {root / 'waves.csv'} "
+        f"--source {source.imap_url()} --target {target.imap_url()}",
+        "# open http://127.0.0.1:8080/, log in as admin, press Start on wave 1",
+        f"{prog} demo --stop --workdir {root}",
+    ]
 
 
 def _master_pid(server: DovecotServer) -> int:

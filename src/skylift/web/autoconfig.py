@@ -204,5 +204,6 @@ def serve(
         access_log=False,  # ours above drops query secrets; uvicorn's would log them
         log_level="warning",
         lifespan="off",
+        timeout_graceful_shutdown=3,  # the dashboard's event streams never end by themselves
     )
     uvicorn.Server(config).run()
