@@ -100,8 +100,17 @@ def test_calendar_contacts_and_directory_runs_are_listed_with_their_errors(
     units.start(ids["ann@new.example"])
     units.finish(ids["ann@new.example"], "failed", error="403 Forbidden: calendar-home-set")
     units.close()
+    from skylift.model.dav import DavKind, ItemRecord
+    from skylift.state.dav_ledger import DavLedger
+
+    ledger = DavLedger(org.root / "slow.db")
+    for uid in ("a", "b", "c"):
+        record = ItemRecord(uid, f"/ann/cal/{uid}.ics", "1", f"/t/{uid}.ics", "2", "h")
+        ledger.save("ann@new.example", DavKind.CALENDAR, "cal", record)
+    ledger.close()
     client, _ = session(slow_web, "admin")
     page = client.get("/work").text
+    assert "<td>ann@new.example</td><td>calendar</td><td>1</td><td>3</td>" in page
     assert "calendars" in page and "ann@new.example" in page
     assert "403 Forbidden: calendar-home-set" in page
     assert "No directory sync recorded yet." in page

@@ -197,7 +197,7 @@ def create_app(
             entries = journal.history(limit=200, every_pair=True)
         finally:
             journal.close()
-        return {"units": rows, "journal": entries}
+        return {"units": rows, "journal": entries, "dav": ledger_stats.dav_accounts(store.engine)}
 
     @app.get("/work")
     async def work_page(request: Request) -> Response:
