@@ -79,12 +79,6 @@ def test_metrics_parse_with_prometheus_client_and_match_the_api(web: Web) -> Non
     assert waves["2"] == 0.0
 
 
-def test_the_api_is_the_jobs_envelope(web: Web) -> None:
-    units = httpx.get(web.url + "/api/units", auth=("manager", PASSWORDS["manager"])).json()
-    assert set(units) == {"command", "totals", "items"}
-    assert units["command"] == "jobs"
-
-
 def test_web_refuses_a_remote_listen_without_tls(org: Org) -> None:
     done = skylift("web", "--state", str(org.state), "--listen", "0.0.0.0:8080")
     assert done.returncode == 2

@@ -8,6 +8,7 @@ it stopped, nothing is copied twice, and the audit trail names who did what.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -16,7 +17,7 @@ import imapclient
 import pytest
 
 from skylift.state.web_access import WebAccess
-from tests.web.conftest import PASSWORDS, Org, Web, run_web, session
+from tests.web.conftest import PASSWORDS, Org, Web, run_web, session, skylift
 
 
 @pytest.fixture(scope="module")
@@ -88,6 +89,13 @@ def test_pause_cancel_resume_and_retry_go_through_the_runner(org: Org, slow_web:
     done = [(e["name"], e["action"], e["target"]) for e in reversed(audit)]
     assert done == [("admin", "start", "2"), ("admin", "pause", "2"), ("admin", "cancel", "2"),
                     ("admin", "resume", "2"), ("admin", "retry", "dmitri@new.example")]  # fmt: skip
+
+    # /api/units is what `skylift jobs --json --all` prints, row for row
+    units = client.get("/api/units").json()
+    jobs = skylift("jobs", "--json", "--all", "--state", str(org.root / "slow.db"))
+    assert jobs.returncode == 0, jobs.stderr
+    assert units["items"] == json.loads(jobs.stdout)["items"]
+    assert len(units["items"]) == 5  # two runs of wave 2, dmitri's retry
 
 
 def test_calendar_contacts_and_directory_runs_are_listed_with_their_errors(
