@@ -73,7 +73,16 @@ def test_pause_cancel_resume_and_retry_go_through_the_runner(org: Org, slow_web:
     assert wave()["status"] == "cancelled"
 
     press("/waves/2/resume")
+
+    # dmitri done, eva running: the time left at the pace so far
+    def timed() -> dict[str, Any] | None:
+        now = wave()
+        return now if now["eta_seconds"] is not None else None
+
+    ahead = _until("a time left", timed)
+    assert ahead["status"] == "running" and ahead["finished"] == 1
     _until("wave 2 done", lambda: wave()["status"] == "done")
+    assert wave()["eta_seconds"] is None
     assert wave()["percent"] == 100
     for key in ("dmitri@new.example", "eva@new.example"):
         assert user(key)["messages"] == 40
