@@ -131,3 +131,20 @@ def test_calendar_contacts_and_directory_runs_are_listed_with_their_errors(
     assert "calendars" in page and "ann@new.example" in page
     assert "403 Forbidden: calendar-home-set" in page
     assert "No directory sync recorded yet." in page
+
+
+def test_a_mailbox_page_shows_where_its_mail_is_delivered_and_since_when(
+    org: Org, slow_web: Web
+) -> None:
+    from skylift.state.routing import RoutingRegistry
+
+    with RoutingRegistry(org.root / "slow.db") as registry:  # as `skylift cutover` writes it
+        registry.set(["eva@new.example"], "cloud", wave=2, run_id="cutover-1", actor="ops")
+    client, _ = session(slow_web, "admin")
+    eva = client.get("/api/users/eva@new.example").json()["items"][0]
+    assert eva["route"] == "cloud"
+    assert [(r["state"], r["wave"], r["actor"]) for r in eva["route_history"]] == [
+        ("cloud", 2, "ops")
+    ]
+    page = client.get("/users/eva@new.example").text
+    assert "mail delivered: <strong>cloud</strong>" in page
