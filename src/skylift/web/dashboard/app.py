@@ -241,7 +241,7 @@ def create_app(
         who = caller(request, access, page=False)
         admin_form(who, await form(request))
         act(who, "retry", key)
-        return RedirectResponse(f"/users/{quote(key)}", status_code=303)
+        return RedirectResponse(f"/users/{quote(key, safe='@')}", status_code=303)
 
     # -- API, events, metrics ------------------------------------------------------------
     @app.get("/api/overview")
