@@ -11,6 +11,7 @@ Playwright.
 from __future__ import annotations
 
 import os
+import ssl
 import subprocess
 import sys
 import time
@@ -107,8 +108,11 @@ def web(org: Org) -> Iterator[Web]:
                        "--assessment", str(org.root / "assessment"))  # fmt: skip
 
 
-def run_web(org: Org, state: Path, name: str, *extra: str) -> Iterator[Web]:
-    """``skylift web`` over *state* and the org's waves until the generator is closed."""
+def run_web(org: Org, state: Path, name: str, *extra: str, ca: Path | None = None) -> Iterator[Web]:
+    """``skylift web`` over *state* and the org's waves until the generator is closed.
+
+    With *ca* it serves HTTPS (give ``--tls-cert``/``--tls-key`` in *extra*) as localhost.
+    """
     port = free_port()
     log = org.root / f"{name}.log"
     with log.open("wb") as out:
@@ -119,11 +123,12 @@ def run_web(org: Org, state: Path, name: str, *extra: str) -> Iterator[Web]:
              "--access-log", str(org.root / f"{name}-access.log"), *extra],
             stdout=out, stderr=subprocess.STDOUT, env=os.environ.copy(),
         )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
+    url = f"https://localhost:{port}" if ca else f"http://127.0.0.1:{port}"
+    verify: Any = ssl.create_default_context(cafile=str(ca)) if ca else True
     deadline = time.monotonic() + 20
     while True:
         try:
-            httpx.get(url + "/login", timeout=2)
+            httpx.get(url + "/login", timeout=2, verify=verify)
             break
         except httpx.TransportError:
             if proc.poll() is not None or time.monotonic() > deadline:

@@ -6,10 +6,12 @@ would talk to it.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.web.conftest import PASSWORDS, Org, Web, session, skylift
+from tests.web.conftest import PASSWORDS, Org, Web, run_web, session, skylift
 
 
 def test_without_a_session_pages_redirect_to_login_and_the_api_answers_401(web: Web) -> None:
@@ -79,12 +81,6 @@ def test_metrics_parse_with_prometheus_client_and_match_the_api(web: Web) -> Non
     assert waves["2"] == 0.0
 
 
-def test_the_api_is_the_jobs_envelope(web: Web) -> None:
-    units = httpx.get(web.url + "/api/units", auth=("manager", PASSWORDS["manager"])).json()
-    assert set(units) == {"command", "totals", "items"}
-    assert units["command"] == "jobs"
-
-
 def test_web_refuses_a_remote_listen_without_tls(org: Org) -> None:
     done = skylift("web", "--state", str(org.state), "--listen", "0.0.0.0:8080")
     assert done.returncode == 2
@@ -103,3 +99,23 @@ def test_adduser_refuses_a_short_password_and_an_unknown_role(org: Org) -> None:
     done = skylift("web", "adduser", "x", "--role", "root", "--state", str(org.state))
     assert done.returncode == 2
     assert "--role root: one of admin, viewer" in done.stderr
+
+
+def test_with_tls_the_cookies_are_secure(org: Org, tmp_path: Path) -> None:
+    import ssl
+
+    from skylift.demo.dovecot import make_self_signed_cert
+
+    cert, key = make_self_signed_cert(tmp_path, "localhost")
+    servers = run_web(org, org.state, "tls-web", "--tls-cert", str(cert), "--tls-key", str(key),
+                      ca=cert)  # fmt: skip
+    web = next(servers)
+    try:
+        assert web.url.startswith("https://")
+        context = ssl.create_default_context(cafile=str(cert))
+        login = httpx.get(web.url + "/login", verify=context)
+        assert login.status_code == 200
+        cookie = login.headers["set-cookie"].lower()
+        assert "secure" in cookie and "httponly" in cookie and "samesite=strict" in cookie
+    finally:
+        servers.close()

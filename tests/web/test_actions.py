@@ -8,6 +8,7 @@ it stopped, nothing is copied twice, and the audit trail names who did what.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -16,7 +17,7 @@ import imapclient
 import pytest
 
 from skylift.state.web_access import WebAccess
-from tests.web.conftest import PASSWORDS, Org, Web, run_web, session
+from tests.web.conftest import PASSWORDS, Org, Web, run_web, session, skylift
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +73,16 @@ def test_pause_cancel_resume_and_retry_go_through_the_runner(org: Org, slow_web:
     assert wave()["status"] == "cancelled"
 
     press("/waves/2/resume")
+
+    # dmitri done, eva running: the time left at the pace so far
+    def timed() -> dict[str, Any] | None:
+        now = wave()
+        return now if now["eta_seconds"] is not None else None
+
+    ahead = _until("a time left", timed)
+    assert ahead["status"] == "running" and ahead["finished"] == 1
     _until("wave 2 done", lambda: wave()["status"] == "done")
+    assert wave()["eta_seconds"] is None
     assert wave()["percent"] == 100
     for key in ("dmitri@new.example", "eva@new.example"):
         assert user(key)["messages"] == 40
@@ -89,6 +99,13 @@ def test_pause_cancel_resume_and_retry_go_through_the_runner(org: Org, slow_web:
     assert done == [("admin", "start", "2"), ("admin", "pause", "2"), ("admin", "cancel", "2"),
                     ("admin", "resume", "2"), ("admin", "retry", "dmitri@new.example")]  # fmt: skip
 
+    # /api/units is what `skylift jobs --json --all` prints, row for row
+    units = client.get("/api/units").json()
+    jobs = skylift("jobs", "--json", "--all", "--state", str(org.root / "slow.db"))
+    assert jobs.returncode == 0, jobs.stderr
+    assert units["items"] == json.loads(jobs.stdout)["items"]
+    assert len(units["items"]) == 5  # two runs of wave 2, dmitri's retry
+
 
 def test_calendar_contacts_and_directory_runs_are_listed_with_their_errors(
     org: Org, slow_web: Web
@@ -100,8 +117,34 @@ def test_calendar_contacts_and_directory_runs_are_listed_with_their_errors(
     units.start(ids["ann@new.example"])
     units.finish(ids["ann@new.example"], "failed", error="403 Forbidden: calendar-home-set")
     units.close()
+    from skylift.model.dav import DavKind, ItemRecord
+    from skylift.state.dav_ledger import DavLedger
+
+    ledger = DavLedger(org.root / "slow.db")
+    for uid in ("a", "b", "c"):
+        record = ItemRecord(uid, f"/ann/cal/{uid}.ics", "1", f"/t/{uid}.ics", "2", "h")
+        ledger.save("ann@new.example", DavKind.CALENDAR, "cal", record)
+    ledger.close()
     client, _ = session(slow_web, "admin")
     page = client.get("/work").text
+    assert "<td>ann@new.example</td><td>calendar</td><td>1</td><td>3</td>" in page
     assert "calendars" in page and "ann@new.example" in page
     assert "403 Forbidden: calendar-home-set" in page
     assert "No directory sync recorded yet." in page
+
+
+def test_a_mailbox_page_shows_where_its_mail_is_delivered_and_since_when(
+    org: Org, slow_web: Web
+) -> None:
+    from skylift.state.routing import RoutingRegistry
+
+    with RoutingRegistry(org.root / "slow.db") as registry:  # as `skylift cutover` writes it
+        registry.set(["eva@new.example"], "cloud", wave=2, run_id="cutover-1", actor="ops")
+    client, _ = session(slow_web, "admin")
+    eva = client.get("/api/users/eva@new.example").json()["items"][0]
+    assert eva["route"] == "cloud"
+    assert [(r["state"], r["wave"], r["actor"]) for r in eva["route_history"]] == [
+        ("cloud", 2, "ops")
+    ]
+    page = client.get("/users/eva@new.example").text
+    assert "mail delivered: <strong>cloud</strong>" in page

@@ -68,6 +68,22 @@ def test_admin_starts_a_wave_and_watches_it_reach_100_percent(
     assert "Projects/Apollo" in folders and "INBOX" in folders
     _screenshot(page, tmp_path / "chloe.png")
 
+    runs = page.locator("#runs tr").count()
+    page.click('button[data-action="retry"]')  # the same item is refused again, same words
+    page.wait_for_url(web.url + "/users/chloe@new.example")
+    page.wait_for_function(
+        "document.querySelector('[data-user] [data-field=state]').textContent === 'partial'"
+    )
+    for _ in range(100):
+        page.reload()
+        if page.locator("#runs tr").count() == runs + 1 and "partial" in page.inner_text(
+            "#runs tr:nth-child(2)"
+        ):
+            break
+        page.wait_for_timeout(200)
+    assert page.locator("#runs tr").count() == runs + 1
+    assert "Mail size is larger" in page.inner_text("#problems .reason")
+
     page.goto(web.url + "/")
     assert page.inner_text('[data-wave-status="1"]') == "done with problems"
     assert page.locator("#throughput rect").count() >= 1  # this minute's messages
@@ -79,8 +95,12 @@ def test_admin_starts_a_wave_and_watches_it_reach_100_percent(
     assert "alice@new.example" in page.content()
 
     page.goto(web.url + "/audit")
-    first = page.inner_text("#audit tr:nth-child(2)")
+    latest, first = (
+        page.inner_text("#audit tr:nth-child(2)"),
+        page.inner_text("#audit tr:nth-child(3)"),
+    )
     assert "admin" in first and "start" in first and "wave 1 started (3 mailboxes)" in first
+    assert "admin" in latest and "retry" in latest and "chloe@new.example started again" in latest
     page.close()
 
 

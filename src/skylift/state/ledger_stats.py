@@ -11,9 +11,10 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, inspect, select
 
 from skylift.state import schema as t
+from skylift.state.dav_ledger import dav_items
 from skylift.state.db import aware, utcnow
 from skylift.state.work_units import WorkUnitRow, WorkUnits
 
@@ -108,3 +109,20 @@ def throughput(engine: Engine, minutes: int = 60) -> list[dict[str, Any]]:
         {"minute": k.isoformat(timespec="minutes"), "messages": v[0], "bytes": v[1]}
         for k, v in sorted(buckets.items())
     ]
+
+
+def dav_accounts(engine: Engine) -> list[dict[str, Any]]:
+    """Each calendar/contacts account in the DAV ledger: collections and objects copied."""
+    if not inspect(engine).has_table(dav_items.name):
+        return []  # no migrate-calendars or migrate-contacts ran on this state yet
+    c = dav_items.c
+    query = (
+        select(c.account, c.kind, func.count(func.distinct(c.collection)), func.count())
+        .group_by(c.account, c.kind)
+        .order_by(c.account, c.kind)
+    )
+    with engine.connect() as conn:
+        return [
+            {"account": a, "kind": k, "collections": int(n), "objects": int(m)}
+            for a, k, n, m in conn.execute(query)
+        ]

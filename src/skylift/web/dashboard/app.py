@@ -30,8 +30,8 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from skylift.errors import ConfigError
 from skylift.model.units import human_bytes
+from skylift.runners.dirsync import read_journal
 from skylift.state import ledger_stats
-from skylift.state.directory_journal import DirectoryJournal
 from skylift.state.routing import RoutingRegistry
 from skylift.state.store import StateStore
 from skylift.state.web_access import TooManyTries, WebAccess
@@ -192,12 +192,8 @@ def create_app(
 
     def work_view() -> dict[str, Any]:
         rows = [r.to_dict() for r in ledger_stats.latest_units(units).values() if r.kind != "mail"]
-        journal = DirectoryJournal(state, "*")
-        try:
-            entries = journal.history(limit=200, every_pair=True)
-        finally:
-            journal.close()
-        return {"units": rows, "journal": entries}
+        entries = read_journal(state, 200)  # what `skylift dirsync-journal` prints
+        return {"units": rows, "journal": entries, "dav": ledger_stats.dav_accounts(store.engine)}
 
     @app.get("/work")
     async def work_page(request: Request) -> Response:
@@ -245,7 +241,7 @@ def create_app(
         who = caller(request, access, page=False)
         admin_form(who, await form(request))
         act(who, "retry", key)
-        return RedirectResponse(f"/users/{quote(key)}", status_code=303)
+        return RedirectResponse(f"/users/{quote(key, safe='@')}", status_code=303)
 
     # -- API, events, metrics ------------------------------------------------------------
     @app.get("/api/overview")

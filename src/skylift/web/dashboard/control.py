@@ -142,6 +142,9 @@ class WaveControl:
             pairs = self._wave(target)
             if self.busy(target):
                 return f"wave {target} is already running"
+            again = [p.key for p in pairs if self.busy(p.key)]
+            if again:  # a mailbox runs on one worker at a time
+                return f"wave {target} waits: {', '.join(again)} is running again"
             self._run(target, pairs)
             return f"wave {target} started ({len(pairs)} mailboxes)"
         if action in ("pause", "cancel"):
