@@ -41,6 +41,7 @@ PAGES: dict[str, tuple[str, ...]] = {
     "cutover": ("docs/cutover.md",),
     "rollback": ("docs/cutover.md",),
     "route": ("docs/cutover.md",),
+    "migrate-public-folders": ("docs/public-folders.md",),
 }
 
 

@@ -84,6 +84,7 @@ def test_public_folder_is_a_blocker_for_m365_but_not_generic_imap():
     m365 = check_mailbox(inv, load_profile("microsoft365"))
     public = next(f for f in m365 if f.kind == "public-folder")
     assert public.severity == "blocker" and "shared mailbox" in public.remedy
+    assert "skylift migrate-public-folders" in public.remedy  # where it can go instead
     shared = next(f for f in m365 if f.kind == "shared-folder")
     assert shared.severity == "info" and "dee" in shared.detail
     generic = check_mailbox(inv, load_profile("generic-imap"))

@@ -39,6 +39,7 @@ COMMANDS = {
     "cutover": "skylift.cli.route",
     "rollback": "skylift.cli.route",
     "route": "skylift.cli.route",
+    "migrate-public-folders": "skylift.cli.library",
 }
 COMMAND_MODULES = tuple(dict.fromkeys(COMMANDS.values()))
 

@@ -35,6 +35,11 @@ DEFAULT_REMEDIES = {
     "public-folder": "move it into a shared mailbox or a document library",
 }
 
+#: where what a mailbox cannot hold goes instead (docs/public-folders.md)
+LIBRARY_POINTER = (
+    "skylift migrate-public-folders copies it into a document library (docs/public-folders.md)"
+)
+
 LOGIN_REMEDY = (
     "check UserName/Password in the users CSV (or use --source-admin); "
     "the mailbox cannot be migrated until the login works"
@@ -199,7 +204,8 @@ def public_folder_finding(
         severity="info" if supported else "blocker",
         remedy="migrate it once, not per user"
         if supported
-        else (limit.remedy if limit else "use a shared mailbox or a document library"),
+        else (limit.remedy if limit else "use a shared mailbox or a document library")
+        + f"; {LIBRARY_POINTER}",
     )
 
 
