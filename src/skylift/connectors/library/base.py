@@ -70,6 +70,10 @@ class LibraryTarget(ABC):
     def list(self, folder: tuple[str, ...]) -> list[LibraryFile]:
         """The files (not sub-folders) of *folder*; [] for a folder that does not exist."""
 
+    def url_of(self, folder: tuple[str, ...], name: str) -> str:
+        """The address a reader opens file *name* of *folder* with (a link in a message)."""
+        return "/".join((*folder, name))
+
     def mtime(self, folder: tuple[str, ...], name: str) -> datetime | None:
         """The file's modification time where the library keeps one set by :meth:`put`."""
         return None

@@ -57,6 +57,9 @@ class WebDavLibrary(LibraryTarget):
     ) -> httpx.Response:
         return send(self.client, method, url, body, headers, self.who)
 
+    def url_of(self, folder: tuple[str, ...], name: str) -> str:
+        return self._url(folder, name)
+
     def ensure_folder(self, path: tuple[str, ...]) -> None:
         for depth in range(1, len(path) + 1):
             part = path[:depth]
