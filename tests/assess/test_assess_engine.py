@@ -59,6 +59,7 @@ def test_m365_flags_big_item_deep_folder_slash_reserved_and_case_collision():
     assert all(f.user == "ann@example.com" and f.folder == "INBOX" for f in big)
     assert "MaxReceiveSize" in big[0].remedy  # 40 MB can be allowed by raising the limit
     assert "shrink or delete" in big[1].remedy  # 200 MB is over even the raised limit
+    assert all("--detach-over" in f.remedy for f in big)  # where it can go instead
     assert big[0].source and "learn.microsoft.com" in big[0].source
     collision = next(f for f in findings if f.kind == "folder-name-collision")
     assert "Work" in collision.detail and "work" in collision.detail
