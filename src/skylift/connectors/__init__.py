@@ -17,6 +17,7 @@ from skylift.connectors.directory.base import (
     TargetSettings,
 )
 from skylift.connectors.endpoint import Endpoint
+from skylift.connectors.im.base import ImAccount, ImConnector
 from skylift.connectors.library.base import LibraryConnector, LibraryTarget
 from skylift.connectors.mail.base import MailConnector
 from skylift.errors import ConfigError
@@ -97,6 +98,17 @@ def library_connector(endpoint: Endpoint) -> LibraryConnector:
 def library_target(endpoint: Endpoint, login: Login) -> LibraryTarget:
     """Open the document library at *endpoint* for writing."""
     return library_connector(endpoint).open(login)
+
+
+IM_CONNECTORS: dict[str, str] = {
+    "xmpp": "skylift.connectors.im.xmpp:XmppConnector",
+}
+
+
+def im_account(endpoint: Endpoint, login: Login) -> ImAccount:
+    """Sign in to one instant-messaging account at *endpoint*."""
+    connector: ImConnector = _load(IM_CONNECTORS, endpoint, "instant messaging")(endpoint)
+    return connector.open(login)
 
 
 DIRECTORY_CONNECTORS: dict[str, str] = {
