@@ -75,6 +75,11 @@ def test_public_tree_lands_byte_identical_with_index_and_mapped_names(
         "=Public.CON": [Item(message(7), date=when(7))],
     }, sep=".")  # fmt: skip
     state = tmp_path / "s.db"
+    preview = _run(public_server, library, state, "--dry-run")
+    assert preview.returncode == 0, preview.stderr
+    assert json.loads(preview.stdout)["totals"]["to_copy"] == 6
+    assert not list(library.root.rglob("*.*"))  # a dry run writes nothing
+
     first = _run(public_server, library, state)
     assert first.returncode == 0, first.stderr
     out = json.loads(first.stdout)
