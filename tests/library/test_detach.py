@@ -28,6 +28,8 @@ def test_largest_attachments_go_first_and_only_as_many_as_needed() -> None:
     assert names == ["small.zip", "mid.zip"]  # the ones that fit stay attached
     assert "https://lib.example/huge.zip" in result.raw.decode()
     assert header_of(result.raw) == ("f" * 64, len(raw))
+    again = detach(raw, 600_000, "f" * 64, lambda n: f"https://lib.example/{n}")
+    assert again is not None and again.raw == result.raw  # the same bytes on every run
 
 
 def test_a_message_that_cannot_fit_is_left_alone() -> None:

@@ -448,14 +448,17 @@ class MailboxMigration:
             library.put(where, "original.eml", msg.raw, ref.internaldate)
             for part in result.detached:
                 library.put(where, _file_safe(part.name), part.data, ref.internaldate)
-            pending = CopyRecord(ref.uid, None, fp, ref.size, ref.flags, target_mark=mark)
+            # The ledger keeps the fingerprint of what the target holds (the rewrite is
+            # deterministic), so a killed run's append is found again, never made twice.
+            sent = fingerprint(result.raw)
+            pending = CopyRecord(ref.uid, None, sent, ref.size, ref.flags, target_mark=mark)
             self.store.record(self.mailbox, sname, validity, tname, [pending], "pending")
             (res,) = self.target.append(m.target, [Message(ref, result.raw)])
             if res.error:
                 self.store.drop_pending(self.mailbox, sname, [ref.uid])
                 self._problem(fr.rejected, "rejected", sname, ref, res.error)
                 continue
-            done = CopyRecord(ref.uid, res.uid, fp, ref.size, ref.flags)
+            done = CopyRecord(ref.uid, res.uid, sent, ref.size, ref.flags)
             self.store.record(self.mailbox, sname, validity, tname, [done], "copied")
             fr.copied += 1
             fr.detached += 1
