@@ -86,6 +86,7 @@ def dav_target(endpoint: Endpoint, kind: DavKind, login: Login) -> DavTarget:
 LIBRARY_CONNECTORS: dict[str, str] = {
     "webdav+https": "skylift.connectors.library.webdav:WebDavLibraryConnector",
     "webdav+http": "skylift.connectors.library.webdav:WebDavLibraryConnector",
+    "folder": "skylift.connectors.library.files:FolderLibraryConnector",
     "memory-library": "skylift.connectors.library.memory:MemoryLibraryConnector",
 }
 

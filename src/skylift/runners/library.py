@@ -16,7 +16,7 @@ from skylift.errors import ConfigError
 from skylift.model.account import Login
 from skylift.state.library_ledger import LibraryLedger
 
-LIBRARY_SCHEMES = ("webdav+https", "webdav+http")
+LIBRARY_SCHEMES = ("webdav+https", "webdav+http", "folder")
 
 
 @dataclass(frozen=True)
