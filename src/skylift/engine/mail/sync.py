@@ -23,18 +23,16 @@ from __future__ import annotations
 
 import email.parser
 import email.policy
-import re
 import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from functools import partial
 from pathlib import Path
 
 from skylift.connectors.library.base import LibraryTarget
 from skylift.connectors.mail.base import MailSource, MailTarget
 from skylift.engine.mail.budget import BudgetSpent, DailyBudget
-from skylift.engine.mail.detach import detach
+from skylift.engine.mail.detach_copy import copy_detached
 from skylift.engine.mail.folders import FolderMapping, FolderRules, map_folders
 from skylift.engine.mail.gmail import label_view
 from skylift.engine.mail.namespaces import message_count, refused_reason, report_namespaces
@@ -52,16 +50,6 @@ from skylift.engine.throttle import TokenBucket
 from skylift.errors import FolderNotFound, FolderRefused, Interrupted
 from skylift.model.mail import Folder, Message, MessageRef, fingerprint
 from skylift.state.store import CopyRecord, FolderMark, LedgerEntry, StateStore
-
-
-def _file_safe(name: str) -> str:
-    """A name any library takes (the strict SharePoint set; see docs/oversize.md)."""
-    return re.sub(r'[\x00-\x1f"*:<>?/\\|]', "_", name).strip(" .") or "_"
-
-
-def _link(library: LibraryTarget, where: tuple[str, ...], name: str) -> str:
-    return library.url_of(where, _file_safe(name))
-
 
 ProgressFn = Callable[[str, int, int], None]  # (mailbox, messages, bytes)
 
@@ -293,7 +281,7 @@ class MailboxMigration:
         fr.already_there += plan.already_there
         too_big = plan.too_big
         if self.opts.detach_over and self.opts.library is not None and too_big:
-            too_big = self._detach(m, fr, too_big, state.validity, target_existed)
+            too_big = copy_detached(self, m, fr, too_big, state.validity, target_existed)
         for ref, reason in too_big:
             self._problem(fr.skipped, "skipped", sname, ref, reason)
         if plan.copy:
@@ -421,49 +409,6 @@ class MailboxMigration:
             self.progress(self.mailbox, len(messages), nbytes)
             if over_budget and self.budget is not None:
                 raise self.budget.exhausted()
-
-    def _detach(
-        self, m: FolderMapping, fr: FolderReport, refs: list[tuple[MessageRef, str]],
-        validity: str, target_existed: bool,
-    ) -> list[tuple[MessageRef, str]]:  # fmt: skip
-        """Copy each oversize message with its large attachments in the library; return the
-        ones that still do not fit (with the reason)."""
-        library, limit = self.opts.library, self.opts.detach_over
-        assert library is not None and limit is not None
-        sname, tname = m.source_name, m.target_name
-        left: list[tuple[MessageRef, str]] = []
-        mark = self.target.select(m.target).next_uid if target_existed else 1
-        for ref, reason in refs:
-            self._check_stop()
-            msg = next(iter(self.source.fetch(m.source, [ref.uid])), None)
-            if msg is None:
-                continue
-            fp = msg.fingerprint
-            where = ("Detached", _file_safe(self.mailbox), fp[:16])
-            result = detach(msg.raw, limit, fp, partial(_link, library, where))
-            if result is None:
-                left.append((ref, reason + "; still too large without its attachments"))
-                continue
-            library.ensure_folder(where)
-            library.put(where, "original.eml", msg.raw, ref.internaldate)
-            for part in result.detached:
-                library.put(where, _file_safe(part.name), part.data, ref.internaldate)
-            # The ledger keeps the fingerprint of what the target holds (the rewrite is
-            # deterministic), so a killed run's append is found again, never made twice.
-            sent = fingerprint(result.raw)
-            pending = CopyRecord(ref.uid, None, sent, ref.size, ref.flags, target_mark=mark)
-            self.store.record(self.mailbox, sname, validity, tname, [pending], "pending")
-            (res,) = self.target.append(m.target, [Message(ref, result.raw)])
-            if res.error:
-                self.store.drop_pending(self.mailbox, sname, [ref.uid])
-                self._problem(fr.rejected, "rejected", sname, ref, res.error)
-                continue
-            done = CopyRecord(ref.uid, res.uid, sent, ref.size, ref.flags)
-            self.store.record(self.mailbox, sname, validity, tname, [done], "copied")
-            fr.copied += 1
-            fr.detached += 1
-            fr.bytes += len(result.raw)
-        return left
 
     def _label_instead(
         self, m: FolderMapping, fr: FolderReport, validity: str, fresh: list[tuple[Message, str]]
