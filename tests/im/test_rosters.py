@@ -73,6 +73,11 @@ def test_rosters_move_with_groups_and_subscriptions_and_rerun_changes_nothing(
     )
     args = ["migrate-contacts-im", "--source", old.url(), "--target", new.url(),
             "--users", users, "--json"]  # fmt: skip
+    preview = run_skylift(*args, "--dry-run")
+    assert preview.returncode == 0, preview.stderr
+    assert json.loads(preview.stdout)["totals"]["items_set"] == 3
+    assert _rosters(new, NEW) == {"alice": [], "bob": []}  # a dry run writes nothing
+
     first = run_skylift(*args)
     assert first.returncode == 0, first.stderr + first.stdout
     after = _rosters(new, NEW)

@@ -90,3 +90,19 @@ def test_60mb_message_arrives_with_a_link_and_the_library_holds_the_rest(
     again = run_skylift("migrate", *args, *lib, env=env)
     assert again.returncode == 0
     assert sum(f["copied"] for f in json.loads(again.stdout)["items"][0]["folders"]) == 0
+
+
+@pytest.mark.parametrize(
+    "extra,words",
+    [
+        (["--library", "webdav+http://127.0.0.1:9/"], "--library is only used with --detach-over"),
+        (["--detach-over", "35M"], "--detach-over needs --library URL"),
+    ],
+)
+def test_half_of_the_option_pair_is_one_line(extra: list[str], words: str, tmp_path: Path) -> None:
+    result = run_skylift(
+        "migrate", "--source", "imap://127.0.0.1:9", "--target", "imap://127.0.0.1:9",
+        "--user", "a@new.example", "--state", tmp_path / "s.db", *extra,
+    )  # fmt: skip
+    assert result.returncode == 2 and words in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr
