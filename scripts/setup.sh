@@ -18,6 +18,7 @@ APT_PACKAGES=(
   samba samba-ad-dc samba-ad-provision samba-dsdb-modules winbind   # a real Active Directory DC (tests)
   cyrus-common cyrus-admin sasl2-bin   # Cyrus IMAP's tools; its imapd is unpacked below
   libdb5.3 libnsl2 libsasl2-2 libssl3  # what the Postfix unpacked below links against
+  prosody                       # XMPP servers: IM contact lists moved between two (tests)
 )
 missing=()
 for p in "${APT_PACKAGES[@]}"; do

@@ -42,6 +42,8 @@ PAGES: dict[str, tuple[str, ...]] = {
     "rollback": ("docs/cutover.md",),
     "route": ("docs/cutover.md",),
     "web": ("docs/dashboard.md",),
+    "migrate-public-folders": ("docs/public-folders.md",),
+    "migrate-contacts-im": ("docs/im.md",),
 }
 
 

@@ -187,7 +187,9 @@ def test_shared_and_public_namespaces(seeded):
     [public] = seeded["report"]["organization_findings"]
     assert public["kind"] == "public-folder" and public["folder"] == "Public.Announcements"
     assert "visible to 3 users" in public["detail"]
-    assert public["severity"] == "blocker" and public["remedy"] == "use a shared mailbox"
+    assert public["severity"] == "blocker" and public["remedy"].startswith(
+        "use a shared mailbox; skylift migrate-public-folders"
+    )
     assert seeded["report"]["totals"]["blockers_by_kind"]["public-folder"] == 1
 
 

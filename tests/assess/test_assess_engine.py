@@ -59,6 +59,7 @@ def test_m365_flags_big_item_deep_folder_slash_reserved_and_case_collision():
     assert all(f.user == "ann@example.com" and f.folder == "INBOX" for f in big)
     assert "MaxReceiveSize" in big[0].remedy  # 40 MB can be allowed by raising the limit
     assert "shrink or delete" in big[1].remedy  # 200 MB is over even the raised limit
+    assert all("--detach-over" in f.remedy for f in big)  # where it can go instead
     assert big[0].source and "learn.microsoft.com" in big[0].source
     collision = next(f for f in findings if f.kind == "folder-name-collision")
     assert "Work" in collision.detail and "work" in collision.detail
@@ -84,6 +85,7 @@ def test_public_folder_is_a_blocker_for_m365_but_not_generic_imap():
     m365 = check_mailbox(inv, load_profile("microsoft365"))
     public = next(f for f in m365 if f.kind == "public-folder")
     assert public.severity == "blocker" and "shared mailbox" in public.remedy
+    assert "skylift migrate-public-folders" in public.remedy  # where it can go instead
     shared = next(f for f in m365 if f.kind == "shared-folder")
     assert shared.severity == "info" and "dee" in shared.detail
     generic = check_mailbox(inv, load_profile("generic-imap"))

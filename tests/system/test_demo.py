@@ -40,6 +40,11 @@ def test_demo_migrates_verifies_and_cleans_up(short_dir: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert "every message arrived byte for byte" in result.stderr
     assert "rerun: 0 copied" in result.stderr
+    # the public folders went to the document library, not left behind
+    assert "public folders: 12 messages in 3 folders" in " ".join(result.stderr.split())
+    library = short_dir / "d" / "document-library"
+    assert (library / "Projects" / "Q1_ plan_" / "index.html").is_file()
+    assert len(list(library.rglob("*.eml"))) == 12
     assert "--keep" in result.stderr  # says how to keep the servers, not commands against none
     assert not (short_dir / "d" / "demo-servers.json").exists()
 

@@ -40,6 +40,8 @@ COMMANDS = {
     "rollback": "skylift.cli.route",
     "route": "skylift.cli.route",
     "web": "skylift.cli.web",
+    "migrate-public-folders": "skylift.cli.library",
+    "migrate-contacts-im": "skylift.cli.im",
 }
 COMMAND_MODULES = tuple(dict.fromkeys(COMMANDS.values()))
 

@@ -30,11 +30,18 @@ from skylift.connectors.endpoint import Endpoint
 from skylift.demo.dovecot import DovecotServer
 from skylift.demo.lmtp_dovecot import LmtpDovecot
 from skylift.demo.onprem_mta import master_pid, start_onprem_mta
-from skylift.demo.organization import PEOPLE, demo_messages, fill_mailbox
+from skylift.demo.organization import (
+    PEOPLE,
+    demo_messages,
+    fill_mailbox,
+    public_folder_messages,
+)
 from skylift.demo.postfix import PostfixServer
 from skylift.engine.mail.sync import MigrateOptions
 from skylift.engine.users import load_users
 from skylift.errors import EXIT_ITEMS_FAILED, EXIT_OK, ConfigError
+from skylift.model.account import Login, Secret
+from skylift.runners.library import LibraryRun, migrate_public_folders
 from skylift.runners.mail import RunSettings, migrate_all, verify_all
 from skylift.state.store import StateStore
 
@@ -94,7 +101,10 @@ def demo(
     targets = {f"{name}@new.example": f"{name}-new-pw" for name, _ in PEOPLE}
     console.print(f"[bold]skylift demo[/bold] in {root}")
     # The old server's logins have no domain: LMTP delivers alice@new.example to "alice".
-    source = LmtpDovecot(root / "old-mail-server", users=users, separator=".", lmtp_local_part=True)
+    source = LmtpDovecot(
+        root / "old-mail-server", users=users, separator=".", lmtp_local_part=True,
+        public_namespace="Public",
+    )  # fmt: skip
     target = LmtpDovecot(
         root / "cloud-suite",
         users=targets,
@@ -117,6 +127,8 @@ def demo(
 
         for name, password in users.items():
             fill_mailbox(source.imap_port, name, password, demo_messages(name, messages), ".")
+        first, first_pw = next(iter(users.items()))
+        fill_mailbox(source.imap_port, first, first_pw, public_folder_messages(), ".")
         csv = root / "users.csv"
         csv.write_text(
             "EmailAddress,UserName,Password,TargetPassword\n"
@@ -147,7 +159,20 @@ def demo(
             )
         finally:
             store.close()
+        library = root / "document-library"
+        library.mkdir(exist_ok=True)
+        public = migrate_public_folders(
+            LibraryRun(
+                src, Endpoint.parse(library.as_uri().replace("file:", "folder:")),
+                Login(first, Secret(first_pw)), Login(""), str(root / "skylift.db"),
+            )
+        )  # fmt: skip
+        console.print(
+            f"public folders: {sum(r.copied + r.already for r in public)} messages in "
+            f"{len(public)} folders -> {library} (.eml files, index.html per folder)"
+        )
         ok = run.ok and all(r.ok for r in reports) and rerun.totals()["copied"] == 0
+        ok = ok and not any(r.failed for r in public)
         console.print(
             "[green]demo finished: every message arrived byte for byte[/green]"
             if ok

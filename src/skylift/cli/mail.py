@@ -18,6 +18,7 @@ import typer
 
 from skylift.cli import cloud
 from skylift.cli.common import envelope, print_json
+from skylift.cli.detach import DetachOverOpt, LibraryOpt, LibraryUserOpt, open_library
 from skylift.cli.interrupt import graceful_stop, print_resume_hint
 from skylift.cli.options import (
     DEFAULT_TIMEOUT,
@@ -247,6 +248,9 @@ def migrate(
         ),
     ] = None,
     gmail_labels: GmailLabelsOpt = "folders",
+    detach_over: DetachOverOpt = None,
+    library: LibraryOpt = None,
+    library_user: LibraryUserOpt = None,
     source_ca: SourceCaOpt = None,
     target_ca: TargetCaOpt = None,
     insecure_source: InsecureSourceOpt = False,
@@ -300,6 +304,7 @@ def migrate(
                 parse_size(daily_budget) or None if daily_budget else sign_in.daily_budget()
             ),
             export_dir=report_dir / "non-mail" if report_dir else None,
+            detach_over=parse_size(detach_over) if detach_over else None,
         )
     except (ValueError, re.error) as exc:
         raise ConfigError(str(exc)) from None
@@ -317,6 +322,11 @@ def migrate(
         parallel = planned_parallel(pairs, waves)
     parallel = sign_in.default("parallel", parallel, 4)
     max_connections = sign_in.default("max_connections", max_connections, 10)
+    options.library = open_library(
+        options.detach_over, library, library_user, allow_plaintext, timeout
+    )
+    if options.detach_over:  # over it a message is detached, not sent whole
+        options.max_size = min(options.max_size or options.detach_over, options.detach_over)
     store = StateStore(state)
     live = MigrateProgress(
         enabled=not json_out and sys.stderr.isatty(), total=len(pairs), dry_run=dry_run
@@ -334,6 +344,8 @@ def migrate(
             run = migrate_all(pairs, src, dst, store, options, settings, live.advance)
     finally:
         store.close()
+        if options.library is not None:
+            options.library.close()
     if json_out:
         print_json(run.as_dict())
     else:

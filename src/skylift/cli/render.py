@@ -219,6 +219,8 @@ def print_verify(reports: list[VerifyReport]) -> None:
     out.print(table)
     print_errors([(r.mailbox, r.error) for r in reports if r.error])
     for r in reports:
+        if r.detached:
+            out.print(f"{r.mailbox}: {r.detached} message(s) with attachments in the library")
         for d in r.differences[:200]:
             uid = f" uid {d.uid}" if d.uid else ""
             out.print(f"{r.mailbox}: '{d.folder}'{uid}: {d.what}: {d.detail}")

@@ -17,6 +17,8 @@ from skylift.connectors.directory.base import (
     TargetSettings,
 )
 from skylift.connectors.endpoint import Endpoint
+from skylift.connectors.im.base import ImAccount, ImConnector
+from skylift.connectors.library.base import LibraryConnector, LibraryTarget
 from skylift.connectors.mail.base import MailConnector
 from skylift.errors import ConfigError
 from skylift.model.account import Login, Secret
@@ -79,6 +81,35 @@ def dav_target(endpoint: Endpoint, kind: DavKind, login: Login) -> DavTarget:
     if not connector.capabilities.writes:
         raise ConfigError(f"{endpoint.scheme}:// is a source only; it cannot be written to")
     return connector.open_target(login)
+
+
+LIBRARY_CONNECTORS: dict[str, str] = {
+    "webdav+https": "skylift.connectors.library.webdav:WebDavLibraryConnector",
+    "webdav+http": "skylift.connectors.library.webdav:WebDavLibraryConnector",
+    "folder": "skylift.connectors.library.files:FolderLibraryConnector",
+    "memory-library": "skylift.connectors.library.memory:MemoryLibraryConnector",
+}
+
+
+def library_connector(endpoint: Endpoint) -> LibraryConnector:
+    """The document library connector for *endpoint*'s scheme; ConfigError if unknown."""
+    return _load(LIBRARY_CONNECTORS, endpoint, "document library")(endpoint)  # type: ignore[no-any-return]
+
+
+def library_target(endpoint: Endpoint, login: Login) -> LibraryTarget:
+    """Open the document library at *endpoint* for writing."""
+    return library_connector(endpoint).open(login)
+
+
+IM_CONNECTORS: dict[str, str] = {
+    "xmpp": "skylift.connectors.im.xmpp:XmppConnector",
+}
+
+
+def im_account(endpoint: Endpoint, login: Login) -> ImAccount:
+    """Sign in to one instant-messaging account at *endpoint*."""
+    connector: ImConnector = _load(IM_CONNECTORS, endpoint, "instant messaging")(endpoint)
+    return connector.open(login)
 
 
 DIRECTORY_CONNECTORS: dict[str, str] = {

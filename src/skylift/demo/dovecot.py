@@ -62,6 +62,8 @@ class DovecotServer:
     quota_max_mail_size: str | None = None
     quota_messages: int | None = None
     special_use_autocreate: bool = False
+    #: prefix of a public namespace (Exchange-style public folders, shared by every user)
+    public_namespace: str | None = None
     imap_port: int = 0
     imaps_port: int = 0
     pop3_port: int = 0
@@ -194,6 +196,13 @@ class DovecotServer:
         lines.append(
             f"namespace inbox {{\n  inbox = yes\n  separator = {self.separator}\n{specials}}}"
         )
+        if self.public_namespace:
+            lines.append(
+                f"namespace public {{\n  type = public\n  separator = {self.separator}\n"
+                f"  prefix = {self.public_namespace}{self.separator}\n"
+                f"  location = maildir:{self.mail_root}/public{layout}:INDEX=~/public\n"
+                "  subscriptions = no\n  list = yes\n}"
+            )
         if self._quota:
             rules = ["  quota = count:User quota", "  quota_vsizes = yes"]
             if self.quota_max_mail_size:

@@ -80,6 +80,27 @@ def demo_messages(user: str, count: int, seed: int = 7) -> list[DemoMessage]:
     return out
 
 
+#: the organization's public folders (one name a document library cannot hold as it is)
+PUBLIC_FOLDERS = ["Public/Announcements", "Public/Projects", "Public/Projects/Q1: plan?"]
+
+
+def public_folder_messages(count: int = 12, seed: int = 7) -> list[DemoMessage]:
+    """*count* messages spread over :data:`PUBLIC_FOLDERS` (the demo's public namespace)."""
+    rng = random.Random(f"{seed}-public")
+    start = datetime(2018, 6, 1, 9, 0, tzinfo=UTC)
+    out = []
+    for i in range(count):
+        date = start + timedelta(days=rng.randint(0, 900), minutes=i)
+        sender = rng.choice(PEOPLE)
+        raw = (
+            f"From: {sender[1]} <{sender[0]}@old.example>\r\nTo: all@old.example\r\n"
+            f"Subject: Notice {i}\r\nDate: {date.strftime('%a, %d %b %Y %H:%M:%S +0000')}\r\n"
+            f"Message-ID: <public.{i}@old.example>\r\n\r\nPosted to everyone ({i}).\r\n"
+        ).encode()
+        out.append(DemoMessage(PUBLIC_FOLDERS[i % len(PUBLIC_FOLDERS)], raw, ("\\Seen",), date))
+    return out
+
+
 def fill_mailbox(
     port: int, user: str, password: str, messages: list[DemoMessage], sep: str
 ) -> None:

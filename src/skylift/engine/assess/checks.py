@@ -35,6 +35,17 @@ DEFAULT_REMEDIES = {
     "public-folder": "move it into a shared mailbox or a document library",
 }
 
+#: where what a mailbox cannot hold goes instead (docs/public-folders.md)
+LIBRARY_POINTER = (
+    "skylift migrate-public-folders copies it into a document library (docs/public-folders.md)"
+)
+
+#: where an oversize message's attachments can go instead (docs/oversize.md)
+DETACH_POINTER = (
+    "or migrate it with --detach-over SIZE --library URL: its large attachments go to a "
+    "document library, linked from the message (docs/oversize.md)"
+)
+
 LOGIN_REMEDY = (
     "check UserName/Password in the users CSV (or use --source-admin); "
     "the mailbox cannot be migrated until the login works"
@@ -199,7 +210,8 @@ def public_folder_finding(
         severity="info" if supported else "blocker",
         remedy="migrate it once, not per user"
         if supported
-        else (limit.remedy if limit else "use a shared mailbox or a document library"),
+        else (limit.remedy if limit else "use a shared mailbox or a document library")
+        + f"; {LIBRARY_POINTER}",
     )
 
 
@@ -325,6 +337,7 @@ def _check_items(
                     f"larger than the target's maximum of {human_bytes(raisable)}: save the "
                     "attachment elsewhere and shrink or delete the message"
                 )
+            remedy = f"{remedy}; {DETACH_POINTER}" if remedy else DETACH_POINTER
             found.append(
                 _finding(
                     "item-too-large",

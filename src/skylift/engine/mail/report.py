@@ -38,6 +38,8 @@ class FolderReport:
     in_other_labels: int = 0
     #: Gmail target: messages already uploaded elsewhere that got this folder as a label
     labels_added: int = 0
+    #: over --detach-over: copied with large attachments moved to the library (docs/oversize.md)
+    detached: int = 0
     skipped: list[ItemProblem] = field(default_factory=list)
     rejected: list[ItemProblem] = field(default_factory=list)
     failed: list[ItemProblem] = field(default_factory=list)

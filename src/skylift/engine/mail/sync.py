@@ -29,8 +29,10 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from skylift.connectors.library.base import LibraryTarget
 from skylift.connectors.mail.base import MailSource, MailTarget
 from skylift.engine.mail.budget import BudgetSpent, DailyBudget
+from skylift.engine.mail.detach_copy import copy_detached
 from skylift.engine.mail.folders import FolderMapping, FolderRules, map_folders
 from skylift.engine.mail.gmail import label_view
 from skylift.engine.mail.namespaces import message_count, refused_reason, report_namespaces
@@ -69,6 +71,10 @@ class MigrateOptions:
     daily_budget: int | None = None
     #: a source with labels (Gmail): "folders" (a copy per label folder) or "keywords"
     gmail_labels: str = "folders"
+    #: --detach-over: a message over this many bytes goes with its large attachments moved
+    #: into *library* (engine/mail/detach.py); None: such a message is skipped
+    detach_over: int | None = None
+    library: LibraryTarget | None = None
     # Set by the first Ctrl-C: stop at the next batch boundary, after the ledger is written.
     stop: threading.Event = field(default_factory=threading.Event)
 
@@ -273,7 +279,10 @@ class MailboxMigration:
             self._report_plan(fr, plan)
             return
         fr.already_there += plan.already_there
-        for ref, reason in plan.too_big:
+        too_big = plan.too_big
+        if self.opts.detach_over and self.opts.library is not None and too_big:
+            too_big = copy_detached(self, m, fr, too_big, state.validity, target_existed)
+        for ref, reason in too_big:
             self._problem(fr.skipped, "skipped", sname, ref, reason)
         if plan.copy:
             self._copy(

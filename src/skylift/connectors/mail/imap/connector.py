@@ -145,6 +145,7 @@ class ImapMailbox(MailTarget):
         self.login_info = login
         self._selected: tuple[str, bool] | None = None
         self._foreign: list[Folder] | None = None  # listed folders outside the personal namespace
+        self._foreign_names: dict[tuple[str, ...], str] = {}  # their paths -> server names
         self.client = self._connect()
         try:
             self._login()
@@ -286,7 +287,10 @@ class ImapMailbox(MailTarget):
 
     # -- helpers ----------------------------------------------------------------------
     def name_of(self, folder: Folder) -> str:
-        return self.names.to_name(folder.path)
+        """The server's name of *folder*; a shared or other user's folder (from
+        :meth:`shared_folders`) keeps the full server name it was listed with."""
+        foreign = self._foreign_names.get(folder.path)
+        return foreign if foreign is not None else self.names.to_name(folder.path)
 
     def _call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
         """Run one IMAP command; connection failures become TransientError."""
@@ -330,6 +334,7 @@ class ImapMailbox(MailTarget):
             lower = {f.lower() for f in flags}
             found = self.names.to_path(name, sep)
             if found is None:  # another user's or a shared folder: not this mailbox's tree
+                self._foreign_names[tuple(name.split(sep)) if sep else (name,)] = name
                 self._foreign.append(
                     Folder(
                         path=tuple(name.split(sep)) if sep else (name,),

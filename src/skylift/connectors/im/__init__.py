@@ -1,0 +1,1 @@
+"""Instant-messaging accounts (XMPP): contact lists (rosters) to read and write."""

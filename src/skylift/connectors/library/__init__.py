@@ -1,0 +1,1 @@
+"""Document libraries (WebDAV: SharePoint, OneDrive, Nextcloud) as a place mail can go."""

@@ -1,0 +1,1 @@
+"""Mail into a document library: public folders as .eml trees with an index page per folder."""
