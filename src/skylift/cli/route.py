@@ -316,8 +316,9 @@ def _wave_command(name: str):  # type: ignore[no-untyped-def]
         dry_run: DryRunOpt = False,
         json_out: JsonOpt = False,
     ) -> int:
-        from skylift.runners.cutover import WaveJob, cutover, default_actor, rollback
+        from skylift.runners.cutover import WaveJob, cutover, default_actor
         from skylift.runners.mail import RunSettings
+        from skylift.runners.rollback import rollback
 
         if source is None or target is None:
             raise ConfigError("--source and --target are needed (the deltas copy mail)")

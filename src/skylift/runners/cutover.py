@@ -6,9 +6,10 @@ relay is not this MTA, every recipient resolves on the cloud side; a user who fa
 on-prem and the report says why; (3) flip the routing of every user who passed in one
 registry transaction and one atomic map change; (4) a last delta for the mail that arrived
 on-prem during the flip; (5) record one work unit per user. ``rollback`` restores the route
-each user of the wave had before, then copies what arrived in the cloud meanwhile back to
-the source (a reverse delta of mail, and of calendars and contacts where configured), so
-nothing is stranded.
+each user of the wave had before (``runners/rollback.py``), then copies what arrived in the
+cloud meanwhile back to the source (a reverse delta of mail, and of calendars and contacts
+where configured), so nothing is stranded. The mail deltas and the pre-flight are in
+``runners/cutover_mail.py``.
 
 The registry is the only memory: the maps are always written from it, so a run killed at
 any point is finished by running the same command again (maps rewritten to match, deltas
@@ -35,10 +36,7 @@ from typing import Any
 from skylift.connectors.endpoint import Endpoint
 from skylift.connectors.mta.postfix import PostfixConfig
 from skylift.connectors.mta.sieve import write_scripts
-from skylift.connectors.mta.smtp import check_recipients
-from skylift.engine.mail.folders import FolderRules
 from skylift.engine.mail.report import RunReport
-from skylift.engine.mail.sync import MigrateOptions
 from skylift.engine.routing.plan import (
     MAP_NAMES,
     CloudRelay,
@@ -46,12 +44,12 @@ from skylift.engine.routing.plan import (
     postfix_maps,
     sieve_redirects,
 )
-from skylift.errors import ConfigError, ConnectError
+from skylift.errors import ConfigError
 from skylift.model.account import MailboxPair
 from skylift.runners.cutover_dav import DavDelta, dav_delta
-from skylift.runners.cutover_directory import DirectoryRouting, restore_routes, set_routes
-from skylift.runners.mail import RunSettings, migrate_all, verify_all
-from skylift.state.ledger_mirror import inverse_folders, mirror, reverse_key
+from skylift.runners.cutover_directory import DirectoryRouting, set_routes
+from skylift.runners.cutover_mail import copied, failed, mail_delta, preflight
+from skylift.runners.mail import RunSettings
 from skylift.state.routing import RouteRecord, RouteState, RoutingRegistry
 from skylift.state.store import StateStore
 from skylift.state.work_units import WorkUnits, new_run_id
@@ -210,83 +208,6 @@ def wait_for_deliveries(routing: Routing, users: set[str], seconds: float) -> No
         time.sleep(0.2)
 
 
-# -- the mail side ----------------------------------------------------------------------------
-
-
-def _delta(
-    job: WaveJob, pairs: list[MailboxPair], store: StateStore, *, reverse: bool = False
-) -> RunReport:
-    """One migrate pass (source -> target, or target -> source for a rollback)."""
-    report = RunReport(command="migrate")
-    if reverse:
-        # each user's folders go home where they came from: one pass per folder mapping
-        groups: dict[tuple[tuple[str, str], ...], list[MailboxPair]] = {}
-        for p in pairs:
-            home = tuple(sorted(inverse_folders(store.engine, p.key).items()))
-            groups.setdefault(home, []).append(
-                MailboxPair(reverse_key(p.key), p.target, p.source, p.extra)
-            )
-        for home, run_pairs in groups.items():
-            options = MigrateOptions(rules=FolderRules(map_folder=dict(home)), stop=job.stop)
-            done = migrate_all(
-                run_pairs, job.target, job.source, store, options, job.settings, lambda *_: None
-            )
-            report.mailboxes += done.mailboxes
-    elif pairs:
-        report = migrate_all(
-            pairs, job.source, job.target, store, MigrateOptions(stop=job.stop), job.settings,
-            lambda *_: None,
-        )  # fmt: skip
-    for pair in pairs:  # tell the other direction what this one copied
-        fwd, back = pair.key, reverse_key(pair.key)
-        if reverse:
-            mirror(store.engine, back, fwd)
-        else:
-            mirror(store.engine, fwd, back)
-    return report
-
-
-def _copied(report: RunReport, key: str) -> int:
-    for m in report.mailboxes:
-        if m.mailbox in (key, reverse_key(key)):
-            return m.totals()["copied"]
-    return 0
-
-
-def _failed(report: RunReport) -> dict[str, str]:
-    out = {}
-    for m in report.mailboxes:
-        if m.status != "ok":
-            key = m.mailbox.removesuffix("#rollback")
-            out[key] = m.error or f"final delta incomplete ({m.status}): rerun migrate to see why"
-    return out
-
-
-def preflight(job: WaveJob, pairs: list[MailboxPair], store: StateStore) -> dict[str, str]:
-    """User -> why they cannot move now (verify differences, unresolved recipient)."""
-    why: dict[str, str] = {}
-    reports = verify_all(
-        pairs, job.source, job.target, store, MigrateOptions(), job.settings, False
-    )
-    for r in reports:
-        if r.error:
-            why[r.mailbox] = f"verify: {r.error}"
-        elif r.differences:
-            d = r.differences[0]
-            why[r.mailbox] = (
-                f"verify: {len(r.differences)} difference(s), first: {d.folder}: {d.what} {d.detail}"
-            )
-    relay = job.routing.relay
-    try:
-        answers = check_recipients(relay.scheme, relay.host, relay.port, [p.key for p in pairs])
-    except ConnectError as exc:
-        raise ConnectError(f"pre-flight: cloud relay {relay.url}: {exc}") from None
-    for user, answer in answers.items():
-        if not answer.ok and user not in why:
-            why[user] = f"does not resolve on {relay.url}: {answer.code} {answer.text}"
-    return why
-
-
 # -- the two commands -------------------------------------------------------------------------
 
 
@@ -325,8 +246,8 @@ def cutover(job: WaveJob) -> WaveReport:
         # (1) final delta, the wave marked migrating (still delivered on-prem)
         job.on_step("final-delta")
         mark([p.key for p in todo], RouteState.MIGRATING, "final delta")
-        first = _delta(job, todo, store)
-        why = _failed(first)
+        first = mail_delta(job, todo, store)
+        why = failed(first)
         dav_why, dav_first = (
             ({}, {})
             if job.stop.is_set()
@@ -343,10 +264,10 @@ def cutover(job: WaveJob) -> WaveReport:
         why |= preflight(job, ready, store) if ready else {}
         again = [p for p in ready if p.key in why and why[p.key].startswith("verify:")]
         if again:
-            second = _delta(job, again, store)
+            second = mail_delta(job, again, store)
             for p in again:
                 del why[p.key]
-            why |= _failed(second) | preflight(job, again, store)
+            why |= failed(second) | preflight(job, again, store)
         report.steps.append("preflight")
         if job.stop.is_set():
             return _stopped_before_flip(job, report, todo, outcomes, mark, units, ids, first)
@@ -380,7 +301,7 @@ def cutover(job: WaveJob) -> WaveReport:
             time.sleep(job.settle_seconds)
         wait_for_deliveries(job.routing, {p.key for p in moving}, job.drain_seconds)
         job.on_step("last-delta")
-        last = _delta(job, moving + done, store)
+        last = mail_delta(job, moving + done, store)
         if job.stop.is_set():  # routed to the cloud already: a rerun runs the last delta again
             report.stopped = True
             dav_late = {p.key: "stopped by Ctrl-C" for p in moving + done} if job.dav else {}
@@ -391,9 +312,9 @@ def cutover(job: WaveJob) -> WaveReport:
         # (5) record
         for p in moving + done:
             outcomes[p.key].after = RouteState.CLOUD.value
-            outcomes[p.key].copied = _copied(first, p.key) + _copied(last, p.key)
+            outcomes[p.key].copied = copied(first, p.key) + copied(last, p.key)
             outcomes[p.key].dav_copied = dav_first.get(p.key, 0) + dav_last.get(p.key, 0)
-        late = _failed(last) | {u: r for u, r in dav_late.items() if u not in _failed(last)}
+        late = failed(last) | {u: r for u, r in dav_late.items() if u not in failed(last)}
         for p in job.pairs:
             o = outcomes[p.key]
             if p.key in late and not o.reason:
@@ -426,93 +347,10 @@ def _stopped_before_flip(
     mark([p.key for p in todo], RouteState.ONPREM, reason)
     for p in job.pairs:
         o = outcomes[p.key]
-        o.copied = _copied(first, p.key)
+        o.copied = copied(first, p.key)
         if any(t.key == p.key for t in todo):
             o.after, o.reason = RouteState.ONPREM.value, reason
         units.finish(ids[p.key], "partial" if o.reason else "done", items=o.copied, error=o.reason)
     report.stopped = True
     report.users = list(outcomes.values())
     return report
-
-
-def previous_state(history: list[RouteRecord], wave: int) -> RouteState:
-    """The route a user had before this wave's cut-over moved them (on-prem if none)."""
-    for record in reversed(history):
-        if record.wave == wave and record.state in (RouteState.MIGRATING, RouteState.CLOUD):
-            continue
-        if record.reason and record.reason.startswith("rollback"):
-            continue
-        return record.state
-    return RouteState.ONPREM
-
-
-def rollback(job: WaveJob) -> WaveReport:
-    """Restore the wave's previous routing, then copy the cloud's new mail back."""
-    run_id = new_run_id("rollback")
-    report = WaveReport("rollback", job.wave, job.dry_run, run_id)
-    check_routing(job.routing)
-    registry = RoutingRegistry(job.state)
-    store = StateStore(job.state)
-    units = WorkUnits(store.engine)
-    try:
-        outcomes: dict[str, UserOutcome] = {}
-        back: list[MailboxPair] = []
-        for p in job.pairs:
-            current = registry.current(p.key)
-            now = current.state if current else RouteState.ONPREM
-            wanted = previous_state(registry.history(p.key), job.wave)
-            outcomes[p.key] = UserOutcome(p.key, now.value, wanted.value)
-            history = registry.history(p.key)
-            if any(r.wave == job.wave and r.state == RouteState.CLOUD for r in history):
-                back.append(p)  # mail may have reached the cloud: copy it back
-        if job.dry_run:
-            report.users = list(outcomes.values())
-            report.steps = ["dry-run: nothing copied, no route changed"]
-            return report
-        ids = units.queue(run_id, "cutover", [p.key for p in job.pairs])
-        for p in job.pairs:
-            units.start(ids[p.key])
-        job.on_step("flip")
-        for p in job.pairs:
-            registry.set(
-                [p.key], outcomes[p.key].after, wave=job.wave, run_id=run_id, actor=job.actor,
-                reason=f"rollback of wave {job.wave}",
-            )  # fmt: skip
-        report.maps_changed, _ = write_routes(job.routing, registry.all_current(), job.everyone)
-        unrestored: dict[str, str] = {}
-        if job.routing.directory is not None:
-            unrestored = restore_routes(
-                job.routing.directory, registry, [p.key for p in job.pairs], job.wave
-            )
-        report.steps.append("flip")
-        # reverse delta: the mail that reached the cloud while the wave lived there
-        job.on_step("reverse-delta")
-        reverse = _delta(job, back, store, reverse=True)
-        report.stopped = job.stop.is_set()  # routes restored; the rerun copies the rest back
-        dav_late, dav_back = (
-            ({}, {})
-            if report.stopped
-            else dav_delta(job.dav, back, job.state, job.settings.parallel, reverse=True)
-        )
-        report.steps.append("reverse-delta")
-        late = _failed(reverse)
-        for p in job.pairs:
-            o = outcomes[p.key]
-            o.copied = _copied(reverse, p.key)
-            o.dav_copied = dav_back.get(p.key, 0)
-            if p.key in late:
-                o.reason = f"reverse delta: {late[p.key]} (rerun rollback)"
-            elif p.key in dav_late:
-                o.reason = f"reverse delta: {dav_late[p.key]} (rerun rollback)"
-            if p.key in unrestored:
-                o.reason = f"{unrestored[p.key]} (rerun rollback)"
-            units.finish(
-                ids[p.key], "failed" if o.reason else "done", items=o.copied, error=o.reason
-            )
-        report.steps.append("record")
-        report.users = list(outcomes.values())
-        return report
-    finally:
-        units.close()
-        store.close()
-        registry.close()
