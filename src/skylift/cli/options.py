@@ -97,3 +97,32 @@ TargetApiBaseOpt = Annotated[
         help="Root of the target cloud's API (national clouds, tests); trusts --target-ca",
     ),
 ]
+
+# -- scale-out (docs/scale-out.md): where the work runs --
+RUNNERS = ("local", "celery")
+
+
+def checked_runner(value: str) -> str:
+    if value not in RUNNERS:
+        raise ConfigError(f"--runner {value}: not one of {', '.join(RUNNERS)}")
+    return value
+
+
+RunnerOpt = Annotated[
+    str,
+    typer.Option(
+        "--runner",
+        help="local: threads of this process; celery: 'skylift worker' processes via --broker",
+        callback=checked_runner,
+    ),
+]
+BrokerOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--broker", help="Celery broker URL for --runner celery, e.g. redis://host:6379/0"
+    ),
+]
+WaitOpt = Annotated[
+    bool,
+    typer.Option("--wait", help="--runner celery: wait for every unit to end and summarize"),
+]

@@ -30,7 +30,7 @@ from skylift.errors import (
 from skylift.model.account import MailboxPair
 from skylift.runners.base import RunControl, WorkUnit
 from skylift.runners.folder_share import FolderShare, Opened, help_with
-from skylift.runners.limits import ConnectionLimit, hold, tenant_key, try_hold
+from skylift.runners.limits import ConnectionLimit, LimitFactory, hold, tenant_key, try_hold
 from skylift.runners.local import run_units
 from skylift.runners.retry import with_retries
 from skylift.state.budgets import ByteBudgets
@@ -50,6 +50,8 @@ class RunSettings:
     tenant_connections: tuple[int | None, int | None] = (None, None)
     on_mailbox_start: Callable[[MailboxPair], None] = field(default=lambda _: None)
     on_mailbox_done: Callable[[MailboxReport], None] = field(default=lambda _: None)
+    #: makes each cap; a scale-out worker's are shared with every other worker
+    limit: LimitFactory = ConnectionLimit
 
 
 def _renew_tokens(*endpoints: Endpoint) -> None:
@@ -114,7 +116,9 @@ class SameFailure:
                 self.reason = self.errors[0]
 
 
-def record_unit(units: WorkUnits, unit_id: int, report: MailboxReport) -> None:
+def record_unit(
+    units: WorkUnits, unit_id: int, report: MailboxReport, *, keep_attempts: bool = False
+) -> None:
     """A finished mailbox as a work unit: its state, what it moved, why it is not done."""
     totals = report.totals()
     problems = totals["skipped"] + totals["rejected"] + totals["failed"]
@@ -127,12 +131,14 @@ def record_unit(units: WorkUnits, unit_id: int, report: MailboxReport) -> None:
     state = {"ok": "done", "partial": "partial"}.get(report.status, "failed")
     units.finish(
         unit_id, state, items=totals["copied"], nbytes=totals["bytes"], problems=problems,
-        error=error, attempts=report.attempts,
+        error=error, attempts=None if keep_attempts else report.attempts,
     )  # fmt: skip
 
 
 def tenant_limits(
-    endpoints: tuple[Endpoint, Endpoint], caps: tuple[int | None, int | None]
+    endpoints: tuple[Endpoint, Endpoint],
+    caps: tuple[int | None, int | None],
+    limit: LimitFactory = ConnectionLimit,
 ) -> tuple[ConnectionLimit | None, ConnectionLimit | None]:
     """One cap per tenant: source and target in the same tenant share one (tenant to tenant)."""
     made: dict[str, ConnectionLimit] = {}
@@ -143,7 +149,7 @@ def tenant_limits(
             continue
         key = tenant_key(endpoint)
         if key not in made:
-            made[key] = ConnectionLimit(cap, f"tenant {key}")
+            made[key] = limit(cap, f"tenant {key}")
         out.append(made[key])
     return out[0], out[1]
 
@@ -156,17 +162,28 @@ def migrate_all(
     options: MigrateOptions,
     settings: RunSettings,
     progress: ProgressFn,
+    claimed: tuple[WorkUnits, dict[str, int]] | None = None,
 ) -> RunReport:
-    """Migrate every mailbox of *pairs*; one mailbox's failure never stops the others."""
+    """Migrate every mailbox of *pairs*; one mailbox's failure never stops the others.
+
+    *claimed*: units a scale-out worker already holds (state/leases.py) instead of new ones.
+    """
     src_connector, dst_connector = mail_connector(source), mail_connector(target)
     run = RunReport(command="migrate", dry_run=options.dry_run)
     run.mailboxes = [MailboxReport(p.key, p.source.user) for p in pairs]
     run_id = store.start_run("migrate-dry-run" if options.dry_run else "migrate")
-    units = None if options.dry_run else WorkUnits(store.engine)
-    unit_ids = units.queue(new_run_id("migrate"), "mail", [p.key for p in pairs]) if units else {}
-    limit_src = ConnectionLimit(settings.max_connections, "source server")
-    limit_dst = ConnectionLimit(settings.max_connections, "target server")
-    tenant_src, tenant_dst = tenant_limits((source, target), settings.tenant_connections)
+    units: WorkUnits | None
+    if claimed is not None:
+        units, unit_ids = claimed
+    else:
+        units = None if options.dry_run else WorkUnits(store.engine)
+        run_key = new_run_id("migrate")
+        unit_ids = units.queue(run_key, "mail", [p.key for p in pairs]) if units else {}
+    limit_src = settings.limit(settings.max_connections, f"source server {tenant_key(source)}")
+    limit_dst = settings.limit(settings.max_connections, f"target server {tenant_key(target)}")
+    tenant_src, tenant_dst = tenant_limits(
+        (source, target), settings.tenant_connections, settings.limit
+    )
     caps = (limit_src, limit_dst, tenant_src, tenant_dst)
     started = time.monotonic()
 
@@ -195,7 +212,7 @@ def migrate_all(
             report.finish()
             return
         settings.on_mailbox_start(pair)
-        if units:
+        if units and claimed is None:
             units.start(unit_ids[pair.key])
         t0 = time.monotonic()
 
@@ -230,7 +247,7 @@ def migrate_all(
                 run_id, pair.key, totals["copied"], totals["bytes"], report.seconds, report.status
             )
         if units:
-            record_unit(units, unit_ids[pair.key], report)
+            record_unit(units, unit_ids[pair.key], report, keep_attempts=claimed is not None)
         same_failure.add(report, time.monotonic() - started)
         settings.on_mailbox_done(report)
 

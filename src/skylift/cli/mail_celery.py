@@ -1,0 +1,140 @@
+"""``skylift migrate --runner celery``: the same mailboxes as work units on ``skylift worker``s.
+
+The client reads the options and the users file as a local run does (so a typo is one line
+here, not one failed task per mailbox), then queues one task per mailbox whose spec is
+migrate's own options: paths made absolute, environment variable names, profile names.
+Passwords stay in the files and the environment; each worker reads them on its own machine
+(:func:`run_mail_unit`) and runs the mailbox with the local runner's code, the ledger and
+caps shared through PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from skylift.cli.common import envelope, print_json
+from skylift.errors import EXIT_ITEMS_FAILED, EXIT_OK, ConfigError, ConnectError
+from skylift.runners.celery_app import UnitContext, make_app, submit, wait
+from skylift.runners.mail import RunSettings, migrate_all
+from skylift.state.db import shown_location
+from skylift.state.work_units import WorkUnitRow, WorkUnits, new_run_id
+
+#: migrate's options that stay with the client (where to report, how to run)
+_LOCAL_ONLY = ("state", "json_out", "runner", "broker", "wait", "report_dir")
+
+
+def require_shared_state(state: str, what: str) -> None:
+    """Workers on several machines share one store: a PostgreSQL URL, not a file."""
+    if not state.startswith("postgresql"):
+        raise ConfigError(f"{what} needs --state postgresql+psycopg://… (workers share it)")
+
+
+def check_broker(broker: str | None) -> str:
+    if not broker:
+        raise ConfigError("--runner celery needs --broker URL (e.g. redis://host:6379/0)")
+    if urlsplit(broker).password:
+        raise ConfigError("--broker: put no password in the URL; workers and clients would "
+                          "show it (use the broker's ACL file or a local socket)")  # fmt: skip
+    return broker
+
+
+def ping_broker(app: Any, broker: str) -> None:
+    """One connection attempt now: an unreachable broker is one line, not a hang."""
+    try:
+        with app.connection_for_write() as conn:
+            conn.ensure_connection(max_retries=1, timeout=5)
+    except Exception as exc:  # kombu raises its own and the transport's errors
+        host = urlsplit(broker).hostname or broker
+        raise ConnectError(f"cannot reach the broker at {host}: {exc}") from None
+
+
+def task_spec(params: dict[str, Any]) -> dict[str, Any]:
+    """migrate's options as a task carries them: JSON, paths absolute, no secret in them."""
+    for side in ("source", "target"):
+        url = params.get(side) or ""
+        if "://" in url and urlsplit(url).password:
+            raise ConfigError(f"--{side}: no password in the URL with --runner celery")
+    options: dict[str, Any] = {}
+    paths: list[str] = []
+    for name, value in params.items():
+        if name in _LOCAL_ONLY:
+            continue
+        if isinstance(value, Path):
+            paths.append(name)
+            value = str(value.resolve())
+        options[name] = value
+    return {"options": options, "paths": paths}
+
+
+def _options(spec: dict[str, Any]) -> dict[str, Any]:
+    opts = dict(spec["options"])
+    for name in spec["paths"]:
+        opts[name] = Path(opts[name])
+    return {**opts, **{name: None for name in _LOCAL_ONLY}, "runner": "celery"}
+
+
+def migrate_on_workers(params: dict[str, Any]) -> int:
+    """Queue the mailboxes for the workers; with --wait, follow them to the end."""
+    from skylift.cli.mail import prepare_migration
+
+    broker = check_broker(params["broker"])
+    state = str(params["state"])
+    require_shared_state(state, "--runner celery")
+    if params["dry_run"]:
+        raise ConfigError("--dry-run runs here: leave out --runner celery")
+    if params["report_dir"] is not None:
+        raise ConfigError("--report-dir is written by a local run: leave out --runner celery")
+    spec = task_spec(params)
+    job = prepare_migration(_options(spec))
+    app = make_app(broker)
+    ping_broker(app, broker)
+    units = WorkUnits(state)
+    try:
+        run = new_run_id("migrate")
+        submit(app, units, run, "mail", {pair.key: spec for pair in job.pairs})
+        if not params["wait"]:
+            print(f"queued {len(job.pairs)} mailboxes as run {run}; follow them with: "
+                  f"skylift jobs --run {run} --state {shown_location(state)}", file=sys.stderr)  # fmt: skip
+            return EXIT_OK
+        rows = wait(units, run)
+    finally:
+        units.close()
+    return report_rows(rows, run, bool(params["json_out"]))
+
+
+def report_rows(rows: list[WorkUnitRow], run: str, json_out: bool) -> int:
+    totals: dict[str, int] = {"copied": sum(r.items for r in rows),
+                              "bytes": sum(r.bytes for r in rows)}  # fmt: skip
+    for row in rows:
+        totals[row.state] = totals.get(row.state, 0) + 1
+    if json_out:
+        print_json(envelope("migrate", totals, [r.to_dict() for r in rows], run=run))
+    else:
+        for row in rows:
+            why = f" ({row.last_error})" if row.last_error else ""
+            print(f"{row.key}: {row.state}, {row.items} copied on {row.worker}{why}")
+        print(", ".join(f"{n} {s}" for s, n in totals.items()))
+    return EXIT_OK if all(r.state == "done" for r in rows) else EXIT_ITEMS_FAILED
+
+
+def run_mail_unit(spec: dict[str, Any], ctx: UnitContext) -> None:
+    """One mailbox on this worker: its secrets read here, its caps shared with all workers."""
+    from skylift.cli.mail import prepare_migration
+
+    opts = _options(spec)
+    job = prepare_migration(opts)
+    pairs = [p for p in job.pairs if p.key == ctx.key]
+    if not pairs:
+        raise ConfigError(f"{ctx.key} is not in this worker's copy of the users file")
+    job.options.stop = ctx.stop
+    settings = RunSettings(
+        parallel=1, max_connections=job.max_connections, retries=int(opts["retries"]),
+        tenant_connections=job.tenant_connections, limit=ctx.limit,
+    )  # fmt: skip
+    migrate_all(
+        pairs, job.source, job.target, ctx.store, job.options, settings, lambda *_: None,
+        claimed=(ctx.units, {ctx.key: ctx.unit_id}),
+    )  # fmt: skip

@@ -1,0 +1,138 @@
+"""The same migration on ``skylift worker`` processes: exact, resumed after ``kill -9``,
+shared by a worker that joins late, and within a tenant's connection cap across workers.
+
+Real Redis (broker), real PostgreSQL (state, leases, shared caps), real Dovecot on both
+sides; the workers are subprocesses, as on separate machines.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy
+
+from tests.mailtools import dump, run_skylift
+from tests.scaleout.conftest import Org, Workers
+from tests.servers.counting_proxy import CountingProxy
+
+
+def migrate_args(org: Org, state: str, broker: str, target_url: str | None = None) -> list[str]:
+    return ["migrate", "--source", org.source.imap_url(), "--target",
+            target_url or org.target.imap_url(), "--users", org.users_csv, "--state", state,
+            "--runner", "celery", "--broker", broker]  # fmt: skip
+
+
+def assert_exact(org: Org) -> None:
+    """Every source folder arrived with the same messages, flags and dates, none twice."""
+    for user in org.names:
+        src = dump(org.source.imap_port, user, f"{user}-pw")
+        dst = dump(org.target.imap_port, f"{user}@new.example", f"{user}-new-pw")
+        for folder, rows in src.items():
+            assert dst.get(folder) == rows, (user, folder)
+        assert sum(map(len, dst.values())) == sum(map(len, src.values())), user
+
+
+def units(state: str) -> list[dict[str, object]]:
+    engine = sqlalchemy.create_engine(state)
+    with engine.connect() as conn:
+        rows = conn.execute(sqlalchemy.text("select * from work_units order by id")).mappings()
+        out = [dict(r) for r in rows]
+    engine.dispose()
+    return out
+
+
+@pytest.fixture
+def org(tmp_path: Path) -> Iterator[Org]:
+    made = Org(tmp_path, {f"user{i}": 40 for i in range(6)}, {"big": 600})
+    yield made
+    made.stop()
+
+
+def test_two_workers_and_a_late_one_migrate_exactly_with_no_secret_on_the_queue(
+    org: Org, workers: Workers, state_url: str
+) -> None:
+    workers.start("w1")
+    queued = run_skylift(*migrate_args(org, state_url, workers.broker))
+    assert queued.returncode == 0, queued.stderr
+    assert "queued 7 mailboxes" in queued.stderr
+    workers.start("w2")
+    workers.start("late", concurrency=2)
+    result = run_skylift(*migrate_args(org, state_url, workers.broker), "--wait", "--json")
+    # the second submission is a rerun: everything was copied once, so it copies nothing
+    assert result.returncode == 0, result.stderr
+    out = json.loads(result.stdout)
+    assert out["totals"]["done"] == 7
+    assert_exact(org)
+    rows = units(state_url)
+    first = [r for r in rows if r["run"] != out["run"]]
+    assert {r["state"] for r in first} == {"done"}
+    assert sum(int(r["items"]) for r in first) == 6 * 60 + 600
+    assert sum(int(r["items"]) for r in rows if r["run"] == out["run"]) == 0
+    assert len({r["worker"] for r in rows}) >= 2  # the work was shared
+    everything = json.dumps([r["spec"] for r in rows])
+    for user in org.names:
+        assert f"{user}-pw" not in everything and f"{user}-new-pw" not in everything
+
+
+def ledger_rows(state: str, key: str) -> int:
+    engine = sqlalchemy.create_engine(state)
+    with engine.connect() as conn:
+        count = conn.execute(
+            sqlalchemy.text("select count(*) from mail_ledger where mailbox = :k"), {"k": key}
+        ).scalar()
+    engine.dispose()
+    return int(count or 0)
+
+
+def test_a_worker_killed_mid_mailbox_is_resumed_elsewhere_with_no_duplicate(
+    org: Org, workers: Workers, state_url: str
+) -> None:
+    workers.start("w1")
+    workers.start("w2")
+    queued = run_skylift(*migrate_args(org, state_url, workers.broker))
+    assert queued.returncode == 0, queued.stderr
+    deadline = time.monotonic() + 60
+    holder = None
+    while time.monotonic() < deadline:  # the big mailbox is running and partly copied
+        big = next((r for r in units(state_url) if r["key"] == "big@new.example"), None)
+        if big and big["state"] == "running" and ledger_rows(state_url, "big@new.example") > 50:
+            holder = str(big["owner"])
+            break
+        time.sleep(0.05)
+    assert holder in ("w1", "w2"), "the big mailbox never ran"
+    workers.kill9(holder)
+    assert ledger_rows(state_url, "big@new.example") < 600  # killed mid-mailbox
+    result = run_skylift("jobs", "--state", state_url, "--json")
+    assert result.returncode == 0, result.stderr
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        rows = units(state_url)
+        if all(r["state"] in ("done", "failed") for r in rows):
+            break
+        time.sleep(0.2)
+    big = next(r for r in rows if r["key"] == "big@new.example")
+    assert big["state"] == "done" and big["worker"] != holder
+    assert int(big["attempts"]) == 2
+    assert "stopped answering" not in str(big["last_error"] or "")
+    assert {r["state"] for r in rows} == {"done"}
+    assert_exact(org)
+
+
+def test_a_tenant_cap_holds_across_workers(
+    org: Org, workers: Workers, state_url: str, tmp_path: Path
+) -> None:
+    proxy = CountingProxy(org.target.imap_port)
+    profile = tmp_path / "capped.toml"
+    profile.write_text('name = "capped"\n[mail]\nauth = "password"\ntenant_connections = 2\n')
+    for name in ("w1", "w2", "w3"):
+        workers.start(name, concurrency=2)
+    args = migrate_args(org, state_url, workers.broker, proxy.url())
+    result = run_skylift(*args, "--target-profile", profile, "--allow-plaintext", "--wait")
+    assert result.returncode == 0, result.stderr + result.stdout
+    assert proxy.sessions >= 7  # every mailbox went through the counted front
+    assert proxy.most <= 2
+    assert_exact(org)
