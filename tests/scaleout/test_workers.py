@@ -136,3 +136,51 @@ def test_a_tenant_cap_holds_across_workers(
     assert proxy.sessions >= 7  # every mailbox went through the counted front
     assert proxy.most <= 2
     assert_exact(org)
+
+
+def wait_ended(state: str, run: str | None = None, seconds: float = 60) -> list[dict[str, object]]:
+    deadline = time.monotonic() + seconds
+    while True:
+        rows = [r for r in units(state) if run is None or r["run"] == run]
+        if all(r["state"] in ("done", "partial", "failed", "cancelled") for r in rows):
+            return rows
+        assert time.monotonic() < deadline, rows
+        time.sleep(0.2)
+
+
+def test_cancel_a_unit_a_failing_unit_says_why_and_retry_finishes_it(
+    tmp_path: Path, workers: Workers, state_url: str
+) -> None:
+    org = Org(tmp_path, {"ann": 10, "ben": 10, "cat": 10}, {})
+    try:
+        queued = run_skylift(*migrate_args(org, state_url, workers.broker))
+        assert queued.returncode == 0, queued.stderr
+        ids = {str(r["key"]).split("@")[0]: int(r["id"]) for r in units(state_url)}
+        cancelled = run_skylift("jobs", "cancel", ids["ben"], "--state", state_url)
+        assert cancelled.returncode == 0, cancelled.stderr
+        full = org.users_csv.read_text()
+        # this worker's copy of the users file lacks ann: her unit cannot run here
+        org.users_csv.write_text("\n".join(x for x in full.splitlines() if "ann" not in x) + "\n")
+        workers.start("w1")
+        rows = {str(r["key"]).split("@")[0]: r for r in wait_ended(state_url)}
+        assert rows["ann"]["state"] == "failed"
+        assert "ann@new.example is not in this worker's copy of the users file" in str(
+            rows["ann"]["last_error"]
+        )
+        assert rows["ben"]["state"] == "cancelled"
+        assert rows["cat"]["state"] == "done"
+        assert dump(org.target.imap_port, "ben@new.example", "ben-new-pw").get("INBOX") == []
+        shown = run_skylift("jobs", "--state", state_url)
+        assert "failed" in shown.stdout and "cancelled" in shown.stdout and "w1" in shown.stdout
+        org.users_csv.write_text(full)
+        retried = run_skylift(
+            "jobs", "retry", ids["ann"], "--state", state_url, "--broker", workers.broker
+        )
+        assert retried.returncode == 0, retried.stderr
+        rows = {str(r["key"]).split("@")[0]: r for r in wait_ended(state_url)}
+        assert rows["ann"]["state"] == "done" and int(rows["ann"]["items"]) == 15
+        again = run_skylift("jobs", "retry", ids["ann"], "--state", state_url)
+        assert again.returncode == 2
+        assert again.stderr.startswith("skylift: error: ")
+    finally:
+        org.stop()
