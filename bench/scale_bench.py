@@ -2,6 +2,7 @@
 
     PYTHONPATH=src python bench/scale_bench.py                       # 8 users x 400, ~150 MB
     PYTHONPATH=src python bench/scale_bench.py --users 16 --messages 600 --workers 1,2,4,8
+    PYTHONPATH=src python bench/scale_bench.py --rtt 20        # a WAN's round trips on both sides
 
 A real Redis (broker) and PostgreSQL (state) on loopback, the Dovecots of imap_bench.py with
 the same corpus, a fresh target and database per case. Each worker runs one mailbox at a time
@@ -30,6 +31,7 @@ sys.path.insert(0, str(ROOT))  # the test fixtures' PostgreSQL and Redis
 from tests.servers.postgres import PostgresServer  # noqa: E402
 from tests.servers.redis import RedisServer  # noqa: E402
 
+from delay_proxy import DelayProxy  # noqa: E402
 from imap_bench import fill_source, skylift_env, target_total  # noqa: E402
 from servers import Servers, bench_servers, make_target, user_names, warm_up  # noqa: E402
 
@@ -43,8 +45,9 @@ def fresh_database(pg: PostgresServer, name: str) -> str:
 
 
 def run_case(
-    servers: Servers, users: list[str], workers: int, concurrency: int, broker: str, state: str
-) -> tuple[float, list[float], float, int]:
+    servers: Servers, ports: tuple[int, int], users: list[str], workers: int, concurrency: int,
+    broker: str, state: str,
+) -> tuple[float, list[float], float, int]:  # fmt: skip
     """(wall seconds, peak RSS MB per worker, worker CPU seconds, exit code of the client)."""
     env = skylift_env()
     worker = [sys.executable, "-m", "skylift", "worker", "--broker", broker, "--state", state,
@@ -56,8 +59,8 @@ def run_case(
     peaks = [0.0] * workers
     cmd = [
         sys.executable, "-m", "skylift", "migrate",
-        "--source", f"imap://127.0.0.1:{servers.source.imap_port}",
-        "--target", f"imap://127.0.0.1:{servers.target.imap_port}",
+        "--source", f"imap://127.0.0.1:{ports[0]}",
+        "--target", f"imap://127.0.0.1:{ports[1]}",
         "--users", str(servers.users_csv(users)), "--state", state,
         "--runner", "celery", "--broker", broker, "--wait", "--json",
     ]  # fmt: skip
@@ -87,6 +90,7 @@ def main() -> None:
     ap.add_argument("--scale", type=float, default=0.5, help="attachment sizes")
     ap.add_argument("--workers", default="1,2,4")
     ap.add_argument("--concurrency", type=int, default=1, help="units per worker")
+    ap.add_argument("--rtt", type=float, default=0, help="ms of round trip added to both sides")
     args = ap.parse_args()
     users = user_names(args.users)
     pg, redis = PostgresServer().start(), RedisServer().start()
@@ -100,9 +104,17 @@ def main() -> None:
                 for user in users:
                     warm_up(target.imap_port, f"{user}@example.com")
                 state = fresh_database(pg, f"bench{n}")
-                wall, peaks, cpu, code = run_case(
-                    case, users, n, args.concurrency, redis.url, state
-                )
+                proxies = [DelayProxy(port, args.rtt / 1000).start() for port in
+                           (servers.source.imap_port, target.imap_port)] if args.rtt else []  # fmt: skip
+                ports = (proxies[0].port, proxies[1].port) if proxies else (
+                    servers.source.imap_port, target.imap_port)  # fmt: skip
+                try:
+                    wall, peaks, cpu, code = run_case(
+                        case, ports, users, n, args.concurrency, redis.url, state
+                    )
+                finally:
+                    for proxy in proxies:
+                        proxy.stop()
                 got = target_total(target.imap_port, users)
                 note = "" if got == total and code == 0 else f"target {got}/{total}, exit {code}"
                 rows.append((n, wall, total / wall, size / 1e6 / wall, peaks, cpu, note))
@@ -111,7 +123,7 @@ def main() -> None:
         redis.stop()
         pg.stop()
     print(f"corpus: {len(users)} users, {total} messages, {size / 1e6:.0f} MB; "
-          f"{os.cpu_count()} cores; --concurrency {args.concurrency}")  # fmt: skip
+          f"{os.cpu_count()} cores; --concurrency {args.concurrency}; RTT {args.rtt:.0f} ms")  # fmt: skip
     print(f"{'workers':>7} {'wall s':>7} {'msg/s':>7} {'MB/s':>6} {'speed-up':>8} "
           f"{'RSS MB per worker':>20} {'cpu s':>6}  note")  # fmt: skip
     base = rows[0][1] if rows else 1.0
