@@ -95,12 +95,14 @@ class Workers:
         self.broker, self.state, self.log_dir = broker, state, log_dir
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
 
-    def start(self, name: str, concurrency: int = 1, lease: str = "3s") -> None:
+    def start(
+        self, name: str, concurrency: int = 1, lease: str = "3s", env: dict[str, str] | None = None
+    ) -> None:
         log = (self.log_dir / f"{name}.log").open("wb")
         self.procs[name] = subprocess.Popen(
             [sys.executable, "-m", "skylift", "worker", "--broker", self.broker, "--state",
              self.state, "--concurrency", str(concurrency), "--lease", lease, "--name", name],
-            stdout=log, stderr=subprocess.STDOUT, env=os.environ | {"COLUMNS": "200"},
+            stdout=log, stderr=subprocess.STDOUT, env=(env or dict(os.environ)) | {"COLUMNS": "200"},
         )  # fmt: skip
 
     def kill9(self, name: str) -> None:

@@ -58,7 +58,7 @@ def test_two_workers_and_a_late_one_migrate_exactly_with_no_secret_on_the_queue(
     workers.start("w1")
     queued = run_skylift(*migrate_args(org, state_url, workers.broker))
     assert queued.returncode == 0, queued.stderr
-    assert "queued 7 mailboxes" in queued.stderr
+    assert "queued 7 units" in queued.stderr
     workers.start("w2")
     workers.start("late", concurrency=2)
     result = run_skylift(*migrate_args(org, state_url, workers.broker), "--wait", "--json")

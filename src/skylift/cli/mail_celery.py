@@ -69,49 +69,63 @@ def task_spec(params: dict[str, Any]) -> dict[str, Any]:
     return {"options": options, "paths": paths}
 
 
-def _options(spec: dict[str, Any]) -> dict[str, Any]:
+def options_of(spec: dict[str, Any]) -> dict[str, Any]:
+    """A task's spec back as the command's options (paths as paths, local-only ones unset)."""
     opts = dict(spec["options"])
     for name in spec["paths"]:
         opts[name] = Path(opts[name])
     return {**opts, **{name: None for name in _LOCAL_ONLY}, "runner": "celery"}
 
 
-def migrate_on_workers(params: dict[str, Any]) -> int:
-    """Queue the mailboxes for the workers; with --wait, follow them to the end."""
-    from skylift.cli.mail import prepare_migration
-
+def queue_on_workers(
+    kind: str, command: str, params: dict[str, Any], spec: dict[str, Any], keys: list[str]
+) -> int:
+    """Queue one *kind* unit per key, all with *spec*; with --wait, follow them to the end."""
     broker = check_broker(params["broker"])
     state = str(params["state"])
-    require_shared_state(state, "--runner celery")
-    if params["dry_run"]:
-        raise ConfigError("--dry-run runs here: leave out --runner celery")
-    if params["report_dir"] is not None:
-        raise ConfigError("--report-dir is written by a local run: leave out --runner celery")
-    spec = task_spec(params)
-    job = prepare_migration(_options(spec))
     app = make_app(broker)
     ping_broker(app, broker)
     units = WorkUnits(state)
     try:
-        run = new_run_id("migrate")
-        submit(app, units, run, "mail", {pair.key: spec for pair in job.pairs})
+        run = new_run_id(command)
+        submit(app, units, run, kind, dict.fromkeys(keys, spec))
         if not params["wait"]:
-            print(f"queued {len(job.pairs)} mailboxes as run {run}; follow them with: "
+            print(f"queued {len(keys)} units as run {run}; follow them with: "
                   f"skylift jobs --run {run} --state {shown_location(state)}", file=sys.stderr)  # fmt: skip
             return EXIT_OK
         rows = wait(units, run)
     finally:
         units.close()
-    return report_rows(rows, run, bool(params["json_out"]))
+    return report_rows(rows, run, command, bool(params["json_out"]))
 
 
-def report_rows(rows: list[WorkUnitRow], run: str, json_out: bool) -> int:
+def check_celery_run(params: dict[str, Any]) -> None:
+    """What --runner celery refuses before anything is queued."""
+    check_broker(params["broker"])
+    require_shared_state(str(params["state"]), "--runner celery")
+    if params["dry_run"]:
+        raise ConfigError("--dry-run runs here: leave out --runner celery")
+
+
+def migrate_on_workers(params: dict[str, Any]) -> int:
+    """``migrate --runner celery``: one unit per mailbox."""
+    from skylift.cli.mail import prepare_migration
+
+    check_celery_run(params)
+    if params["report_dir"] is not None:
+        raise ConfigError("--report-dir is written by a local run: leave out --runner celery")
+    spec = task_spec(params)
+    job = prepare_migration(options_of(spec))
+    return queue_on_workers("mail", "migrate", params, spec, [p.key for p in job.pairs])
+
+
+def report_rows(rows: list[WorkUnitRow], run: str, command: str, json_out: bool) -> int:
     totals: dict[str, int] = {"copied": sum(r.items for r in rows),
                               "bytes": sum(r.bytes for r in rows)}  # fmt: skip
     for row in rows:
         totals[row.state] = totals.get(row.state, 0) + 1
     if json_out:
-        print_json(envelope("migrate", totals, [r.to_dict() for r in rows], run=run))
+        print_json(envelope(command, totals, [r.to_dict() for r in rows], run=run))
     else:
         for row in rows:
             why = f" ({row.last_error})" if row.last_error else ""
@@ -124,7 +138,7 @@ def run_mail_unit(spec: dict[str, Any], ctx: UnitContext) -> None:
     """One mailbox on this worker: its secrets read here, its caps shared with all workers."""
     from skylift.cli.mail import prepare_migration
 
-    opts = _options(spec)
+    opts = options_of(spec)
     job = prepare_migration(opts)
     pairs = [p for p in job.pairs if p.key == ctx.key]
     if not pairs:

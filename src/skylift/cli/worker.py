@@ -40,12 +40,14 @@ def worker(
     ] = None,
 ) -> int:
     """Run work units queued with --runner celery, until stopped."""
+    from skylift.cli.dav_celery import run_dav_unit
     from skylift.cli.mail_celery import (
         check_broker,
         ping_broker,
         require_shared_state,
         run_mail_unit,
     )
+    from skylift.model.dav import DavKind
     from skylift.runners.celery_app import WorkerSide, make_app
 
     url = check_broker(broker)
@@ -58,7 +60,10 @@ def worker(
     app = make_app(url)
     ping_broker(app, url)
     side = WorkerSide(
-        state, {"mail": run_mail_unit}, name=name, concurrency=concurrency,
+        state,
+        {"mail": run_mail_unit, "calendars": run_dav_unit(DavKind.CALENDAR),
+         "contacts": run_dav_unit(DavKind.ADDRESSBOOK)},
+        name=name, concurrency=concurrency,
         lease_seconds=seconds, max_attempts=max_attempts,
     )  # fmt: skip
     side.serve(app, concurrency)
