@@ -18,6 +18,7 @@ import sqlalchemy
 from tests.mailtools import dump, run_skylift
 from tests.scaleout.conftest import Org, Workers
 from tests.servers.counting_proxy import CountingProxy
+from tests.servers.throttle_proxy import ThrottleProxy
 
 
 def migrate_args(org: Org, state: str, broker: str, target_url: str | None = None) -> list[str]:
@@ -182,5 +183,27 @@ def test_cancel_a_unit_a_failing_unit_says_why_and_retry_finishes_it(
         again = run_skylift("jobs", "retry", ids["ann"], "--state", state_url)
         assert again.returncode == 2
         assert again.stderr.startswith("skylift: error: ")
+    finally:
+        org.stop()
+
+
+def test_a_throttle_reply_to_one_worker_pauses_every_worker_of_that_tenant(
+    tmp_path: Path, workers: Workers, state_url: str
+) -> None:
+    org = Org(tmp_path, {}, {f"u{i}": 400 for i in range(4)})  # 8 MB each: several batches
+    proxy = ThrottleProxy(org.target.imap_port, throttle={3}, backoff_ms=3000)
+    try:
+        workers.start("w1")
+        workers.start("w2")
+        args = migrate_args(org, state_url, workers.broker, proxy.url())
+        result = run_skylift(*args, "--allow-plaintext", "--wait")
+        assert result.returncode == 0, result.stderr + result.stdout
+        assert_exact(org)
+        hit = next(at for at, throttled in proxy.appends if throttled)
+        # an APPEND already on its way when the reply came may still arrive; after that, no
+        # worker writes to the tenant until the 3 s it was told have passed
+        during = [at - hit for at, _ in proxy.appends if 0.5 < at - hit < 2.8]
+        assert during == []
+        assert any(at - hit >= 2.8 for at, _ in proxy.appends)  # and then the run went on
     finally:
         org.stop()

@@ -17,7 +17,8 @@ from urllib.parse import urlsplit
 
 from skylift.cli.common import envelope, print_json
 from skylift.errors import EXIT_ITEMS_FAILED, EXIT_OK, ConfigError, ConnectError
-from skylift.runners.celery_app import UnitContext, make_app, submit, wait
+from skylift.runners.celery_app import PausingBucket, UnitContext, make_app, submit, wait
+from skylift.runners.limits import tenant_key
 from skylift.runners.mail import RunSettings, migrate_all
 from skylift.state.db import shown_location
 from skylift.state.work_units import WorkUnitRow, WorkUnits, new_run_id
@@ -144,9 +145,16 @@ def run_mail_unit(spec: dict[str, Any], ctx: UnitContext) -> None:
     if not pairs:
         raise ConfigError(f"{ctx.key} is not in this worker's copy of the users file")
     job.options.stop = ctx.stop
+    tenants = [tenant_key(job.source), tenant_key(job.target)]
+    job.options.bucket = PausingBucket(job.options.bucket.rate, ctx.pauses, tenants)
+
+    def throttled(seconds: float) -> None:  # every worker of these tenants waits it out
+        for tenant in tenants:
+            ctx.pauses.pause(tenant, seconds)
+
     settings = RunSettings(
         parallel=1, max_connections=job.max_connections, retries=int(opts["retries"]),
-        tenant_connections=job.tenant_connections, limit=ctx.limit,
+        tenant_connections=job.tenant_connections, limit=ctx.limit, on_throttle=throttled,
     )  # fmt: skip
     migrate_all(
         pairs, job.source, job.target, ctx.store, job.options, settings, lambda *_: None,

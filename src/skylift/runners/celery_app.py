@@ -26,8 +26,11 @@ from typing import Any
 from celery import Celery
 from sqlalchemy import Engine, create_engine
 
+from skylift.engine.throttle import TokenBucket
 from skylift.runners.limits import ConnectionLimit, SharedLimit
+from skylift.state.db import utcnow
 from skylift.state.leases import TERMINAL, Leases
+from skylift.state.pauses import Pauses
 from skylift.state.slots import SharedSlots
 from skylift.state.store import StateStore
 from skylift.state.work_units import WorkUnitRow, WorkUnits
@@ -49,6 +52,23 @@ class UnitContext:
     store: StateStore  # the worker's one connection pool to the shared state
     stop: threading.Event  # set when the lease is lost (cancelled, or given to another worker)
     limit: Callable[[int, str], ConnectionLimit]  # caps shared with every worker
+    pauses: Pauses  # throttle pauses shared with every worker
+
+
+class PausingBucket(TokenBucket):
+    """``--bwlimit``'s bucket that also waits while any of *tenants* is paused by a throttle
+    reply to any worker (state/pauses.py): checked before every batch, so sessions already
+    open slow down too, not only new ones."""
+
+    def __init__(self, rate: float | None, pauses: Pauses, tenants: list[str]) -> None:
+        super().__init__(rate)
+        self.pauses = pauses
+        self.tenants = tenants
+
+    def consume(self, nbytes: int) -> None:
+        while (until := self.pauses.until(self.tenants)) is not None:
+            time.sleep(min(1.0, max(0.05, (until - utcnow()).total_seconds())))
+        super().consume(nbytes)
 
 
 #: kind -> handler(spec, context); filled by ``skylift worker`` (the cli layer knows how to
@@ -116,6 +136,7 @@ class WorkerSide:
         self.name = name or f"{socket.gethostname()}:{os.getpid()}"
         self.store = StateStore(state)
         self.units = WorkUnits(self.store.engine)
+        self.pauses = Pauses(self.store.engine)
         self.leases = Leases(self.units, self.name, lease_seconds)
         self.handlers = handlers
         self.lease_seconds = lease_seconds
@@ -155,8 +176,9 @@ class WorkerSide:
             if handler is None:
                 raise RuntimeError(f"this worker cannot run {kind} units")
             ctx = UnitContext(
-                unit_id, str(payload["key"]), self.units, self.store, stop, self.limit
-            )
+                unit_id, str(payload["key"]), self.units, self.store, stop, self.limit,
+                self.pauses,
+            )  # fmt: skip
             handler(dict(payload["spec"]), ctx)
         except Exception as exc:  # the task broke, not one item: the unit fails with why
             log.warning("unit %s failed", unit_id, exc_info=True)

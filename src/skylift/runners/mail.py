@@ -52,6 +52,8 @@ class RunSettings:
     on_mailbox_done: Callable[[MailboxReport], None] = field(default=lambda _: None)
     #: makes each cap; a scale-out worker's are shared with every other worker
     limit: LimitFactory = ConnectionLimit
+    #: a server said "back off N s" (scale-out: the worker pauses the tenant for all)
+    on_throttle: Callable[[float], None] = field(default=lambda _s: None)
 
 
 def _renew_tokens(*endpoints: Endpoint) -> None:
@@ -70,7 +72,7 @@ def _with_retries(
     out = with_retries(
         work, retries=settings.retries, cap_seconds=settings.retry_cap_seconds,
         renew_tokens=lambda: _renew_tokens(*endpoints),
-        on_attempt=lambda n: setattr(report, "attempts", n),
+        on_attempt=lambda n: setattr(report, "attempts", n), on_throttle=settings.on_throttle,
     )  # fmt: skip
     report.attempts, report.token_renewals = out.attempts, out.token_renewals
     report.error, report.error_code, report.error_kind = out.error, out.error_code, out.error_kind
