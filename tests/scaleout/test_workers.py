@@ -207,3 +207,29 @@ def test_a_throttle_reply_to_one_worker_pauses_every_worker_of_that_tenant(
         assert any(at - hit >= 2.8 for at, _ in proxy.appends)  # and then the run went on
     finally:
         org.stop()
+
+
+def test_celery_runner_refusals_are_one_line(tmp_path: Path, state_url: str) -> None:
+    users = tmp_path / "users.csv"
+    users.write_text("EmailAddress,UserName,Password,TargetPassword\na@x.example,a,pw,pw2\n")
+    base = ["migrate", "--source", "imap://127.0.0.1:9", "--target", "imap://127.0.0.1:9",
+            "--users", users]  # fmt: skip
+    cases = {
+        ("--runner", "celery", "--state", state_url): "--runner celery needs --broker URL",
+        ("--runner", "celery", "--broker", "redis://127.0.0.1:9/0", "--state",
+         str(tmp_path / "s.db")): "--runner celery needs --state postgresql",
+        ("--broker", "redis://127.0.0.1:9/0",): "--broker and --wait go with --runner celery",
+        ("--runner", "celery", "--broker", "redis://u:secret@127.0.0.1:9/0", "--state",
+         state_url): "--broker: put no password in the URL",
+        ("--runner", "celery", "--broker", "redis://127.0.0.1:9/0", "--state", state_url):
+            "cannot reach the broker at 127.0.0.1",
+        ("--runner", "threads",): "--runner threads: not one of local, celery",
+    }  # fmt: skip
+    for extra, words in cases.items():
+        result = run_skylift(*base, *extra)
+        assert result.returncode in (2, 3), (extra, result.stderr)
+        assert result.stderr.startswith("skylift: error: ") and words in result.stderr, extra
+        assert len(result.stderr.strip().splitlines()) == 1 and "secret" not in result.stderr
+    worker = run_skylift("worker", "--broker", "redis://127.0.0.1:9/0", "--state", "x.db")
+    assert worker.returncode == 2
+    assert "skylift worker needs --state postgresql" in worker.stderr
