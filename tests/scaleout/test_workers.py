@@ -233,3 +233,29 @@ def test_celery_runner_refusals_are_one_line(tmp_path: Path, state_url: str) -> 
     worker = run_skylift("worker", "--broker", "redis://127.0.0.1:9/0", "--state", "x.db")
     assert worker.returncode == 2
     assert "skylift worker needs --state postgresql" in worker.stderr
+
+
+def test_a_big_mailbox_becomes_one_unit_per_folder_and_reruns_resume(
+    tmp_path: Path, workers: Workers, state_url: str
+) -> None:
+    org = Org(tmp_path, {"huge": 200, "small": 10}, {})  # huge: INBOX 200, Work/Projects 100
+    try:
+        for name in ("w1", "w2"):
+            workers.start(name)
+        args = migrate_args(org, state_url, workers.broker)
+        result = run_skylift(*args, "--split-above", "100", "--wait", "--json")
+        assert result.returncode == 0, result.stderr + result.stdout
+        rows = {str(r["key"]): r for r in units(state_url)}
+        assert set(rows) == {
+            "huge@new.example", "huge@new.example / INBOX", "huge@new.example / Work",
+            "huge@new.example / Work/Projects", "small@new.example",
+        }  # fmt: skip
+        assert rows["huge@new.example"]["last_error"] == "split into 3 folder units"
+        assert int(rows["huge@new.example / INBOX"]["items"]) == 200
+        assert int(rows["huge@new.example / Work/Projects"]["items"]) == 100
+        assert {r["state"] for r in rows.values()} == {"done"}
+        assert_exact(org)
+        again = run_skylift(*args, "--split-above", "100", "--wait", "--json")
+        assert json.loads(again.stdout)["totals"]["copied"] == 0  # the rerun resumes, per folder
+    finally:
+        org.stop()

@@ -332,6 +332,16 @@ def migrate(
     runner: RunnerOpt = "local",
     broker: BrokerOpt = None,
     wait: WaitOpt = False,
+    split_above: Annotated[
+        int,
+        typer.Option(
+            "--split-above",
+            min=0,
+            metavar="MESSAGES",
+            help="--runner celery: a mailbox with more messages becomes one unit per folder "
+            "(0: never)",
+        ),
+    ] = 50_000,
     # -- profiles and app-only OAuth2 (issue 11; resolved in cli/cloud.py) --
     source_profile: cloud.SourceProfile = None,
     target_profile: cloud.TargetProfileOpt = None,

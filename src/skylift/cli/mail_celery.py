@@ -10,17 +10,23 @@ caps shared through PostgreSQL.
 
 from __future__ import annotations
 
+import re
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 from skylift.cli.common import envelope, print_json
+from skylift.connectors.mail.base import MailSource
+from skylift.engine.mail.folders import FolderRules
+from skylift.engine.mail.sync import FolderTask
 from skylift.errors import EXIT_ITEMS_FAILED, EXIT_OK, ConfigError, ConnectError
 from skylift.runners.celery_app import PausingBucket, UnitContext, make_app, submit, wait
 from skylift.runners.limits import tenant_key
 from skylift.runners.mail import RunSettings, migrate_all
 from skylift.state.db import shown_location
+from skylift.state.leases import FOLDER_SEP
 from skylift.state.work_units import WorkUnitRow, WorkUnits, new_run_id
 
 #: migrate's options that stay with the client (where to report, how to run)
@@ -135,16 +141,41 @@ def report_rows(rows: list[WorkUnitRow], run: str, command: str, json_out: bool)
     return EXIT_OK if all(r.state == "done" for r in rows) else EXIT_ITEMS_FAILED
 
 
+def _splitter(
+    ctx: UnitContext, spec: dict[str, Any], threshold: int, spawned: list[str]
+) -> Callable[[str, list[FolderTask], MailSource], list[FolderTask]]:
+    """Past *threshold* messages, a mailbox's folders become units of their own (its folders
+    are created by then, so the folder units only copy)."""
+
+    def split(key: str, tasks: list[FolderTask], src: MailSource) -> list[FolderTask]:
+        if src.capabilities.labels or len(tasks) < 2:
+            return tasks  # Gmail labels: one folder's copy depends on the others'
+        if sum(src.select(t.mapping.source).count for t in tasks) <= threshold:
+            return tasks
+        for task in tasks:
+            name = task.mapping.source_name
+            ctx.spawn(f"{key}{FOLDER_SEP}{name}", {**spec, "mailbox": key, "folder": name})
+            spawned.append(name)
+        return []
+
+    return split
+
+
 def run_mail_unit(spec: dict[str, Any], ctx: UnitContext) -> None:
-    """One mailbox on this worker: its secrets read here, its caps shared with all workers."""
+    """One mailbox (or one folder of a big one) on this worker: its secrets read here, its
+    caps shared with all workers."""
     from skylift.cli.mail import prepare_migration
 
     opts = options_of(spec)
     job = prepare_migration(opts)
-    pairs = [p for p in job.pairs if p.key == ctx.key]
+    mailbox, folder = spec.get("mailbox", ctx.key), spec.get("folder")
+    pairs = [p for p in job.pairs if p.key == mailbox]
     if not pairs:
-        raise ConfigError(f"{ctx.key} is not in this worker's copy of the users file")
+        raise ConfigError(f"{mailbox} is not in this worker's copy of the users file")
     job.options.stop = ctx.stop
+    if folder is not None:  # one folder: the others are units of their own
+        rules = job.options.rules
+        job.options.rules = FolderRules([f"^{re.escape(folder)}$"], rules.exclude, rules.map_folder)
     tenants = [tenant_key(job.source), tenant_key(job.target)]
     job.options.bucket = PausingBucket(job.options.bucket.rate, ctx.pauses, tenants)
 
@@ -152,11 +183,15 @@ def run_mail_unit(spec: dict[str, Any], ctx: UnitContext) -> None:
         for tenant in tenants:
             ctx.pauses.pause(tenant, seconds)
 
+    threshold, spawned = int(opts.get("split_above") or 0), list[str]()
     settings = RunSettings(
         parallel=1, max_connections=job.max_connections, retries=int(opts["retries"]),
         tenant_connections=job.tenant_connections, limit=ctx.limit, on_throttle=throttled,
+        split=_splitter(ctx, spec, threshold, spawned) if threshold and folder is None else None,
     )  # fmt: skip
     migrate_all(
         pairs, job.source, job.target, ctx.store, job.options, settings, lambda *_: None,
-        claimed=(ctx.units, {ctx.key: ctx.unit_id}),
+        claimed=(ctx.units, {mailbox: ctx.unit_id}),
     )  # fmt: skip
+    if spawned:
+        ctx.note(f"split into {len(spawned)} folder units")

@@ -53,6 +53,8 @@ class UnitContext:
     stop: threading.Event  # set when the lease is lost (cancelled, or given to another worker)
     limit: Callable[[int, str], ConnectionLimit]  # caps shared with every worker
     pauses: Pauses  # throttle pauses shared with every worker
+    spawn: Callable[[str, dict[str, Any]], int]  # (key, spec) -> a new unit of the same run
+    note: Callable[[str], None]  # a word on this unit once it has ended
 
 
 class PausingBucket(TokenBucket):
@@ -146,6 +148,7 @@ class WorkerSide:
             self.units.engine.url, pool_size=4 * concurrency + 4, max_overflow=8 * concurrency
         )
         self._stopped = threading.Event()
+        self.app: Celery | None = None
 
     def limit(self, cap: int, name: str) -> ConnectionLimit:
         return SharedLimit(SharedSlots(self._slots_engine, name, cap), name)
@@ -154,7 +157,7 @@ class WorkerSide:
         """The task's body: claim, work with the lease renewed, or step aside."""
         unit_id, kind = int(payload["unit"]), str(payload["kind"])
         while (claim := self.leases.claim(unit_id)) == "busy":
-            time.sleep(self.lease_seconds / 3)  # its mailbox runs elsewhere: hold and wait
+            time.sleep(min(self.lease_seconds / 3, 2.0))  # its mailbox runs elsewhere: wait
         if claim == "gone":
             return "taken"  # finished, cancelled or held by a live worker
         stop = threading.Event()
@@ -177,7 +180,8 @@ class WorkerSide:
                 raise RuntimeError(f"this worker cannot run {kind} units")
             ctx = UnitContext(
                 unit_id, str(payload["key"]), self.units, self.store, stop, self.limit,
-                self.pauses,
+                self.pauses, lambda key, spec: self.spawn(unit_id, key, spec),
+                lambda words: self.leases.note(unit_id, words),
             )  # fmt: skip
             handler(dict(payload["spec"]), ctx)
         except Exception as exc:  # the task broke, not one item: the unit fails with why
@@ -187,6 +191,13 @@ class WorkerSide:
             done.set()
             beat.join()
         return "ran"
+
+    def spawn(self, parent: int, key: str, spec: dict[str, Any]) -> int:
+        """Queue *key* as a new unit of *parent*'s run (a folder of a big mailbox)."""
+        if self.app is None:
+            raise RuntimeError("spawn before serve")
+        run, kind = self.leases.run_of(parent)
+        return submit(self.app, self.units, run, kind, {key: spec})[key]
 
     def reap_forever(self, app: Celery) -> None:
         """Hand back units whose worker vanished, every half lease, until the worker stops."""
@@ -201,6 +212,7 @@ class WorkerSide:
 
     def serve(self, app: Celery, concurrency: int) -> None:
         """Run the Celery worker in this process until it is stopped (Ctrl-C, SIGTERM)."""
+        self.app = app
 
         @app.task(name=TASK, acks_late=True, reject_on_worker_lost=True)
         def unit(payload: dict[str, Any]) -> str:

@@ -21,7 +21,7 @@ from skylift.connectors.endpoint import Endpoint
 from skylift.connectors.mail.base import MailSource, MailTarget
 from skylift.engine.mail.budget import DailyBudget
 from skylift.engine.mail.report import MailboxReport, RunReport
-from skylift.engine.mail.sync import MailboxMigration, MigrateOptions, ProgressFn
+from skylift.engine.mail.sync import FolderTask, MailboxMigration, MigrateOptions, ProgressFn
 from skylift.engine.mail.verify import VerifyReport, verify_mailbox
 from skylift.errors import (
     EXIT_CONNECT,
@@ -54,6 +54,9 @@ class RunSettings:
     limit: LimitFactory = ConnectionLimit
     #: a server said "back off N s" (scale-out: the worker pauses the tenant for all)
     on_throttle: Callable[[float], None] = field(default=lambda _s: None)
+    #: scale-out: after a mailbox's folders are created, hand a big mailbox's folders to
+    #: units of their own; returns the folders left to run here
+    split: Callable[[str, list[FolderTask], MailSource], list[FolderTask]] | None = None
 
 
 def _renew_tokens(*endpoints: Endpoint) -> None:
@@ -230,7 +233,10 @@ def migrate_all(
                         )  # fmt: skip
                         queue = share.open(pair.key)
                         try:
-                            queue.put(migration.prepare())
+                            tasks = migration.prepare()
+                            if settings.split is not None and not options.dry_run:
+                                tasks = settings.split(pair.key, tasks, src)
+                            queue.put(tasks)
                             queue.run_all(migration)
                         finally:
                             share.close(queue)  # waits for helpers still in a folder

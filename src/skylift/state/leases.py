@@ -23,6 +23,8 @@ from skylift.state.db import utcnow
 from skylift.state.work_units import WorkUnits, work_units
 
 TERMINAL = ("done", "partial", "failed", "cancelled")
+#: between a mailbox and its folder in the key of a folder unit (a big mailbox split up)
+FOLDER_SEP = " / "
 
 
 def _mailbox_lock(kind: str, key: str) -> int:
@@ -64,11 +66,15 @@ class Leases:
             # below are one step under this lock (released at commit)
             conn.execute(
                 text("SELECT pg_advisory_xact_lock(:k)"),
-                {"k": _mailbox_lock(str(row.kind), str(row.key))},
+                {"k": _mailbox_lock(str(row.kind), str(row.key).split(FOLDER_SEP, 1)[0])},
             )
+            mailbox = str(row.key).split(FOLDER_SEP, 1)[0]
+            same = or_(c.key == row.key, c.key == mailbox)  # itself, or its whole mailbox
+            if mailbox == row.key:  # a whole mailbox also waits for its folder units
+                same = or_(same, c.key.startswith(mailbox + FOLDER_SEP, autoescape=True))
             busy = conn.execute(
                 select(c.id).where(
-                    c.kind == row.kind, c.key == row.key, c.id != unit_id,
+                    c.kind == row.kind, same, c.id != unit_id,
                     c.state == "running", c.lease_until >= now,
                 ).limit(1)
             ).first()  # fmt: skip
@@ -136,6 +142,20 @@ class Leases:
             if res.rowcount == 1:
                 handed.append(Handed(int(unit_id), spec, failed))
         return handed
+
+    def note(self, unit_id: int, text_: str) -> None:
+        """A word on an ended unit (a mailbox split into folder units says so)."""
+        with self.units.engine.begin() as conn:
+            conn.execute(
+                update(work_units).where(work_units.c.id == unit_id).values(last_error=text_)
+            )
+
+    def run_of(self, unit_id: int) -> tuple[str, str]:
+        """(run, kind) of a unit: where a unit it spawns belongs."""
+        c = work_units.c
+        with self.units.engine.connect() as conn:
+            row = conn.execute(select(c.run, c.kind).where(c.id == unit_id)).one()
+        return str(row.run), str(row.kind)
 
     def state(self, unit_id: int) -> str | None:
         with self.units.engine.connect() as conn:
