@@ -41,6 +41,7 @@ def worker(
 ) -> int:
     """Run work units queued with --runner celery, until stopped."""
     from skylift.cli.dav_celery import run_dav_unit
+    from skylift.cli.dirsync_celery import run_dirsync_unit
     from skylift.cli.mail_celery import (
         check_broker,
         ping_broker,
@@ -62,7 +63,8 @@ def worker(
     side = WorkerSide(
         state,
         {"mail": run_mail_unit, "calendars": run_dav_unit(DavKind.CALENDAR),
-         "contacts": run_dav_unit(DavKind.ADDRESSBOOK)},
+         "contacts": run_dav_unit(DavKind.ADDRESSBOOK),
+            "directory": run_dirsync_unit},
         name=name, concurrency=concurrency,
         lease_seconds=seconds, max_attempts=max_attempts,
     )  # fmt: skip
