@@ -22,7 +22,7 @@ class RedisServer:
         if binary is None:
             raise RuntimeError("Redis is not installed (Debian: apt-get install redis-server)")
         self.binary = binary
-        self.root = Path(tempfile.mkdtemp(prefix="skylift-redis-", dir="/tmp"))
+        self.root = Path(tempfile.mkdtemp(prefix="skylift-redis-"))
         self.port = free_port()
         self._proc: subprocess.Popen[bytes] | None = None
 
