@@ -15,6 +15,7 @@ APT_PACKAGES=(
   chromium                      # renders the assessment page in a test; Playwright drives it (tests/web)
   zbar-tools                    # zbarimg: decodes the setup page's QR code in a test
   postgresql                    # the state store's scale-out mode, in a test
+  redis-server                  # the Celery broker of the scale-out tests and bench
   samba samba-ad-dc samba-ad-provision samba-dsdb-modules winbind   # a real Active Directory DC (tests)
   cyrus-common cyrus-admin sasl2-bin   # Cyrus IMAP's tools; its imapd is unpacked below
   libdb5.3 libnsl2 libsasl2-2 libssl3  # what the Postfix unpacked below links against

@@ -21,7 +21,13 @@ ROOT = Path(__file__).resolve().parent.parent
 
 # top-level command -> the pages that document it (the first is its home page)
 PAGES: dict[str, tuple[str, ...]] = {
-    "migrate": ("docs/migrate.md", "docs/sources.md", "docs/folders.md", "docs/gmail.md"),
+    "migrate": (
+        "docs/migrate.md",
+        "docs/sources.md",
+        "docs/folders.md",
+        "docs/gmail.md",
+        "docs/scale-out.md",
+    ),
     "verify": ("docs/migrate.md",),
     "demo": ("README.md", "docs/dashboard.md"),
     "assess": ("docs/assess.md",),
@@ -34,6 +40,7 @@ PAGES: dict[str, tuple[str, ...]] = {
     "verify-contacts": ("docs/calendars.md",),
     "freebusy": ("docs/calendars.md",),
     "jobs": ("docs/concepts.md",),
+    "worker": ("docs/scale-out.md",),
     "auth": ("docs/migrate.md",),
     "autoconfig": ("docs/clients.md",),
     "notify": ("docs/clients.md",),

@@ -32,6 +32,7 @@ COMMANDS = {
     "verify-contacts": "skylift.cli.calendars",
     "freebusy": "skylift.cli.calendars",
     "jobs": "skylift.cli.jobs",
+    "worker": "skylift.cli.worker",
     "auth": "skylift.cli.auth",
     "autoconfig": "skylift.cli.clients",
     "notify": "skylift.cli.clients",

@@ -23,14 +23,17 @@ from skylift.cli.interrupt import graceful_stop, print_resume_hint
 from skylift.cli.mail import load_pairs
 from skylift.cli.options import (
     AllowPlaintextOpt,
+    BrokerOpt,
     DryRunOpt,
     InsecureSourceOpt,
     InsecureTargetOpt,
     JsonOpt,
+    RunnerOpt,
     SourceCaOpt,
     StateOpt,
     TargetApiBaseOpt,
     TargetCaOpt,
+    WaitOpt,
 )
 from skylift.connectors.auth.oauth import GoogleTokens
 from skylift.engine.dav.plan import Action
@@ -284,6 +287,39 @@ def _verify(
     return EXIT_OK if problems == 0 else EXIT_ITEMS_FAILED
 
 
+def prepare_dav(
+    kind: DavKind, p: dict[str, Any]
+) -> tuple[SideSpec, SideSpec, list[MailboxPair], RunOptions]:
+    """Both sides, the accounts and the run's options from migrate-calendars/-contacts'
+    options by name (here, or on a scale-out worker: secrets read on that machine)."""
+    url, scope = _cloud_target(kind, p["target"], p["target_profile"], p["target_api_base"])
+    src, dst = _sides(
+        p["source"], url, p["allow_plaintext"], p["source_ca"], p["target_ca"],
+        p["insecure_source"], p["insecure_target"],
+    )  # fmt: skip
+    service_account = p["target_oauth_service_account"]
+    if service_account is not None or scope:
+        if service_account is None:
+            raise ConfigError(
+                f"profile {p['target_profile']} signs in with a Google service account: give "
+                "--target-oauth-service-account KEY.json"
+            )
+        tokens = GoogleTokens(
+            "target", service_account, scope=scope or GOOGLE_SCOPES[kind], ca_file=dst.ca_file
+        )
+        dst = replace(dst, oauth=tokens)
+    options = RunOptions(
+        kind,
+        p["dry_run"],
+        p["delete"],
+        parse_domain_map(p["rewrite_domain"] or []),
+        p["dav_workers"],
+        p["export_dir"] or default_export_dir(p["state"]),
+    )
+    pairs = _pairs(p["users"], p["user"], p["source_admin"], p["target_admin"])
+    return src, dst, pairs, options
+
+
 def _make_migrate(kind: DavKind):  # type: ignore[no-untyped-def]
     def command(
         source: SourceOpt,
@@ -316,31 +352,18 @@ def _make_migrate(kind: DavKind):  # type: ignore[no-untyped-def]
         target_profile: TargetProfileOpt = None,
         target_oauth_service_account: cloud.TargetServiceAccount = None,
         target_api_base: TargetApiBaseOpt = None,
+        runner: RunnerOpt = "local",
+        broker: BrokerOpt = None,
+        wait: WaitOpt = False,
     ) -> int:
-        url, scope = _cloud_target(kind, target, target_profile, target_api_base)
-        src, dst = _sides(
-            source, url, allow_plaintext, source_ca, target_ca, insecure_source, insecure_target
-        )
-        if target_oauth_service_account is not None or scope:
-            if target_oauth_service_account is None:
-                raise ConfigError(
-                    f"profile {target_profile} signs in with a Google service account: give "
-                    "--target-oauth-service-account KEY.json"
-                )
-            tokens = GoogleTokens(
-                "target", target_oauth_service_account, scope=scope or GOOGLE_SCOPES[kind],
-                ca_file=dst.ca_file,
-            )  # fmt: skip
-            dst = replace(dst, oauth=tokens)
-        options = RunOptions(
-            kind,
-            dry_run,
-            delete,
-            parse_domain_map(rewrite_domain or []),
-            dav_workers,
-            export_dir or default_export_dir(state),
-        )
-        pairs = _pairs(users, user, source_admin, target_admin)
+        params = {k: v for k, v in locals().items() if k != "kind"}
+        if runner != "local":
+            from skylift.cli.dav_celery import migrate_accounts_on_workers
+
+            return migrate_accounts_on_workers(kind, params)
+        if broker is not None or wait:
+            raise ConfigError("--broker and --wait go with --runner celery")
+        src, dst, pairs, options = prepare_dav(kind, params)
         return _migrate(kind, src, dst, pairs, state, options, json_out, parallel)
 
     what = "calendars (events, tasks, time zones)" if kind is DavKind.CALENDAR else "address books"

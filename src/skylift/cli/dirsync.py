@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import sys
 from dataclasses import replace
+from operator import itemgetter
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 import typer
@@ -21,14 +22,17 @@ from skylift.cli.interrupt import graceful_stop, print_resume_hint
 from skylift.cli.options import (
     DEFAULT_TIMEOUT,
     AllowPlaintextOpt,
+    BrokerOpt,
     InsecureSourceOpt,
     InsecureTargetOpt,
     JsonOpt,
+    RunnerOpt,
     SourceCaOpt,
     StateOpt,
     TargetApiBaseOpt,
     TargetCaOpt,
     TimeoutOpt,
+    WaitOpt,
     checked_ca,
     read_secret,
 )
@@ -108,6 +112,111 @@ def _cloud_target(target: str | None, profile: str | None, api_base: str | None)
             raise ConfigError(f"--target-api-base must be an http(s):// URL: {api_base!r}")
         url = f"{urlsplit(url).scheme.split('+')[0]}+{parts.scheme}://{parts.netloc}"
     return url, directory.get("scope", "")
+
+
+#: the dirsync options prepare_dirsync reads
+_FIELDS = [
+    "dry_run",
+    "apply",
+    "on_leave",
+    "delete_threshold",
+    "allow_plaintext",
+    "timeout",
+    "ca_file",
+    "source_ca",
+    "target_ca",
+    "source",
+    "insecure_source",
+    "target",
+    "target_profile",
+    "target_api_base",
+    "insecure_target",
+    "target_oauth_service_account",
+    "target_bind",
+    "target_admin",
+    "mapping",
+    "preset",
+    "filter",
+    "ou",
+    "group_ou",
+    "base",
+    "bind",
+    "bind_password_file",
+    "state",
+    "scim_token_file",
+    "target_base",
+    "delete_after",
+    "full",
+    "out",
+]
+
+
+def prepare_dirsync(p: dict[str, Any]) -> SyncOptions:
+    """dirsync's options by name as a sync (here, or on a scale-out worker: the secrets are
+    read from this machine's environment and files)."""
+    (
+        dry_run, apply, on_leave, delete_threshold, allow_plaintext, timeout, ca_file,
+        source_ca, target_ca, source, insecure_source, target, target_profile,
+        target_api_base, insecure_target, target_oauth_service_account, target_bind,
+        target_admin, mapping, preset, filter, ou, group_ou, base, bind, bind_password_file,
+        state, scim_token_file, target_base, delete_after, full, out
+    ) = itemgetter(*_FIELDS)(p)  # fmt: skip
+    if dry_run and apply:
+        raise ConfigError("--dry-run and --apply contradict each other: give one")
+    if on_leave not in ("disable", "delete"):
+        raise ConfigError(f"--on-leave must be disable or delete, not {on_leave!r}")
+    parse_threshold(delete_threshold)
+    tls = {"allow_plaintext": allow_plaintext, "timeout": timeout}
+    checked_ca(ca_file)
+    source_ca, target_ca = source_ca or ca_file, target_ca or ca_file
+    source_ep = Endpoint.parse(
+        source, ca_file=str(source_ca) if source_ca else None, insecure=insecure_source, **tls
+    )
+    target, oauth_scope = _cloud_target(target, target_profile, target_api_base)
+    target_ep = Endpoint.parse(
+        target, ca_file=str(target_ca) if target_ca else None, insecure=insecure_target, **tls
+    )
+    if oauth_scope or target_oauth_service_account is not None:
+        if target_oauth_service_account is None:
+            raise ConfigError(
+                "the Google directory signs in with a service account: give "
+                "--target-oauth-service-account KEY.json and --target-admin ADDRESS"
+            )
+        target_ep = replace(target_ep, oauth=GoogleTokens(
+            "target", target_oauth_service_account, scope=oauth_scope or GOOGLE_DIRECTORY_SCOPE,
+            ca_file=target_ep.ca_file,
+        ))  # fmt: skip
+        target_bind = target_admin or target_bind
+    loaded = load_mapping(mapping, preset)
+    if preset and mapping is None:
+        loaded = mapping_from_dict({}, preset)
+    if filter or ou or group_ou:
+        scope = replace(
+            loaded.scope,
+            user_ous=tuple(ou or ()) or loaded.scope.user_ous,
+            group_ous=tuple(group_ou or ()) or loaded.scope.group_ous,
+        )
+        loaded = replace(loaded, scope=scope, ldap_filter=filter or loaded.ldap_filter)
+    options = SyncOptions(
+        source=source_ep,
+        base=base,
+        bind_dn=bind,
+        bind_password=read_secret("SKYLIFT_LDAP_PASSWORD", bind_password_file, "bind password"),
+        target=target_ep,
+        mapping=loaded,
+        state=state,
+        apply=apply,
+        scim_token=read_secret("SKYLIFT_SCIM_TOKEN", scim_token_file, "SCIM token"),
+        target_bind_dn=target_bind,
+        target_password=read_secret("SKYLIFT_TARGET_LDAP_PASSWORD", None, "target password"),
+        target_base=target_base,
+        delete_threshold=delete_threshold,
+        delete_mode="delete" if on_leave == "delete" else "disable",
+        delete_after=parse_duration(delete_after, "--delete-after") if delete_after else None,
+        full=full,
+        out_dir=out,
+    )
+    return options
 
 
 def register(app: typer.Typer) -> None:
@@ -191,63 +300,21 @@ def register(app: typer.Typer) -> None:
             str | None, typer.Option(help="Super-admin the Google service account acts as.")
         ] = None,
         target_api_base: TargetApiBaseOpt = None,
+        runner: RunnerOpt = "local",
+        broker: BrokerOpt = None,
+        wait: WaitOpt = False,
     ) -> int:
         """Sync users and groups one way from LDAP/AD into a SCIM 2.0 or LDAP directory."""
-        if dry_run and apply:
-            raise ConfigError("--dry-run and --apply contradict each other: give one")
-        if on_leave not in ("disable", "delete"):
-            raise ConfigError(f"--on-leave must be disable or delete, not {on_leave!r}")
-        parse_threshold(delete_threshold)
-        tls = {"allow_plaintext": allow_plaintext, "timeout": timeout}
-        checked_ca(ca_file)
-        source_ca, target_ca = source_ca or ca_file, target_ca or ca_file
-        source_ep = Endpoint.parse(
-            source, ca_file=str(source_ca) if source_ca else None, insecure=insecure_source, **tls
-        )
-        target, oauth_scope = _cloud_target(target, target_profile, target_api_base)
-        target_ep = Endpoint.parse(
-            target, ca_file=str(target_ca) if target_ca else None, insecure=insecure_target, **tls
-        )
-        if oauth_scope or target_oauth_service_account is not None:
-            if target_oauth_service_account is None:
-                raise ConfigError(
-                    "the Google directory signs in with a service account: give "
-                    "--target-oauth-service-account KEY.json and --target-admin ADDRESS"
-                )
-            target_ep = replace(target_ep, oauth=GoogleTokens(
-                "target", target_oauth_service_account, scope=oauth_scope or GOOGLE_DIRECTORY_SCOPE,
-                ca_file=target_ep.ca_file,
-            ))  # fmt: skip
-            target_bind = target_admin or target_bind
-        loaded = load_mapping(mapping, preset)
-        if preset and mapping is None:
-            loaded = mapping_from_dict({}, preset)
-        if filter or ou or group_ou:
-            scope = replace(
-                loaded.scope,
-                user_ous=tuple(ou or ()) or loaded.scope.user_ous,
-                group_ous=tuple(group_ou or ()) or loaded.scope.group_ous,
-            )
-            loaded = replace(loaded, scope=scope, ldap_filter=filter or loaded.ldap_filter)
-        options = SyncOptions(
-            source=source_ep,
-            base=base,
-            bind_dn=bind,
-            bind_password=read_secret("SKYLIFT_LDAP_PASSWORD", bind_password_file, "bind password"),
-            target=target_ep,
-            mapping=loaded,
-            state=state,
-            apply=apply,
-            scim_token=read_secret("SKYLIFT_SCIM_TOKEN", scim_token_file, "SCIM token"),
-            target_bind_dn=target_bind,
-            target_password=read_secret("SKYLIFT_TARGET_LDAP_PASSWORD", None, "target password"),
-            target_base=target_base,
-            delete_threshold=delete_threshold,
-            delete_mode="delete" if on_leave == "delete" else "disable",
-            delete_after=parse_duration(delete_after, "--delete-after") if delete_after else None,
-            full=full,
-            out_dir=out,
-        )
+        params = dict(locals())
+        if runner != "local":
+            if every:
+                raise ConfigError("--every runs here: leave out --runner celery")
+            from skylift.cli.dirsync_celery import dirsync_on_workers
+
+            return dirsync_on_workers(params)
+        if broker is not None or wait:
+            raise ConfigError("--broker and --wait go with --runner celery")
+        options = prepare_dirsync(params)
 
         def log(message: str) -> None:
             if not as_json:

@@ -11,8 +11,9 @@ import json
 import os
 import re
 import sys
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -23,12 +24,14 @@ from skylift.cli.interrupt import graceful_stop, print_resume_hint
 from skylift.cli.options import (
     DEFAULT_TIMEOUT,
     AllowPlaintextOpt,
+    BrokerOpt,
     ConnectTimeoutOpt,
     DryRunOpt,
     InsecureSourceOpt,
     InsecureTargetOpt,
     JsonOpt,
     ParallelOpt,
+    RunnerOpt,
     SourceAdminPasswordFileOpt,
     SourceCaOpt,
     StateOpt,
@@ -36,6 +39,7 @@ from skylift.cli.options import (
     TargetCaOpt,
     TimeoutOpt,
     UsersOpt,
+    WaitOpt,
 )
 from skylift.cli.render import MigrateProgress, print_run_summary, print_verify
 from skylift.connectors import MAIL_CONNECTORS
@@ -222,6 +226,72 @@ def load_pairs(
     raise ConfigError("say whose mail to move: --users users.csv, --user ADDRESS or --waves")
 
 
+@dataclass
+class PreparedMigration:
+    """Everything a migrate run needs, built from its options (here, or on a worker)."""
+
+    pairs: list[MailboxPair]
+    source: Endpoint
+    target: Endpoint
+    options: MigrateOptions
+    parallel: int
+    max_connections: int
+    tenant_connections: tuple[int | None, int | None]
+
+
+def prepare_migration(p: dict[str, Any]) -> PreparedMigration:
+    """Read *p* (migrate's options by name): profiles, endpoints, folder rules, the users and
+    their secrets (from files and the environment of this machine)."""
+    sign_in = cloud.SignIn.from_options(p)
+    gmail_labels, max_size, daily_budget = p["gmail_labels"], p["max_size"], p["daily_budget"]
+    if gmail_labels not in MODES:
+        raise ConfigError(f"--gmail-labels must be one of {', '.join(MODES)}, not {gmail_labels!r}")
+    report_dir = p["report_dir"]
+    try:
+        rules = FolderRules(
+            p["include"] or [], p["exclude"] or [], parse_map_folder(p["map_folder"] or [])
+        )
+        options = MigrateOptions(
+            rules=rules,
+            max_size=parse_size(max_size) if max_size else sign_in.max_size(),
+            dry_run=p["dry_run"],
+            full=p["full"],
+            bucket=TokenBucket(parse_rate(p["bwlimit"]) if p["bwlimit"] else None),
+            gmail_labels=gmail_labels,
+            daily_budget=(
+                parse_size(daily_budget) or None if daily_budget else sign_in.daily_budget()
+            ),
+            export_dir=report_dir / "non-mail" if report_dir else None,
+            detach_over=parse_size(p["detach_over"]) if p["detach_over"] else None,
+        )
+    except (ValueError, re.error) as exc:
+        raise ConfigError(str(exc)) from None
+    src, dst = sign_in_endpoints(
+        sign_in, p["source"], p["target"], (p["source_ca"], p["target_ca"]),
+        (p["insecure_source"], p["insecure_target"]), p["allow_plaintext"], p["timeout"],
+        p["connect_timeout"],
+    )  # fmt: skip
+    oauth = (src.oauth is not None, dst.oauth is not None)
+    waves, parallel = p["waves"], p["parallel"]
+    pairs = load_pairs(
+        p["users"], p["user"], waves, p["wave"], p["source_admin"], p["target_admin"], oauth,
+        (p["source_admin_password_file"], p["target_admin_password_file"]),
+    )  # fmt: skip
+    cloud.preflight((src, dst), pairs)
+    if parallel is None and waves is not None:
+        parallel = planned_parallel(pairs, waves)
+    options.library = open_library(
+        options.detach_over, p["library"], p["library_user"], p["allow_plaintext"], p["timeout"]
+    )
+    if options.detach_over:  # over it a message is detached, not sent whole
+        options.max_size = min(options.max_size or options.detach_over, options.detach_over)
+    return PreparedMigration(
+        pairs, src, dst, options, sign_in.default("parallel", parallel, 4),
+        sign_in.default("max_connections", p["max_connections"], 10),
+        sign_in.tenant_connections(),
+    )  # fmt: skip
+
+
 def migrate(
     source: SourceOpt = None,
     target: TargetOpt = None,
@@ -269,6 +339,19 @@ def migrate(
         Path | None,
         typer.Option(help="Write migrate.json and exported calendar/contact items here"),
     ] = None,
+    runner: RunnerOpt = "local",
+    broker: BrokerOpt = None,
+    wait: WaitOpt = False,
+    split_above: Annotated[
+        int,
+        typer.Option(
+            "--split-above",
+            min=0,
+            metavar="MESSAGES",
+            help="--runner celery: a mailbox with more messages becomes one unit per folder "
+            "(0: never)",
+        ),
+    ] = 50_000,
     # -- profiles and app-only OAuth2 (issue 11; resolved in cli/cloud.py) --
     source_profile: cloud.SourceProfile = None,
     target_profile: cloud.TargetProfileOpt = None,
@@ -286,56 +369,26 @@ def migrate(
     target_oauth_service_account: cloud.TargetServiceAccount = None,
 ) -> int:
     """Copy mailboxes: folders, messages (byte for byte), flags and dates. Reruns resume."""
+    params = dict(locals())
     if report_dir is not None:
         report_dir.mkdir(parents=True, exist_ok=True)
-    sign_in = cloud.SignIn.from_options(locals())
-    if gmail_labels not in MODES:
-        raise ConfigError(f"--gmail-labels must be one of {', '.join(MODES)}, not {gmail_labels!r}")
-    try:
-        rules = FolderRules(include or [], exclude or [], parse_map_folder(map_folder or []))
-        options = MigrateOptions(
-            rules=rules,
-            max_size=parse_size(max_size) if max_size else sign_in.max_size(),
-            dry_run=dry_run,
-            full=full,
-            bucket=TokenBucket(parse_rate(bwlimit) if bwlimit else None),
-            gmail_labels=gmail_labels,
-            daily_budget=(
-                parse_size(daily_budget) or None if daily_budget else sign_in.daily_budget()
-            ),
-            export_dir=report_dir / "non-mail" if report_dir else None,
-            detach_over=parse_size(detach_over) if detach_over else None,
-        )
-    except (ValueError, re.error) as exc:
-        raise ConfigError(str(exc)) from None
-    src, dst = sign_in_endpoints(
-        sign_in, source, target, (source_ca, target_ca), (insecure_source, insecure_target),
-        allow_plaintext, timeout, connect_timeout,
-    )  # fmt: skip
-    oauth = (src.oauth is not None, dst.oauth is not None)
-    pairs = load_pairs(
-        users, user, waves, wave, source_admin, target_admin, oauth,
-        (source_admin_password_file, target_admin_password_file),
-    )  # fmt: skip
-    cloud.preflight((src, dst), pairs)
-    if parallel is None and waves is not None:
-        parallel = planned_parallel(pairs, waves)
-    parallel = sign_in.default("parallel", parallel, 4)
-    max_connections = sign_in.default("max_connections", max_connections, 10)
-    options.library = open_library(
-        options.detach_over, library, library_user, allow_plaintext, timeout
-    )
-    if options.detach_over:  # over it a message is detached, not sent whole
-        options.max_size = min(options.max_size or options.detach_over, options.detach_over)
+    if runner != "local":
+        from skylift.cli.mail_celery import migrate_on_workers
+
+        return migrate_on_workers(params)
+    if broker is not None or wait:
+        raise ConfigError("--broker and --wait go with --runner celery")
+    job = prepare_migration(params)
+    pairs, src, dst, options = job.pairs, job.source, job.target, job.options
     store = StateStore(state)
     live = MigrateProgress(
         enabled=not json_out and sys.stderr.isatty(), total=len(pairs), dry_run=dry_run
     )
     settings = RunSettings(
-        parallel=parallel,
-        max_connections=max_connections,
+        parallel=job.parallel,
+        max_connections=job.max_connections,
         retries=retries,
-        tenant_connections=sign_in.tenant_connections(),
+        tenant_connections=job.tenant_connections,
         on_mailbox_start=live.mailbox_started,
         on_mailbox_done=live.mailbox_done,
     )

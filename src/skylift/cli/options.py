@@ -115,3 +115,31 @@ def read_secret(env_name: str, file: Path | None, what: str) -> Secret | None:
         return Secret(value)
     value = os.environ.get(env_name, "")
     return Secret(value) if value else None
+# -- scale-out (docs/scale-out.md): where the work runs --
+RUNNERS = ("local", "celery")
+
+
+def checked_runner(value: str) -> str:
+    if value not in RUNNERS:
+        raise ConfigError(f"--runner {value}: not one of {', '.join(RUNNERS)}")
+    return value
+
+
+RunnerOpt = Annotated[
+    str,
+    typer.Option(
+        "--runner",
+        help="local: threads of this process; celery: 'skylift worker' processes via --broker",
+        callback=checked_runner,
+    ),
+]
+BrokerOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--broker", help="Celery broker URL for --runner celery, e.g. redis://host:6379/0"
+    ),
+]
+WaitOpt = Annotated[
+    bool,
+    typer.Option("--wait", help="--runner celery: wait for every unit to end and summarize"),
+]

@@ -121,6 +121,7 @@ def migrate_accounts(
     parallel: int = 1,
     retries: int = RETRIES,
     retry_cap: float = RETRY_CAP,
+    claimed: tuple[WorkUnits, dict[str, int]] | None = None,
 ) -> Iterator[AccountResult]:
     """Migrate every account, *parallel* at a time; results come back in *pairs* order.
 
@@ -128,9 +129,14 @@ def migrate_accounts(
     there after *retries* reruns; other errors end the run.
     """
 
-    units = None if options.dry_run else WorkUnits(ledger.engine)
     kind = "calendars" if options.kind is DavKind.CALENDAR else "contacts"
-    ids = units.queue(new_run_id(f"migrate-{kind}"), kind, [p.key for p in pairs]) if units else {}
+    units: WorkUnits | None
+    if claimed is not None:  # a scale-out worker holds these units already (state/leases.py)
+        units, ids = claimed
+    else:
+        units = None if options.dry_run else WorkUnits(ledger.engine)
+        run = new_run_id(f"migrate-{kind}")
+        ids = units.queue(run, kind, [p.key for p in pairs]) if units else {}
     done = [threading.Event() for _ in pairs]
     results: list[AccountResult | None] = [None] * len(pairs)
     crashed: list[BaseException] = []
@@ -141,7 +147,7 @@ def migrate_accounts(
             results[unit.index] = AccountResult(pair.key, not_started=True)
             done[unit.index].set()
             return
-        if units:
+        if units and claimed is None:
             units.start(ids[pair.key])
 
         def run() -> list[CollectionReport]:
@@ -158,7 +164,7 @@ def migrate_accounts(
                 units.finish(ids[pair.key], "failed", error=str(exc) or type(exc).__name__)
             raise
         if units:
-            record_account(units, ids[pair.key], result)
+            record_account(units, ids[pair.key], result, keep_attempts=claimed is not None)
         results[unit.index] = result
         done[unit.index].set()
 
@@ -228,10 +234,14 @@ def account_with_retries(
     return AccountResult(key, error=error, attempts=outcome.attempts)
 
 
-def record_account(units: WorkUnits, unit_id: int, result: AccountResult) -> None:
-    """One account as a work unit: objects written, problems, the error that stopped it."""
+def record_account(
+    units: WorkUnits, unit_id: int, result: AccountResult, *, keep_attempts: bool = False
+) -> None:
+    """One account as a work unit: objects written, problems, the error that stopped it.
+    *keep_attempts*: a scale-out unit counts its workers' attempts, not this one's reruns."""
+    attempts = None if keep_attempts else result.attempts
     if result.error is not None:
-        units.finish(unit_id, "failed", error=str(result.error), attempts=result.attempts)
+        units.finish(unit_id, "failed", error=str(result.error), attempts=attempts)
         return
     written = sum(r.count(Action.CREATE) + r.count(Action.UPDATE) for r in result.reports)
     failed = [s for r in result.reports for s in r.failed]
@@ -244,5 +254,5 @@ def record_account(units: WorkUnits, unit_id: int, result: AccountResult) -> Non
         items=written,
         problems=len(failed),
         error=error,
-        attempts=result.attempts,
+        attempts=attempts,
     )

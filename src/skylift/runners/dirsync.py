@@ -106,17 +106,25 @@ def open_target(options: SyncOptions, log: Callable[[str], None]) -> DirectoryTa
     return RetryingDirectoryTarget(opened, log)
 
 
-def run_once(options: SyncOptions, log: Callable[[str], None] = lambda _m: None) -> SyncResult:
-    """Run one preview or apply, recorded as one directory work unit; raises SkyliftError
-    subclasses for what stops a run."""
-    units = WorkUnits(options.state)
-    [unit] = units.queue(new_run_id("dirsync"), "directory", [pair_name(options)]).values()
-    units.start(unit)
+def run_once(
+    options: SyncOptions,
+    log: Callable[[str], None] = lambda _m: None,
+    claimed: tuple[WorkUnits, int] | None = None,
+) -> SyncResult:
+    """Run one preview or apply, recorded as one directory work unit (*claimed*: the unit a
+    scale-out worker holds already); raises SkyliftError subclasses for what stops a run."""
+    if claimed is not None:
+        units, unit = claimed
+    else:
+        units = WorkUnits(options.state)
+        [unit] = units.queue(new_run_id("dirsync"), "directory", [pair_name(options)]).values()
+        units.start(unit)
     try:
         result = _run_once(options, log)
     except BaseException as exc:
         units.finish(unit, "failed", error=str(exc) or type(exc).__name__)
-        units.close()
+        if claimed is None:
+            units.close()
         raise
     problems = result.problems()
     units.finish(
@@ -126,7 +134,8 @@ def run_once(options: SyncOptions, log: Callable[[str], None] = lambda _m: None)
         problems=problems,
         error="; ".join(result.failed[:3]) or None,
     )
-    units.close()
+    if claimed is None:
+        units.close()
     return result
 
 

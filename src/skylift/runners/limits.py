@@ -15,12 +15,16 @@ is taken at once, so two workers never hold one slot each of what the other wait
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, TypeVar
 
 if TYPE_CHECKING:
+    from sqlalchemy import Connection
+
     from skylift.connectors.endpoint import Endpoint
+    from skylift.state.slots import SharedSlots
 
 T = TypeVar("T")
 
@@ -64,6 +68,48 @@ class ConnectionLimit:
         with self._cond:
             self._free = min(self._free + min(count, self.limit), self.limit)
             self._cond.notify_all()
+
+
+class SharedLimit(ConnectionLimit):
+    """A cap held across every worker of a scale-out run (slots in PostgreSQL,
+    :mod:`skylift.state.slots`); several slots at once are taken all or none, so two
+    workers never each hold half of what the other waits for."""
+
+    def __init__(self, slots: SharedSlots, name: str = "") -> None:
+        super().__init__(slots.limit, name)
+        self._slots = slots
+        self._held: list[Connection] = []
+        self._held_lock = threading.Lock()
+
+    def acquire(self, count: int = 1, *, blocking: bool = True) -> bool:
+        count = min(count, self.limit)
+        while True:
+            taken: list[Connection] = []
+            for _ in range(count):
+                conn = self._slots.try_take()
+                if conn is None:
+                    break
+                taken.append(conn)
+            if len(taken) == count:
+                with self._held_lock:
+                    self._held.extend(taken)
+                return True
+            for conn in taken:
+                self._slots.give(conn)
+            if not blocking:
+                return False
+            time.sleep(self._slots.POLL_SECONDS)
+
+    def release(self, count: int = 1) -> None:
+        with self._held_lock:
+            count = min(count, len(self._held))
+            given, self._held = self._held[:count], self._held[count:]
+        for conn in given:
+            self._slots.give(conn)
+
+
+#: makes the cap of one server or tenant: (limit, name) -> limit
+LimitFactory = Callable[[int, str], ConnectionLimit]
 
 
 def _grouped(limits: tuple[ConnectionLimit | None, ...]) -> list[tuple[ConnectionLimit, int]]:

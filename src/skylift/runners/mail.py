@@ -21,7 +21,7 @@ from skylift.connectors.endpoint import Endpoint
 from skylift.connectors.mail.base import MailSource, MailTarget
 from skylift.engine.mail.budget import DailyBudget
 from skylift.engine.mail.report import MailboxReport, RunReport
-from skylift.engine.mail.sync import MailboxMigration, MigrateOptions, ProgressFn
+from skylift.engine.mail.sync import FolderTask, MailboxMigration, MigrateOptions, ProgressFn
 from skylift.engine.mail.verify import VerifyReport, verify_mailbox
 from skylift.errors import (
     EXIT_CONNECT,
@@ -30,7 +30,7 @@ from skylift.errors import (
 from skylift.model.account import MailboxPair
 from skylift.runners.base import RunControl, WorkUnit
 from skylift.runners.folder_share import FolderShare, Opened, help_with
-from skylift.runners.limits import ConnectionLimit, hold, tenant_key, try_hold
+from skylift.runners.limits import ConnectionLimit, LimitFactory, hold, tenant_key, try_hold
 from skylift.runners.local import run_units
 from skylift.runners.retry import with_retries
 from skylift.state.budgets import ByteBudgets
@@ -50,6 +50,13 @@ class RunSettings:
     tenant_connections: tuple[int | None, int | None] = (None, None)
     on_mailbox_start: Callable[[MailboxPair], None] = field(default=lambda _: None)
     on_mailbox_done: Callable[[MailboxReport], None] = field(default=lambda _: None)
+    #: makes each cap; a scale-out worker's are shared with every other worker
+    limit: LimitFactory = ConnectionLimit
+    #: a server said "back off N s" (scale-out: the worker pauses the tenant for all)
+    on_throttle: Callable[[float], None] = field(default=lambda _s: None)
+    #: scale-out: after a mailbox's folders are created, hand a big mailbox's folders to
+    #: units of their own; returns the folders left to run here
+    split: Callable[[str, list[FolderTask], MailSource], list[FolderTask]] | None = None
 
 
 def _renew_tokens(*endpoints: Endpoint) -> None:
@@ -68,7 +75,7 @@ def _with_retries(
     out = with_retries(
         work, retries=settings.retries, cap_seconds=settings.retry_cap_seconds,
         renew_tokens=lambda: _renew_tokens(*endpoints),
-        on_attempt=lambda n: setattr(report, "attempts", n),
+        on_attempt=lambda n: setattr(report, "attempts", n), on_throttle=settings.on_throttle,
     )  # fmt: skip
     report.attempts, report.token_renewals = out.attempts, out.token_renewals
     report.error, report.error_code, report.error_kind = out.error, out.error_code, out.error_kind
@@ -114,7 +121,9 @@ class SameFailure:
                 self.reason = self.errors[0]
 
 
-def record_unit(units: WorkUnits, unit_id: int, report: MailboxReport) -> None:
+def record_unit(
+    units: WorkUnits, unit_id: int, report: MailboxReport, *, keep_attempts: bool = False
+) -> None:
     """A finished mailbox as a work unit: its state, what it moved, why it is not done."""
     totals = report.totals()
     problems = totals["skipped"] + totals["rejected"] + totals["failed"]
@@ -127,12 +136,14 @@ def record_unit(units: WorkUnits, unit_id: int, report: MailboxReport) -> None:
     state = {"ok": "done", "partial": "partial"}.get(report.status, "failed")
     units.finish(
         unit_id, state, items=totals["copied"], nbytes=totals["bytes"], problems=problems,
-        error=error, attempts=report.attempts,
+        error=error, attempts=None if keep_attempts else report.attempts,
     )  # fmt: skip
 
 
 def tenant_limits(
-    endpoints: tuple[Endpoint, Endpoint], caps: tuple[int | None, int | None]
+    endpoints: tuple[Endpoint, Endpoint],
+    caps: tuple[int | None, int | None],
+    limit: LimitFactory = ConnectionLimit,
 ) -> tuple[ConnectionLimit | None, ConnectionLimit | None]:
     """One cap per tenant: source and target in the same tenant share one (tenant to tenant)."""
     made: dict[str, ConnectionLimit] = {}
@@ -143,7 +154,7 @@ def tenant_limits(
             continue
         key = tenant_key(endpoint)
         if key not in made:
-            made[key] = ConnectionLimit(cap, f"tenant {key}")
+            made[key] = limit(cap, f"tenant {key}")
         out.append(made[key])
     return out[0], out[1]
 
@@ -156,17 +167,28 @@ def migrate_all(
     options: MigrateOptions,
     settings: RunSettings,
     progress: ProgressFn,
+    claimed: tuple[WorkUnits, dict[str, int]] | None = None,
 ) -> RunReport:
-    """Migrate every mailbox of *pairs*; one mailbox's failure never stops the others."""
+    """Migrate every mailbox of *pairs*; one mailbox's failure never stops the others.
+
+    *claimed*: units a scale-out worker already holds (state/leases.py) instead of new ones.
+    """
     src_connector, dst_connector = mail_connector(source), mail_connector(target)
     run = RunReport(command="migrate", dry_run=options.dry_run)
     run.mailboxes = [MailboxReport(p.key, p.source.user) for p in pairs]
     run_id = store.start_run("migrate-dry-run" if options.dry_run else "migrate")
-    units = None if options.dry_run else WorkUnits(store.engine)
-    unit_ids = units.queue(new_run_id("migrate"), "mail", [p.key for p in pairs]) if units else {}
-    limit_src = ConnectionLimit(settings.max_connections, "source server")
-    limit_dst = ConnectionLimit(settings.max_connections, "target server")
-    tenant_src, tenant_dst = tenant_limits((source, target), settings.tenant_connections)
+    units: WorkUnits | None
+    if claimed is not None:
+        units, unit_ids = claimed
+    else:
+        units = None if options.dry_run else WorkUnits(store.engine)
+        run_key = new_run_id("migrate")
+        unit_ids = units.queue(run_key, "mail", [p.key for p in pairs]) if units else {}
+    limit_src = settings.limit(settings.max_connections, f"source server {tenant_key(source)}")
+    limit_dst = settings.limit(settings.max_connections, f"target server {tenant_key(target)}")
+    tenant_src, tenant_dst = tenant_limits(
+        (source, target), settings.tenant_connections, settings.limit
+    )
     caps = (limit_src, limit_dst, tenant_src, tenant_dst)
     started = time.monotonic()
 
@@ -195,7 +217,7 @@ def migrate_all(
             report.finish()
             return
         settings.on_mailbox_start(pair)
-        if units:
+        if units and claimed is None:
             units.start(unit_ids[pair.key])
         t0 = time.monotonic()
 
@@ -211,7 +233,10 @@ def migrate_all(
                         )  # fmt: skip
                         queue = share.open(pair.key)
                         try:
-                            queue.put(migration.prepare())
+                            tasks = migration.prepare()
+                            if settings.split is not None and not options.dry_run:
+                                tasks = settings.split(pair.key, tasks, src)
+                            queue.put(tasks)
                             queue.run_all(migration)
                         finally:
                             share.close(queue)  # waits for helpers still in a folder
@@ -230,7 +255,7 @@ def migrate_all(
                 run_id, pair.key, totals["copied"], totals["bytes"], report.seconds, report.status
             )
         if units:
-            record_unit(units, unit_ids[pair.key], report)
+            record_unit(units, unit_ids[pair.key], report, keep_attempts=claimed is not None)
         same_failure.add(report, time.monotonic() - started)
         settings.on_mailbox_done(report)
 

@@ -83,8 +83,12 @@ def with_retries(
     renew_tokens: Callable[[], None] = lambda: None,
     on_attempt: Callable[[int], None] = lambda _n: None,
     sleep: Callable[[float], None] = time.sleep,
+    on_throttle: Callable[[float], None] = lambda _s: None,
 ) -> Outcome:
-    """Call *work* until it returns, at most ``retries + 1`` times for transient errors."""
+    """Call *work* until it returns, at most ``retries + 1`` times for transient errors.
+
+    *on_throttle* hears each wait a server asked for (scale-out: every worker slows down).
+    """
     out = Outcome()
     last: TransientError | None = None
     attempt = 1
@@ -110,6 +114,8 @@ def with_retries(
             if attempt <= retries + 1:
                 wait = backoff_seconds(attempt - 1, exc.retry_after, cap_seconds)
                 out.waited += wait
+                if exc.retry_after is not None:
+                    on_throttle(wait)
                 sleep(wait)
         except SkyliftError as exc:  # login refused, bad archive, …: no retry helps
             out.error, out.error_code, out.error_kind = str(exc), exc.exit_code, type(exc).__name__

@@ -29,6 +29,7 @@ from sqlalchemy import (
     insert,
     inspect,
     select,
+    text,
     update,
 )
 from sqlalchemy.engine import make_url
@@ -137,8 +138,11 @@ def ensure_area(
     """
     shown = shown_location(str(engine.url))
     try:
-        _versions_metadata.create_all(engine)
         with engine.begin() as conn:
+            if engine.dialect.name == "postgresql":
+                # workers opening a fresh shared store at once: one creates, the others wait
+                conn.execute(text("SELECT pg_advisory_xact_lock(7254)"))
+            _versions_metadata.create_all(conn)
             row = conn.execute(
                 select(schema_versions.c.version).where(schema_versions.c.area == area)
             ).first()

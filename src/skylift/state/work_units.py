@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import (
     BigInteger,
     Column,
+    Connection,
     DateTime,
     Engine,
     Integer,
@@ -30,13 +31,14 @@ from sqlalchemy import (
     and_,
     insert,
     select,
+    text,
     update,
 )
 
 from skylift.state.db import aware, ensure_area, open_engine, utcnow
 
-SCHEMA_VERSION = 1
-STATES = ("queued", "running", "done", "partial", "failed")
+SCHEMA_VERSION = 2  # 2: owner, lease_until and spec, for workers on several machines
+STATES = ("queued", "running", "done", "partial", "failed", "cancelled")
 KINDS = ("mail", "calendars", "contacts", "directory", "assess", "cutover")
 
 metadata = MetaData()
@@ -58,7 +60,19 @@ work_units = Table(
     Column("queued_at", DateTime(timezone=True), nullable=False),
     Column("started_at", DateTime(timezone=True)),
     Column("finished_at", DateTime(timezone=True)),
+    # scale-out (state/leases.py): who holds the unit and until when, and what to run again
+    Column("owner", String(128)),  # the worker holding the lease, None when nobody does
+    Column("lease_until", DateTime(timezone=True)),
+    Column("spec", Text),  # the task's references (paths, env names, options): no secret
 )
+
+
+def _add_lease_columns(conn: Connection) -> None:
+    for ddl in ("owner VARCHAR(128)", "lease_until TIMESTAMP WITH TIME ZONE", "spec TEXT"):
+        conn.execute(text(f"ALTER TABLE work_units ADD COLUMN {ddl}"))
+
+
+UPGRADES = {2: _add_lease_columns}
 
 
 def new_run_id(command: str) -> str:
@@ -85,10 +99,12 @@ class WorkUnitRow:
     queued_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
+    owner: str | None = None
+    lease_until: datetime | None = None
 
     def to_dict(self) -> dict[str, Any]:
         data = dict(self.__dict__)
-        for name in ("queued_at", "started_at", "finished_at"):
+        for name in ("queued_at", "started_at", "finished_at", "lease_until"):
             value = data[name]
             data[name] = value.isoformat(timespec="seconds") if value else None
         return data
@@ -108,15 +124,18 @@ class WorkUnits:
             self.engine = open_engine(location, must_exist=must_exist)
             self._owned = True
         self._lock = threading.Lock()
-        ensure_area(self.engine, "work_units", metadata, SCHEMA_VERSION)
+        ensure_area(self.engine, "work_units", metadata, SCHEMA_VERSION, UPGRADES)
         self.worker = f"{socket.gethostname()}:{os.getpid()}"
 
     def close(self) -> None:
         if self._owned:
             self.engine.dispose()
 
-    def queue(self, run: str, kind: str, keys: list[str]) -> dict[str, int]:
-        """Record *keys* as queued units of *run*; return key -> unit id."""
+    def queue(
+        self, run: str, kind: str, keys: list[str], specs: dict[str, str] | None = None
+    ) -> dict[str, int]:
+        """Record *keys* as queued units of *run*; return key -> unit id. *specs*: key -> the
+        task a worker runs for it (references only, never a secret; see state/leases.py)."""
         if kind not in KINDS:
             raise ValueError(f"unknown work-unit kind {kind!r}")
         ids: dict[str, int] = {}
@@ -133,10 +152,17 @@ class WorkUnits:
                         bytes=0,
                         problems=0,
                         queued_at=utcnow(),
+                        spec=(specs or {}).get(key),
                     )
                 )
                 ids[key] = int(res.inserted_primary_key[0])  # type: ignore[index]
         return ids
+
+    def set_specs(self, specs: dict[int, str]) -> None:
+        """Keep each unit's task so it can be sent again (references only, never a secret)."""
+        with self._lock, self.engine.begin() as conn:
+            for unit_id, spec in specs.items():
+                conn.execute(update(work_units).where(work_units.c.id == unit_id).values(spec=spec))
 
     def start(self, unit_id: int) -> None:
         """The unit is running here now (another attempt if it ran before)."""
@@ -178,11 +204,19 @@ class WorkUnits:
             "problems": problems,
             "last_error": error,
             "finished_at": utcnow(),
+            "owner": None,
+            "lease_until": None,
         }
         if attempts is not None:
             values["attempts"] = attempts
+        c = work_units.c
+        mine = and_(
+            c.id == unit_id,
+            c.state == "running",  # not cancelled, nor handed to another worker meanwhile
+            (c.owner.is_(None)) | (c.owner == self.worker),
+        )
         with self._lock, self.engine.begin() as conn:
-            conn.execute(update(work_units).where(work_units.c.id == unit_id).values(**values))
+            conn.execute(update(work_units).where(mine).values(**values))
 
     def list(
         self, *, kind: str | None = None, state: str | None = None, run: str | None = None
@@ -206,10 +240,11 @@ class WorkUnits:
         return [
             WorkUnitRow(
                 **{
-                    **dict(row),
+                    **{k: v for k, v in row.items() if k != "spec"},
                     "queued_at": aware(row["queued_at"]),
                     "started_at": aware(row["started_at"]),
                     "finished_at": aware(row["finished_at"]),
+                    "lease_until": aware(row["lease_until"]),
                 }
             )
             for row in rows
