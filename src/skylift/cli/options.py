@@ -115,6 +115,8 @@ def read_secret(env_name: str, file: Path | None, what: str) -> Secret | None:
         return Secret(value)
     value = os.environ.get(env_name, "")
     return Secret(value) if value else None
+
+
 # -- scale-out (docs/scale-out.md): where the work runs --
 RUNNERS = ("local", "celery")
 
