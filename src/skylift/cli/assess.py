@@ -19,13 +19,17 @@ from skylift.cli.options import (
     DEFAULT_PARALLEL,
     DEFAULT_TIMEOUT,
     AllowPlaintextOpt,
+    BrokerOpt,
     InsecureSourceOpt,
     JsonOpt,
     ParallelOpt,
+    RunnerOpt,
     SourceAdminPasswordFileOpt,
     SourceCaOpt,
     TimeoutOpt,
+    WaitOpt,
 )
+from skylift.connectors.endpoint import Endpoint
 from skylift.engine.assess.estimate import parse_bandwidth
 from skylift.engine.assess.files import UserSummary, read_assessment
 from skylift.engine.assess.summary import kind_label
@@ -37,9 +41,10 @@ from skylift.engine.assess.waves_csv import (
     read_measured_rates,
     write_waves_csv,
 )
-from skylift.engine.profiles import load_profile
+from skylift.engine.profiles import TargetProfile, load_profile
 from skylift.engine.users import load_users
 from skylift.errors import EXIT_INTERRUPTED, EXIT_OK, ConfigError, ConnectError
+from skylift.model.account import MailboxPair
 from skylift.model.units import human_bytes
 from skylift.runners.assess import run_assessment
 from skylift.runners.mail import RunSettings
@@ -89,16 +94,24 @@ def assess(
     allow_plaintext: AllowPlaintextOpt = False,
     timeout: TimeoutOpt = DEFAULT_TIMEOUT,
     as_json: JsonOpt = False,
+    runner: RunnerOpt = "local",
+    broker: BrokerOpt = None,
+    wait: WaitOpt = False,
+    state: Annotated[
+        str | None, typer.Option("--state", help="--runner celery: the shared database URL")
+    ] = None,
 ) -> int:
     """Inventory every mailbox read-only and check it against the target's limits."""
-    profile = load_profile(target_profile)
+    params = dict(locals())
+    if runner == "local" and (broker is not None or wait or state is not None):
+        raise ConfigError("--broker, --wait and --state go with --runner celery")
+    profile, pairs, endpoint = prepare_assessment(params)
     rate = parse_bandwidth(bandwidth) if bandwidth else None
-    pairs = load_users(
-        users,
-        source_admin=source_admin,
-        source_admin_password=admin_password("source", source_admin, source_admin_password_file),
-    )
-    endpoint = source_endpoint(source, source_ca, insecure_source, allow_plaintext, timeout)
+    read_inventory = None
+    if runner != "local":
+        from skylift.cli.assess_celery import assess_on_workers
+
+        read_inventory = assess_on_workers(params, pairs)
     meta = {
         "source": {"url": endpoint.display(), "users_csv": str(users.resolve())},
     }
@@ -133,6 +146,7 @@ def assess(
                 meta=meta,
                 progress=progress,
                 stop=stop,
+                read_inventory=read_inventory,
             )
     totals = head["totals"]
     if stop.is_set():
@@ -170,6 +184,21 @@ def assess(
         print(f"  {kind_label(kind)}: {count}")
     print(f"report: {out / 'assessment.html'} (every item: {out / 'findings.csv'})")
     return _stopped(stop, head, len(pairs))
+
+
+def prepare_assessment(p: dict[str, Any]) -> tuple[TargetProfile, list[MailboxPair], Endpoint]:
+    """The profile, the users and the source endpoint of assess's options *p* (by name): the
+    same on the client and on a ``skylift worker``, each reading passwords on its machine."""
+    admin, admin_file = p["source_admin"], p["source_admin_password_file"]
+    pairs = load_users(
+        p["users"],
+        source_admin=admin,
+        source_admin_password=admin_password("source", admin, admin_file),
+    )
+    endpoint = source_endpoint(
+        p["source"], p["source_ca"], p["insecure_source"], p["allow_plaintext"], p["timeout"]
+    )
+    return load_profile(p["target_profile"]), pairs, endpoint
 
 
 def _stopped(stop: threading.Event, head: dict[str, Any], total: int) -> int:

@@ -40,6 +40,7 @@ def worker(
     ] = None,
 ) -> int:
     """Run work units queued with --runner celery, until stopped."""
+    from skylift.cli.assess_celery import run_assess_unit
     from skylift.cli.dav_celery import run_dav_unit
     from skylift.cli.dirsync_celery import run_dirsync_unit
     from skylift.cli.mail_celery import (
@@ -64,7 +65,7 @@ def worker(
         state,
         {"mail": run_mail_unit, "calendars": run_dav_unit(DavKind.CALENDAR),
          "contacts": run_dav_unit(DavKind.ADDRESSBOOK),
-            "directory": run_dirsync_unit},
+            "directory": run_dirsync_unit, "assess": run_assess_unit},
         name=name, concurrency=concurrency,
         lease_seconds=seconds, max_attempts=max_attempts,
     )  # fmt: skip

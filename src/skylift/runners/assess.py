@@ -125,12 +125,15 @@ def run_assessment(
     meta: dict[str, Any] | None = None,
     progress: Progress | None = None,
     stop: threading.Event | None = None,
+    read_inventory: Callable[[int], MailboxInventory] | None = None,
 ) -> dict[str, Any]:
     """Assess every user and write assessment.json/.csv/.html into *out_dir*.
 
     Returns the JSON header (profile, rates, totals) for the CLI to print. Once *stop* is
     set (Ctrl-C) no further mailbox is started; the report covers those read so far and
-    ``not_assessed`` counts the rest.
+    ``not_assessed`` counts the rest. *read_inventory* (index -> inventory) replaces reading
+    the mailboxes here: ``assess --runner celery`` builds the report from what the workers
+    read (state/inventories.py).
     """
     stop = stop or threading.Event()
     connector = mail_connector(endpoint)
@@ -156,7 +159,11 @@ def run_assessment(
         index = unit.index
         if stop.is_set():
             return
-        inventory = inventory_user(connector, pairs[index], large)
+        inventory = (
+            read_inventory(index)
+            if read_inventory is not None
+            else inventory_user(connector, pairs[index], large)
+        )
         findings = check_mailbox(inventory, profile, connections=connections, include_public=False)
         estimate = estimate_mailbox(inventory.total_bytes, inventory.count, rates)
         throttled = throttle_finding(inventory.user, estimate, profile)
