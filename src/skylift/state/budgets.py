@@ -25,6 +25,7 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.exc import IntegrityError
 
 from skylift.state.db import aware, ensure_area, utcnow
 
@@ -76,6 +77,45 @@ class ByteBudgets:
                         updated_at=utcnow(),
                     )
                 )  # fmt: skip
+
+    def reserve(self, scope: str, account: str, day: date, limit: int, sizes: list[int]) -> int:
+        """Spend the leading *sizes* that still fit under *limit* today, atomically; return
+        how many. Several workers may work on one account at once (its folders on different
+        machines): the update only lands if the count has not moved past the limit
+        meanwhile, else the fit is measured again, so together they never exceed it."""
+        self._ensure_row(scope, account, day)
+        c = days.c
+        key = (c.scope == scope, c.account == account.lower(), c.day == day)
+        while True:
+            left = limit - self.spent(scope, account, day)
+            count = total = 0
+            for size in sizes:
+                if total + size > left:
+                    break
+                count, total = count + 1, total + size
+            if not count:
+                return 0
+            with self.engine.begin() as conn:
+                done = conn.execute(
+                    update(days)
+                    .where(*key, c.bytes + total <= limit)
+                    .values(bytes=c.bytes + total, updated_at=utcnow())
+                )
+            if done.rowcount:
+                return count
+
+    def _ensure_row(self, scope: str, account: str, day: date) -> None:
+        if self.last_update(scope, account, day) is not None:
+            return
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(
+                    insert(days).values(
+                        scope=scope, account=account.lower(), day=day, bytes=0, updated_at=utcnow()
+                    )
+                )
+        except IntegrityError:
+            pass  # another worker made it first
 
     def last_update(self, scope: str, account: str, day: date) -> datetime | None:
         c = days.c

@@ -39,7 +39,8 @@ def next_day_start(day: date) -> datetime:
 
 
 class DailyBudget:
-    """One account's upload budget for today; shared by the threads working on its mailbox."""
+    """One account's upload budget for today; shared by the threads working on its mailbox,
+    and through the state store by every worker working on its folders."""
 
     def __init__(
         self,
@@ -60,19 +61,11 @@ class DailyBudget:
         when not even the first fits."""
         with self._lock:
             day = utc_day(self.clock())
-            left = self.limit - self.ledger.spent(SCOPE, self.account, day)
-            chosen: list[Message] = []
-            total = 0
-            for message in messages:
-                if total + len(message.raw) > left:
-                    break
-                chosen.append(message)
-                total += len(message.raw)
-            if total:
-                self.ledger.spend(SCOPE, self.account, day, total)
-            if not chosen and messages:
+            sizes = [len(m.raw) for m in messages]
+            count = self.ledger.reserve(SCOPE, self.account, day, self.limit, sizes)
+            if not count and messages:
                 raise self.spent(day)
-            return chosen
+            return list(messages[:count])
 
     def exhausted(self) -> BudgetSpent:
         """The stop for a mailbox whose budget ran out within a batch."""
