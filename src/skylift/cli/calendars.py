@@ -32,7 +32,7 @@ from skylift.cli.options import (
     TargetApiBaseOpt,
     TargetCaOpt,
 )
-from skylift.connectors.auth.oauth import GoogleTokens
+from skylift.connectors.auth.oauth import GRAPH_SCOPE, GoogleTokens
 from skylift.engine.dav.plan import Action
 from skylift.engine.profiles import load_profile
 from skylift.errors import (
@@ -316,12 +316,25 @@ def _make_migrate(kind: DavKind):  # type: ignore[no-untyped-def]
         target_profile: TargetProfileOpt = None,
         target_oauth_service_account: cloud.TargetServiceAccount = None,
         target_api_base: TargetApiBaseOpt = None,
+        target_oauth_tenant: cloud.TargetTenant = None,
+        target_oauth_client_id: cloud.TargetClientId = None,
+        target_oauth_client_secret_file: cloud.TargetSecretFile = None,
+        target_oauth_certificate: cloud.TargetCertificate = None,
+        target_oauth_authority: cloud.TargetAuthority = None,
     ) -> int:
         url, scope = _cloud_target(kind, target, target_profile, target_api_base)
         src, dst = _sides(
             source, url, allow_plaintext, source_ca, target_ca, insecure_source, insecure_target
         )
-        if target_oauth_service_account is not None or scope:
+        if urlsplit(url).scheme.startswith("graph+"):
+            entra = cloud.Side(
+                "target", None, target_oauth_tenant, target_oauth_client_id,
+                target_oauth_client_secret_file, target_oauth_certificate, target_oauth_authority,
+            )  # fmt: skip
+            dav = load_profile(target_profile).dav if target_profile else {}
+            roles = tuple(dav.get("calendar_roles", "Calendars.ReadWrite").split())
+            dst = replace(dst, oauth=entra.entra(dst.ca_file, scope or GRAPH_SCOPE, roles))
+        elif target_oauth_service_account is not None or scope:
             if target_oauth_service_account is None:
                 raise ConfigError(
                     f"profile {target_profile} signs in with a Google service account: give "

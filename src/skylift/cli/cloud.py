@@ -19,6 +19,7 @@ from typing import Annotated, Any
 import typer
 
 from skylift.connectors.auth.oauth import (
+    EXCHANGE_SCOPE,
     GOOGLE_SCOPE,
     MICROSOFT_AUTHORITY,
     EntraTokens,
@@ -137,6 +138,14 @@ class Side:
                 )
             scope = (self.profile.mail.oauth_scope if self.profile else "") or GOOGLE_SCOPE
             return GoogleTokens(side, self.oauth_service_account, scope=scope, ca_file=ca_file)
+        return self.entra(ca_file)
+
+    def entra(
+        self, ca_file: str | None, scope: str = EXCHANGE_SCOPE, roles: tuple[str, ...] = ()
+    ) -> EntraTokens:
+        """The Entra app's client-credentials tokens for *scope* (Exchange's, or Graph's with
+        the application permissions *roles* checked)."""
+        side = self.name
         if not (self.oauth_tenant and self.oauth_client_id):
             raise ConfigError(
                 f"app-only sign-in to Microsoft 365 needs --{side}-oauth-tenant and "
@@ -147,6 +156,7 @@ class Side:
             side, self.oauth_tenant, self.oauth_client_id,
             secret=self._secret(), certificate=self.oauth_certificate,
             authority=self.oauth_authority or MICROSOFT_AUTHORITY, ca_file=ca_file,
+            scope=scope, roles=roles,
         )  # fmt: skip
 
     def _secret(self) -> Secret | None:

@@ -59,6 +59,8 @@ DAV_CONNECTORS: dict[str, str] = {
     "vcf": "skylift.connectors.dav.vcf_files:VcfFileConnector",
     "google+https": "skylift.connectors.dav.google.calendar:GoogleCalendarConnector",
     "google+http": "skylift.connectors.dav.google.calendar:GoogleCalendarConnector",
+    "graph+https": "skylift.connectors.dav.graph.calendar:GraphCalendarConnector",
+    "graph+http": "skylift.connectors.dav.graph.calendar:GraphCalendarConnector",
 }
 
 
