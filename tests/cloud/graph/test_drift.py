@@ -1,0 +1,70 @@
+"""Drift: the pinned CSDL slice still describes every Graph call and property skylift uses.
+
+Fails when (a) a path the connector declares (``CALLS``) no longer resolves through the
+slice's entity sets and navigation properties, (b) a body skylift builds names a property or
+enum value the slice lacks, or (c) with ``SKYLIFT_GRAPH_CSDL`` pointing at a newer
+``cleanMetadata.xml``, that file cuts a different slice for a type skylift uses: rerun
+``tests/data/graph/make_slice.py CSDL COMMIT``, review the diff, bump the line in
+tests/data/SOURCES.md together.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from skylift.connectors.dav.graph.calendar import CALLS
+from skylift.connectors.dav.graph.events import UID_PROPERTY, plan_object
+from tests.data.graph.make_slice import SLICE, cut
+from tests.servers.graph_schema import check_body, resolve
+
+RICH = b"""BEGIN:VCALENDAR\r
+VERSION:2.0\r
+PRODID:-//t//t//EN\r
+BEGIN:VEVENT\r
+UID:rich@old.example\r
+DTSTAMP:20260101T000000Z\r
+DTSTART;TZID=Europe/Berlin:20260105T090000\r
+DTEND;TZID=Europe/Berlin:20260105T100000\r
+RRULE:FREQ=MONTHLY;BYDAY=2TU;UNTIL=20261231T000000Z\r
+SUMMARY:Board\r
+DESCRIPTION:Agenda\r
+LOCATION:Room 1\r
+CATEGORIES:Work,Board\r
+CLASS:PRIVATE\r
+TRANSP:TRANSPARENT\r
+ORGANIZER;CN=Ann:mailto:ann@old.example\r
+ATTENDEE;ROLE=OPT-PARTICIPANT;CN=Bob:mailto:bob@old.example\r
+ATTENDEE;CUTYPE=ROOM:mailto:room@old.example\r
+BEGIN:VALARM\r
+ACTION:DISPLAY\r
+TRIGGER:-PT15M\r
+END:VALARM\r
+END:VEVENT\r
+END:VCALENDAR\r
+"""
+
+
+def test_every_endpoint_skylift_calls_resolves_in_the_pinned_slice() -> None:
+    for _verb, path in CALLS:
+        kind, _many, _ = resolve("/v1.0" + path.replace("{id}", "x"))
+        assert kind == ("calendar" if path.endswith("calendars") else "event"), path
+
+
+def test_every_property_skylift_sends_is_in_the_pinned_slice() -> None:
+    plan = plan_object(RICH)
+    body = {**plan.master, "singleValueExtendedProperties": [{"id": UID_PROPERTY, "value": "u"}]}
+    body["transactionId"] = "t"
+    check_body("event", body)  # raises SchemaError on drift
+    assert body["recurrence"]["pattern"]["type"] == "relativeMonthly"
+
+
+@pytest.mark.skipif("SKYLIFT_GRAPH_CSDL" not in os.environ, reason="no newer CSDL given")
+def test_a_newer_csdl_cuts_the_same_slice() -> None:
+    pinned = json.loads(SLICE.read_text())
+    fresh = cut(Path(os.environ["SKYLIFT_GRAPH_CSDL"]))
+    for name, entry in pinned["types"].items():
+        assert fresh["types"].get(name) == entry, f"{name} changed: rerun make_slice.py, review"
