@@ -220,7 +220,7 @@ class GraphFake:
             if retry_after is not None:
                 answer[2]["Retry-After"] = retry_after
             return answer
-        if "Calendars.ReadWrite" not in claims.get("roles", []):
+        if self.required_role(path) not in claims.get("roles", []):
             return self._error(
                 403, "ErrorAccessDenied", "Access is denied. Check credentials and try again."
             )
@@ -240,9 +240,13 @@ class GraphFake:
             status, answer = self._route(verb, segments, q, body)
         except ValueError as exc:  # a value Graph refuses (zone, pattern)
             status, answer = 400, {"error": {"code": "BadRequest", "message": str(exc)}}
-        if status == 400:
+        if status == 400 and answer["error"]["code"] == "BadRequest":  # not a directory 400
             self.errors.append(f"{verb} {path}: {answer['error']['message']}")
         return status, answer, {}
+
+    def required_role(self, path: str) -> str:
+        """The application permission a request on *path* needs."""
+        return "Calendars.ReadWrite"
 
     # -- routes ---------------------------------------------------------------------------
     def _route(self, verb: str, seg: list[str], q: dict[str, str], body: Any) -> tuple[int, Any]:

@@ -72,13 +72,13 @@ def resolve(path: str) -> tuple[str, bool, list[str]]:
         raise SchemaError(f"Resource not found for the segment '{parts[0]}'.")
     kind, many = sets[parts[0]], True
     for part in parts[1:]:
+        if part == "$ref":  # a reference to (or into) a collection of directory objects
+            return "$ref", False, parts
         if many:  # a key into the collection
             kind, many = kind, False
             continue
         if part == "$value" and kind == "profilePhoto":
             return kind, False, parts
-        if part == "$ref":
-            return "$ref", False, parts
         navs = navigation(kind)
         if part not in navs:
             raise SchemaError(f"Resource not found for the segment '{part}'.")
@@ -127,6 +127,10 @@ _EDM = {
 def check_body(kind: str, body: Any, where: str = "") -> None:
     """*body* against type *kind*: unknown names and wrong JSON types are refused."""
     where = where or kind
+    if kind == "$ref":  # OData: a reference body is exactly {"@odata.id": URL}
+        if not isinstance(body, dict) or set(body) != {"@odata.id"}:
+            raise SchemaError("A reference body takes '@odata.id' only.")
+        return
     if not isinstance(body, dict):
         raise SchemaError(f"Invalid value at '{where}': an object of type {kind} expected")
     declared = body.get("@odata.type")

@@ -91,6 +91,8 @@ DIRECTORY_CONNECTORS: dict[str, str] = {
     "memory": "skylift.connectors.directory.memory:MemoryDirectoryConnector",
     "google-directory+https": "skylift.connectors.directory.google:GoogleDirectoryConnector",
     "google-directory+http": "skylift.connectors.directory.google:GoogleDirectoryConnector",
+    "graph-directory+https": "skylift.connectors.directory.graph:GraphDirectoryConnector",
+    "graph-directory+http": "skylift.connectors.directory.graph:GraphDirectoryConnector",
 }
 
 

@@ -26,6 +26,7 @@ from skylift.errors import AuthError, ConfigError, ConnectError, TransientError
 ATTEMPTS = 4
 MAILBOX_CONCURRENCY = 4  # Outlook resources: 4 concurrent requests per app and mailbox
 VERSION = "/v1.0"
+BATCH_LIMIT = 20  # Graph: "JSON batch requests are currently limited to 20 individual requests"
 _GATES: dict[str, threading.BoundedSemaphore] = {}
 _GATES_LOCK = threading.Lock()
 
@@ -65,7 +66,8 @@ class GraphSession:
         self.endpoint = endpoint
         self.user = user
         self.base = api_base(endpoint)
-        self.mailbox = f"{VERSION}/users/{quote(user, safe='@')}"
+        # one mailbox's resources, or (no user: the directory) the tenant's
+        self.mailbox = f"{VERSION}/users/{quote(user, safe='@')}" if user else VERSION
         self._sleep = sleep
         self._gate = _gate(f"{self.base}|{user.lower()}")
         verify: Any = False if endpoint.insecure else endpoint.ssl_context()
@@ -122,6 +124,44 @@ class GraphSession:
                 raise _refusal(status, response.content)
             return response.json() if response.content else {}
         raise TransientError(f"{method} {path}: no answer after {ATTEMPTS} tries")
+
+    def batch(self, requests: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Run *requests* (``method``, ``url`` below /v1.0, optional ``body``) through
+        ``POST /$batch``, at most ``BATCH_LIMIT`` a time; each answer in order. An inner 429
+        or 5xx is sent again after its ``Retry-After`` (else 1, 2, 4 s), then it is a
+        TransientError like any throttled call."""
+        answers: dict[int, dict[str, Any]] = {}
+        todo = list(enumerate(requests))
+        for attempt in range(ATTEMPTS):
+            again: list[tuple[int, dict[str, Any]]] = []
+            wait = 0.0
+            for start in range(0, len(todo), BATCH_LIMIT):
+                chunk = todo[start : start + BATCH_LIMIT]
+                envelope = {"requests": [
+                    {"id": str(i), "method": r["method"], "url": r["url"],
+                     **({"body": r["body"], "headers": {"Content-Type": "application/json"}}
+                        if "body" in r else {})}
+                    for i, r in chunk
+                ]}  # fmt: skip
+                reply = self.call("POST", "/$batch", body=envelope)
+                for answer in reply.get("responses", []):
+                    index = int(answer["id"])
+                    status = int(answer.get("status", 0))
+                    if status == 429 or status >= 500:
+                        again.append((index, requests[index]))
+                        hint = http_retry_after(answer.get("headers") or {})
+                        wait = max(wait, hint if hint is not None else 2.0**attempt)
+                    else:
+                        answers[index] = answer
+            if not again:
+                return [answers[i] for i in range(len(requests))]
+            if attempt + 1 == ATTEMPTS:
+                raise TransientError(
+                    f"Graph throttled {len(again)} batched requests", retry_after=wait
+                )
+            self._sleep(min(wait, 60.0))
+            todo = sorted(again, key=lambda pair: pair[0])
+        raise TransientError("batched requests: no answer")
 
     def pages(self, path: str, params: dict[str, Any]) -> list[dict[str, Any]]:
         """Every ``value`` entry over all pages (``@odata.nextLink``)."""
