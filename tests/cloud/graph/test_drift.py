@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from skylift.connectors.dav.graph.calendar import CALLS
+from skylift.connectors.directory.graph import CALLS as DIRECTORY_CALLS
 from skylift.connectors.dav.graph.events import UID_PROPERTY, plan_object
 from tests.data.graph.make_slice import SLICE, cut
 from tests.servers.graph_schema import check_body, resolve
@@ -54,6 +55,17 @@ def test_every_endpoint_skylift_calls_resolves_in_the_pinned_slice() -> None:
         assert kind == ("calendar" if path.endswith("calendars") else "event"), path
 
 
+def test_every_directory_endpoint_resolves_in_the_pinned_slice() -> None:
+    for _verb, path in DIRECTORY_CALLS:
+        kind, _many, _ = resolve("/v1.0" + path.replace("{id}", "x"))
+        expected = {"users": "user", "groups": "group"}.get(path.split("/")[1], "$batch")
+        if path.endswith("/members"):
+            expected = "directoryObject"
+        elif path.endswith("$ref"):
+            expected = "$ref"
+        assert kind == expected, path
+
+
 def test_every_property_skylift_sends_is_in_the_pinned_slice() -> None:
     plan = plan_object(RICH)
     body = {**plan.master, "singleValueExtendedProperties": [{"id": UID_PROPERTY, "value": "u"}]}
@@ -68,3 +80,20 @@ def test_a_newer_csdl_cuts_the_same_slice() -> None:
     fresh = cut(Path(os.environ["SKYLIFT_GRAPH_CSDL"]))
     for name, entry in pinned["types"].items():
         assert fresh["types"].get(name) == entry, f"{name} changed: rerun make_slice.py, review"
+
+
+def test_every_directory_property_skylift_sends_is_in_the_pinned_slice() -> None:
+    from skylift.connectors.directory.graph import GROUP_PREFIX, GraphDirectory
+
+    directory = GraphDirectory.__new__(GraphDirectory)
+    directory.domain = "new.example"
+    fields: dict[str, object] = {
+        "user_name": "ann", "given_name": "Ann", "family_name": "Lee", "active": False,
+        "title": "CTO", "department": "IT", "phone": "+1 555", "email": "ann@new.example",
+        "other_emails": ("a@old.example",), "external_id": "abc", "display_name": "Ann Lee",
+    }  # fmt: skip
+    body = directory._user_body(fields)
+    body["passwordProfile"] = {"password": "x", "forceChangePasswordNextSignIn": True}
+    check_body("user", body)
+    check_body("group", {"displayName": "G", "mailEnabled": False, "mailNickname": "g",
+                         "securityEnabled": True, "uniqueName": GROUP_PREFIX + "abc"})  # fmt: skip
