@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 
 from skylift.connectors.dav.graph.calendar import CALLS
-from skylift.connectors.directory.graph import CALLS as DIRECTORY_CALLS
 from skylift.connectors.dav.graph.events import UID_PROPERTY, plan_object
+from skylift.connectors.directory.graph import CALLS as DIRECTORY_CALLS
 from tests.data.graph.make_slice import SLICE, cut
 from tests.servers.graph_schema import check_body, resolve
 
