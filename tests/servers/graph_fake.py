@@ -141,11 +141,15 @@ class GraphFake:
                 status, body, headers = fake.handle(
                     self.command, self.path, self.headers.get("Authorization", ""), raw
                 )
-                data = json.dumps(body).encode() if body is not None else b""
+                if isinstance(body, bytes):  # a photo's $value
+                    data, kind = body, "image/jpeg"
+                else:
+                    data = json.dumps(body).encode() if body is not None else b""
+                    kind = "application/json"
                 self.send_response(status)
                 for name, value in headers.items():
                     self.send_header(name, value)
-                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Type", kind)
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)

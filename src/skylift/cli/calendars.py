@@ -332,7 +332,12 @@ def _make_migrate(kind: DavKind):  # type: ignore[no-untyped-def]
                 target_oauth_client_secret_file, target_oauth_certificate, target_oauth_authority,
             )  # fmt: skip
             dav = load_profile(target_profile).dav if target_profile else {}
-            roles = tuple(dav.get("calendar_roles", "Calendars.ReadWrite").split())
+            key, default = (
+                ("calendar_roles", "Calendars.ReadWrite")
+                if kind is DavKind.CALENDAR
+                else ("contacts_roles", "Contacts.ReadWrite")
+            )
+            roles = tuple(dav.get(key, default).split())
             dst = replace(dst, oauth=entra.entra(dst.ca_file, scope or GRAPH_SCOPE, roles))
         elif target_oauth_service_account is not None or scope:
             if target_oauth_service_account is None:

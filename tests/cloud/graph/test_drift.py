@@ -97,3 +97,22 @@ def test_every_directory_property_skylift_sends_is_in_the_pinned_slice() -> None
     check_body("user", body)
     check_body("group", {"displayName": "G", "mailEnabled": False, "mailNickname": "g",
                          "securityEnabled": True, "uniqueName": GROUP_PREFIX + "abc"})  # fmt: skip
+
+
+def test_every_contacts_endpoint_and_property_is_in_the_pinned_slice() -> None:
+    from skylift.connectors.dav.graph.contacts import CALLS as CONTACT_CALLS
+    from skylift.connectors.dav.graph.vcard import to_contact
+
+    for _verb, path in CONTACT_CALLS:
+        kind, _many, _ = resolve("/v1.0" + path.replace("{id}", "x"))
+        expected = "contactFolder" if path.endswith("contactFolders") else "contact"
+        assert kind == ("profilePhoto" if path.endswith("$value") else expected), path
+    card = (
+        "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:c1\r\nFN:Ann Lee\r\nN:Lee;Ann;M;;\r\nNICKNAME:A\r\n"
+        "EMAIL:ann@old.example\r\nTEL;TYPE=CELL:+1\r\nTEL;TYPE=HOME:+2\r\nTEL;TYPE=WORK:+3\r\n"
+        "ADR;TYPE=WORK:;;1 Main St;Town;ST;12345;US\r\nORG:Acme;IT\r\nTITLE:CTO\r\nNOTE:hi\r\n"
+        "URL:https://acme.example\r\nBDAY:1980-02-03\r\nCATEGORIES:VIP\r\nEND:VCARD\r\n"
+    )
+    _uid, body, _photo, left = to_contact(card.encode())
+    check_body("contact", body)
+    assert left == []

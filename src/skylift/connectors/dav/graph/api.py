@@ -87,8 +87,12 @@ class GraphSession:
         *,
         params: dict[str, Any] | None = None,
         body: dict[str, Any] | None = None,
-    ) -> dict[str, Any]:
-        """One API call (*path* below the mailbox, or a full nextLink); JSON answer, {} for 204."""
+        content: tuple[bytes, str] | None = None,
+        raw: bool = False,
+    ) -> Any:
+        """One API call (*path* below the mailbox, or a full nextLink); JSON answer, {} for 204.
+
+        *content*: (bytes, media type) sent as they are (a photo); *raw*: the answer's bytes."""
         assert self.endpoint.oauth is not None
         url = path if path.startswith("http") else self.mailbox + path
         renewed = False
@@ -96,9 +100,12 @@ class GraphSession:
             token = self.endpoint.oauth.token(self.user).reveal()
             try:
                 with self._gate:
+                    headers = {"Authorization": f"Bearer {token}"}
+                    if content is not None:
+                        headers["Content-Type"] = content[1]
                     response = self._http.request(
-                        method, url, params=params, json=body,
-                        headers={"Authorization": f"Bearer {token}"},
+                        method, url, params=params, json=body, headers=headers,
+                        content=content[0] if content is not None else None,
                     )  # fmt: skip
             except httpx.TimeoutException as exc:
                 raise TransientError(f"{method} {path}: timed out") from exc
@@ -122,6 +129,8 @@ class GraphSession:
                 raise AuthError(f"Graph refused the token for {self.user} (HTTP 401)")
             if status >= 400:
                 raise _refusal(status, response.content)
+            if raw:
+                return response.content
             return response.json() if response.content else {}
         raise TransientError(f"{method} {path}: no answer after {ATTEMPTS} tries")
 

@@ -27,7 +27,7 @@ from skylift.connectors.dav.base import DavCapabilities, DavConnector, DavSource
 from skylift.connectors.dav.graph.api import GraphError, GraphSession
 from skylift.connectors.dav.graph.events import UID_PROPERTY, GraphPlan, plan_object, unsupported
 from skylift.connectors.dav.graph.ical import to_ical
-from skylift.errors import ConfigError, SkyliftError
+from skylift.errors import SkyliftError
 from skylift.model.account import Login
 from skylift.model.dav import Collection, DavKind, Item, ItemRef, PutResult
 
@@ -46,7 +46,8 @@ PAGE = 100
 
 
 class GraphCalendarConnector(DavConnector):
-    """``graph+https://graph.microsoft.com`` (``graph+http://127.0.0.1:PORT`` for tests)."""
+    """``graph+https://graph.microsoft.com`` for calendars and contacts (``graph+http://127.0.0.1:PORT``
+    for tests)."""
 
     capabilities = DavCapabilities(writes=True, components=frozenset({"VEVENT"}))
 
@@ -54,9 +55,12 @@ class GraphCalendarConnector(DavConnector):
         return self.open_target(login)
 
     def open_target(self, login: Login) -> DavTarget:
-        if self.kind is not DavKind.CALENDAR:
-            raise ConfigError("graph+https:// takes calendars here; contacts are not built yet")
-        return GraphCalendarAccount(GraphSession(self.endpoint, login.user))
+        session = GraphSession(self.endpoint, login.user)
+        if self.kind is DavKind.ADDRESSBOOK:
+            from skylift.connectors.dav.graph.contacts import GraphContactsAccount
+
+            return GraphContactsAccount(session)
+        return GraphCalendarAccount(session)
 
 
 def _digest(events: list[dict[str, Any]]) -> str:
