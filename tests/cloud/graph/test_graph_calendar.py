@@ -320,3 +320,20 @@ def test_without_the_graph_role_one_line_and_no_write(
     assert exit_info.value.code != 0 and len(err) == 1, err
     assert err[0].startswith("skylift: error: ") and "Calendars.ReadWrite" in err[0]
     assert sum(1 for c in cloud.fake.calls if c.method != "GET") == writes
+
+
+def test_a_preview_names_what_graph_cannot_hold_and_the_rule_before_the_move(
+    cloud: Cloud, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = tmp_path / "preview"
+    source.mkdir()
+    (source / "pump.ics").write_text(HOURLY)
+    (source / "chores.ics").write_text(TASK)
+    writes = sum(1 for c in cloud.fake.calls if c.method != "GET")
+    code = _run(cloud, source, tmp_path / "s.db", "gina@example.test", "--dry-run")
+    out = capsys.readouterr().out
+    assert code in (0, 1)
+    assert "task-1@old.example" in out and "VTODO" in out, out  # refused, by UID
+    line = next(x for x in out.splitlines() if "pump@old.example" in x)
+    assert "no pattern for RRULE FREQ=HOURLY" in line and "6 single events" in line, line
+    assert sum(1 for c in cloud.fake.calls if c.method != "GET") == writes  # nothing written

@@ -284,6 +284,12 @@ class GraphCalendarAccount(DavTarget):
             return str(exc)
         return None
 
+    def adaptation(self, raw: bytes) -> str | None:
+        try:
+            return plan_object(raw).note
+        except (ValueError, KeyError, TypeError, IndexError, AttributeError):
+            return None  # the write reports why it cannot be stored
+
     def url_of(self, href: str) -> str:
         return f"{self.session.base}{self.session.mailbox}{href}"
 

@@ -177,6 +177,13 @@ class GraphContactsAccount(DavTarget):
                 return str(exc)
         return None
 
+    def adaptation(self, raw: bytes) -> str | None:
+        try:
+            left = to_contact(raw)[3]
+        except Exception:  # vobject raises many kinds; the write reports it
+            return None
+        return f"not carried into Outlook contacts: {', '.join(left)}" if left else None
+
     def url_of(self, href: str) -> str:
         return f"{self.session.base}{self.session.mailbox}{href}"
 
