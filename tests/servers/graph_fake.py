@@ -189,13 +189,14 @@ class GraphFake:
         with self._lock:
             self.calls.append(call)
             busy = self._in_flight.get(mailbox, 0)
+            # requests that arrived while *busy* others were in flight, refused or not
+            self.max_in_flight[mailbox] = max(self.max_in_flight.get(mailbox, 0), busy + 1)
             if mailbox and busy >= self.mailbox_concurrency:
                 call.status = 429
                 return 429, {"error": {"code": "ApplicationThrottled", "message":
                              "Application is over its MailboxConcurrency limit."}}, {
                              "Retry-After": "1"}  # fmt: skip
             self._in_flight[mailbox] = busy + 1
-            self.max_in_flight[mailbox] = max(self.max_in_flight.get(mailbox, 0), busy + 1)
         try:
             if self.write_delay and verb != "GET":
                 time.sleep(self.write_delay)
