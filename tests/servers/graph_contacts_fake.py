@@ -21,7 +21,7 @@ import re
 import uuid
 from typing import Any
 
-from tests.servers.graph_fake import GraphFake
+from tests.servers.graph_fake import GraphFake, _property_values, uid_filter
 from tests.servers.graph_schema import SchemaError, resolve
 
 IMAGE_MAGIC = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n")
@@ -103,6 +103,9 @@ class GraphContactsFake(GraphFake):
             return 404, {"error": {"code": "ErrorItemNotFound", "message": "no such folder"}}
         if rest[1:] == ["contacts"] and verb == "GET":
             found = [c for c in self.contacts.values() if c["_folder"] == rest[0]]
+            wanted = uid_filter(q.get("$filter", ""))
+            if wanted is not None:
+                found = [c for c in found if wanted in _property_values(c)]
             return 200, {"value": [self._contact_view(c, q) for c in found]}
         if rest[1:] == ["contacts"] and verb == "POST":
             contact = {k: v for k, v in body.items() if k != "id"}

@@ -3,7 +3,8 @@
 No emulator of Microsoft Graph exists, so this stands in for exactly the calls skylift's
 Graph calendar connector makes: ``GET/POST /users/{id}/calendars``,
 ``GET/POST /users/{id}/calendars/{id}/events``, ``PATCH/DELETE /users/{id}/events/{id}``,
-``GET /users/{id}/events/{id}/instances``. Every request is resolved and validated against
+``GET /users/{id}/events/{id}/instances``, ``GET/POST /users/{id}/events/{id}/attachments``
+(``fileAttachment`` only, 413 over 3 MB). Every request is resolved and validated against
 the pinned CSDL slice (``tests/servers/graph_schema.py``): a path segment the schema does not
 define, an unknown query option or ``$select`` name, an unknown body property, an enum value
 outside its type or a wrong JSON type is 400 as Graph answers, and the test that caused it
@@ -30,12 +31,13 @@ What it reproduces (the behaviours that lose data when ignored):
 
 What it cannot reproduce: Exchange's real recurrence engine (DST edge cases, a start that is
 not on the pattern), meeting requests and attendee responses, the change keys' real format,
-``Prefer`` headers, server-side paging sizes, attachments, delta tokens, and throttling by
+``Prefer`` headers, server-side paging sizes, upload sessions for large attachments, delta tokens, and throttling by
 the real per-app budgets (10,000 requests per 10 minutes). Recorded in docs/calendars.md.
 """
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import itertools
 import json
@@ -76,6 +78,29 @@ class GraphCalendar:
     id: str
     name: str
     events: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+_UID_FILTER = re.compile(
+    r"singleValueExtendedProperties/Any\(ep: ep/id eq '([^']+)' and ep/value eq '((?:[^']|'')*)'\)$"
+)
+
+
+def uid_filter(text: str) -> tuple[str, str] | None:
+    """(property id, value) of the one ``$filter`` form the fake understands, else None;
+    ValueError for any other filter (Graph would evaluate it; the fake cannot)."""
+    if not text:
+        return None
+    match = _UID_FILTER.match(text)
+    if match is None:
+        raise ValueError(f"$filter not understood by the fake: {text}")
+    return match.group(1).lower(), match.group(2).replace("''", "'")
+
+
+def _property_values(item: dict[str, Any]) -> set[tuple[str, str]]:
+    return {
+        (str(p["id"]).lower(), str(p.get("value", "")))
+        for p in item.get("singleValueExtendedProperties", [])
+    }
 
 
 def zone(name: str) -> ZoneInfo:
@@ -282,6 +307,8 @@ class GraphFake:
             cal, master, original = found
             if len(rest) == 3 and rest[2] == "instances" and verb == "GET":
                 return 200, {"value": self._instances(master, q)}
+            if len(rest) == 3 and rest[2] == "attachments" and original is None:
+                return self._attachments(master, verb, q, body)
             if len(rest) == 2 and verb == "PATCH":
                 return self._patch(cal, master, original, body)
             if len(rest) == 2 and verb == "DELETE":
@@ -291,6 +318,28 @@ class GraphFake:
                     master["_exceptions"][original] = None
                     self._touch(master)
                 return 204, None
+        return 405, {"error": {"code": "BadRequest", "message": f"{verb} not supported here"}}
+
+    def _attachments(
+        self, event: dict[str, Any], verb: str, q: dict[str, str], body: Any
+    ) -> tuple[int, Any]:
+        files = event.setdefault("_attachments", [])
+        if verb == "GET":
+            names = q.get("$select", "").split(",") if "$select" in q else None
+            view = [{k: v for k, v in f.items() if names is None or k in names or k == "id"}
+                    for f in files]  # fmt: skip
+            return 200, {"value": view}
+        if verb == "POST":
+            if body.get("@odata.type") != "#microsoft.graph.fileAttachment":
+                raise ValueError("only fileAttachment is supported here")
+            if len(base64.b64decode(body.get("contentBytes", ""))) > 3 * 1024 * 1024:
+                return 413, {"error": {"code": "RequestEntityTooLarge", "message": "over 3 MB"}}
+            made = {**body, "id": f"AAMkAtt{uuid.uuid4().hex[:10]}",
+                    "size": len(base64.b64decode(body["contentBytes"]))}  # fmt: skip
+            files.append(made)
+            event["hasAttachments"] = True
+            self._touch(event)
+            return 201, made
         return 405, {"error": {"code": "BadRequest", "message": f"{verb} not supported here"}}
 
     def _home(self, user: str) -> dict[str, GraphCalendar]:
@@ -367,7 +416,10 @@ class GraphFake:
     def _page(self, user: str, cal: GraphCalendar, q: dict[str, str]) -> dict[str, Any]:
         skip = int(q.get("$skip", "0"))
         top = min(int(q.get("$top", str(self.page_size))), self.page_size)
-        events = sorted(cal.events.values(), key=lambda e: e["id"])
+        events = list(cal.events.values())  # creation order: new ones join at the end
+        wanted = uid_filter(q.get("$filter", ""))
+        if wanted is not None:
+            events = [e for e in events if wanted in _property_values(e)]
         chunk = [self._view(e, q) for e in events[skip : skip + top]]
         out: dict[str, Any] = {"value": chunk}
         if skip + top < len(events):

@@ -52,7 +52,8 @@ END:VCALENDAR\r
 def test_every_endpoint_skylift_calls_resolves_in_the_pinned_slice() -> None:
     for _verb, path in CALLS:
         kind, _many, _ = resolve("/v1.0" + path.replace("{id}", "x"))
-        assert kind == ("calendar" if path.endswith("calendars") else "event"), path
+        expected = {"calendars": "calendar", "attachments": "attachment"}
+        assert kind == expected.get(path.rsplit("/", 1)[1], "event"), path
 
 
 def test_every_directory_endpoint_resolves_in_the_pinned_slice() -> None:
@@ -71,6 +72,8 @@ def test_every_property_skylift_sends_is_in_the_pinned_slice() -> None:
     body = {**plan.master, "singleValueExtendedProperties": [{"id": UID_PROPERTY, "value": "u"}]}
     body["transactionId"] = "t"
     check_body("event", body)  # raises SchemaError on drift
+    check_body("attachment", {"@odata.type": "#microsoft.graph.fileAttachment", "name": "a.png",
+                              "contentType": "image/png", "contentBytes": "iVBORw=="})  # fmt: skip
     assert body["recurrence"]["pattern"]["type"] == "relativeMonthly"
 
 

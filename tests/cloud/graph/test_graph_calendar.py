@@ -337,3 +337,23 @@ def test_a_preview_names_what_graph_cannot_hold_and_the_rule_before_the_move(
     line = next(x for x in out.splitlines() if "pump@old.example" in x)
     assert "no pattern for RRULE FREQ=HOURLY" in line and "6 single events" in line, line
     assert sum(1 for c in cloud.fake.calls if c.method != "GET") == writes  # nothing written
+
+
+def test_a_small_inline_attachment_goes_along_and_comes_back(cloud: Cloud, tmp_path: Path) -> None:
+    fake = cloud.fake
+    original = (DATA / "icalendar/issue_1549_binary_attachment.ics").read_text()
+    attach = next(line for line in original.splitlines() if line.startswith("ATTACH"))
+    event = HOURLY.replace("RRULE:FREQ=HOURLY;INTERVAL=4;COUNT=6\r\n", f"{attach}\r\n")
+    source = tmp_path / "files"
+    source.mkdir()
+    (source / "files.ics").write_text(event)
+    user = "hank@example.test"
+    assert _run(cloud, source, tmp_path / "s.db", user) == 0
+    (stored,) = fake.events(user, "files")
+    (file,) = stored["_attachments"]
+    png = icalendar.Calendar.from_ical(event).walk("VEVENT")[0]["ATTACH"].bytes
+    assert file["contentType"] == "image/png" and file["size"] == len(png)
+    back = to_ical(_uid(stored), [fake._view(stored, {})], {stored["id"]: [file]})
+    again = icalendar.Calendar.from_ical(back).walk("VEVENT")[0]["ATTACH"]
+    assert again.bytes == png
+    assert fake.errors == []

@@ -39,6 +39,8 @@ CALLS = (
     ("PATCH", "/users/{id}/events/{id}"),
     ("DELETE", "/users/{id}/events/{id}"),
     ("GET", "/users/{id}/events/{id}/instances"),
+    ("GET", "/users/{id}/events/{id}/attachments"),
+    ("POST", "/users/{id}/events/{id}/attachments"),
 )
 EXPAND = f"singleValueExtendedProperties($filter=id eq '{UID_PROPERTY}'),exceptionOccurrences"
 LIST_EXPAND = f"singleValueExtendedProperties($filter=id eq '{UID_PROPERTY}')"
@@ -73,6 +75,15 @@ def _uid(event: dict[str, Any]) -> str:
         if str(prop.get("id", "")).lower() == UID_PROPERTY.lower():
             return str(prop.get("value", ""))
     return str(event.get("iCalUId") or event["id"])
+
+
+def uid_filter(uid: str) -> str:
+    """Graph's ``$filter`` for the items whose extended property holds *uid*."""
+    value = uid.replace("'", "''")
+    return (
+        f"singleValueExtendedProperties/Any(ep: ep/id eq '{UID_PROPERTY}' and ep/value eq "
+        f"'{value}')"
+    )
 
 
 def _iso(moment: dt.datetime) -> str:
@@ -133,10 +144,15 @@ class GraphCalendarAccount(DavTarget):
     def _calendar_id(href: str) -> str:
         return unquote(href.strip("/").split("/")[1])
 
-    def _events(self, calendar_id: str, full: bool = False) -> dict[str, list[dict[str, Any]]]:
-        params = {"$top": PAGE, "$expand": EXPAND if full else LIST_EXPAND}
+    def _events(
+        self, calendar_id: str, full: bool = False, uid: str | None = None
+    ) -> dict[str, list[dict[str, Any]]]:
+        """The calendar's events grouped by source UID (only *uid*'s, filtered by Graph)."""
+        params: dict[str, Any] = {"$top": PAGE, "$expand": EXPAND if full else LIST_EXPAND}
         if not full:
             params["$select"] = "id,changeKey,iCalUId,type"
+        if uid is not None:
+            params["$filter"] = uid_filter(uid)
         path = f"/calendars/{quote(calendar_id, safe='')}/events"
         groups: dict[str, list[dict[str, Any]]] = {}
         for event in self.session.pages(path, params):
@@ -164,7 +180,7 @@ class GraphCalendarAccount(DavTarget):
         for href in hrefs:
             uid = self._href_uid(href)
             if uid in groups:
-                raw = to_ical(uid, groups[uid])
+                raw = to_ical(uid, groups[uid], self._files(groups[uid]))
                 yield Item(DavKind.CALENDAR, href, raw, etag=_digest(groups[uid]))
 
     def marker(self, collection: Collection) -> str | None:
@@ -172,10 +188,11 @@ class GraphCalendarAccount(DavTarget):
 
     def get(self, href: str) -> Item | None:
         uid = self._href_uid(href)
-        events = self._events(self._calendar_id(href), full=True).get(uid)
+        events = self._events(self._calendar_id(href), full=True, uid=uid).get(uid)
         if not events:
             return None
-        return Item(DavKind.CALENDAR, href, to_ical(uid, events), etag=_digest(events))
+        raw = to_ical(uid, events, self._files(events))
+        return Item(DavKind.CALENDAR, href, raw, etag=_digest(events))
 
     def put(
         self,
@@ -194,7 +211,7 @@ class GraphCalendarAccount(DavTarget):
             return PutResult(href or self.item_href(collection, name), error=f"not storable: {exc}")
         calendar_id = self._calendar_id(collection.href)
         href = self._uid_href(collection.href, plan.uid)
-        current = self._events(calendar_id).get(plan.uid, [])
+        current = self._events(calendar_id, uid=plan.uid).get(plan.uid, [])
         if etag is None and current:
             return PutResult(href, conflict=True, error="an event with that UID exists")
         if etag is not None and (not current or _digest(current) != etag):
@@ -203,7 +220,7 @@ class GraphCalendarAccount(DavTarget):
             notes = self._write(calendar_id, plan, current)
         except GraphError as exc:
             return PutResult(href, error=f"Graph refused it: {exc}")
-        after = self._events(calendar_id).get(plan.uid, [])
+        after = self._events(calendar_id, uid=plan.uid).get(plan.uid, [])
         note = "; ".join(n for n in [plan.note, *notes] if n) or None
         return PutResult(href, etag=_digest(after), note=note)
 
@@ -221,6 +238,7 @@ class GraphCalendarAccount(DavTarget):
         )  # fmt: skip
         if same_shape:
             master = self.session.call("PATCH", f"/events/{current[0]['id']}", body=plan.master)
+            self._attach(master["id"], plan, update=True)
             return self._exceptions(master["id"], plan)
         for stale in current:
             self._delete_event(stale["id"])
@@ -234,7 +252,28 @@ class GraphCalendarAccount(DavTarget):
         body = {**plan.master, "singleValueExtendedProperties": prop,
                 "transactionId": self._tx(calendar_id, plan.uid, stamp)}  # fmt: skip
         master = self.session.call("POST", events, body=body)
+        self._attach(master["id"], plan)
         return self._exceptions(master["id"], plan)
+
+    def _attach(self, event_id: str, plan: GraphPlan, update: bool = False) -> None:
+        """The series' small files (``POST /events/{id}/attachments``); on an update only
+        those not there yet, by name."""
+        if not plan.attachments:
+            return
+        path = f"/events/{event_id}/attachments"
+        have = set()
+        if update:
+            have = {a.get("name") for a in self.session.pages(path, {"$select": "name"})}
+        for attachment in plan.attachments:
+            if attachment["name"] not in have:
+                self.session.call("POST", path, body=attachment)
+
+    def _files(self, events: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+        return {
+            e["id"]: self.session.pages(f"/events/{e['id']}/attachments", {})
+            for e in events
+            if e.get("hasAttachments")
+        }
 
     def _exceptions(self, master_id: str, plan: GraphPlan) -> list[str]:
         """Each moved, changed or cancelled occurrence, by patching or deleting that instance."""
@@ -274,7 +313,8 @@ class GraphCalendarAccount(DavTarget):
                 raise
 
     def delete(self, href: str, etag: str | None = None) -> str | None:
-        events = self._events(self._calendar_id(href)).get(self._href_uid(href), [])
+        uid = self._href_uid(href)
+        events = self._events(self._calendar_id(href), uid=uid).get(uid, [])
         if etag is not None and events and _digest(events) != etag:
             return "changed on the target meanwhile; left in place"
         try:

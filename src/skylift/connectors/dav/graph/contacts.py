@@ -18,7 +18,7 @@ from urllib.parse import quote, unquote
 
 from skylift.connectors.dav.base import DavCapabilities, DavTarget
 from skylift.connectors.dav.graph.api import GraphError, GraphSession
-from skylift.connectors.dav.graph.calendar import LIST_EXPAND, _uid
+from skylift.connectors.dav.graph.calendar import LIST_EXPAND, _uid, uid_filter
 from skylift.connectors.dav.graph.vcard import to_contact, to_vcard
 from skylift.model.dav import Collection, DavKind, Item, ItemRef, PutResult
 
@@ -83,9 +83,12 @@ class GraphContactsAccount(DavTarget):
     def _folder(href: str) -> str:
         return unquote(href.strip("/").split("/")[1])
 
-    def _contacts(self, folder: str) -> dict[str, dict[str, Any]]:
+    def _contacts(self, folder: str, uid: str | None = None) -> dict[str, dict[str, Any]]:
         path = f"/contactFolders/{quote(folder, safe='')}/contacts"
-        found = self.session.pages(path, {"$top": 100, "$expand": LIST_EXPAND})
+        params: dict[str, Any] = {"$top": 100, "$expand": LIST_EXPAND}
+        if uid is not None:
+            params["$filter"] = uid_filter(uid)
+        found = self.session.pages(path, params)
         return {_uid(c): c for c in found}
 
     def item_href(self, collection: Collection, name: str) -> str:
@@ -125,7 +128,7 @@ class GraphContactsAccount(DavTarget):
 
     def get(self, href: str) -> Item | None:
         uid = unquote(href.rsplit("/", 1)[1]).removesuffix(".vcf")
-        contact = self._contacts(self._folder(href)).get(uid)
+        contact = self._contacts(self._folder(href), uid).get(uid)
         return None if contact is None else self._item(href, uid, contact)
 
     def put(
@@ -142,7 +145,7 @@ class GraphContactsAccount(DavTarget):
             return PutResult(href or self.item_href(collection, name), error=f"not a vCard: {exc}")
         folder = self._folder(collection.href)
         href = self._uid_href(collection.href, uid)
-        current = self._contacts(folder).get(uid)
+        current = self._contacts(folder, uid).get(uid)
         if etag is None and current is not None:
             return PutResult(href, conflict=True, error="a contact with that UID exists")
         if etag is not None and (current is None or _etag(current) != etag):
@@ -159,13 +162,13 @@ class GraphContactsAccount(DavTarget):
                 self.session.call("PUT", f"/contacts/{contact_id}/photo/$value", content=photo)
         except GraphError as exc:
             return PutResult(href, error=f"Graph refused it: {exc}")
-        after = self._contacts(folder).get(uid)
+        after = self._contacts(folder, uid).get(uid)
         note = f"not carried into Outlook contacts: {', '.join(left)}" if left else None
         return PutResult(href, etag=_etag(after) if after else None, note=note)
 
     def delete(self, href: str, etag: str | None = None) -> str | None:
         uid = unquote(href.rsplit("/", 1)[1]).removesuffix(".vcf")
-        contact = self._contacts(self._folder(href)).get(uid)
+        contact = self._contacts(self._folder(href), uid).get(uid)
         if contact is None:
             return None
         if etag is not None and _etag(contact) != etag:

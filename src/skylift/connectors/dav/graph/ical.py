@@ -9,10 +9,11 @@ the UID and carry their start as RECURRENCE-ID.
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 from typing import Any
 
-from icalendar import Alarm, Calendar, Event, vCalAddress
+from icalendar import Alarm, Calendar, Event, vBinary, vCalAddress
 
 from skylift.connectors.dav.graph.recurrence import to_rrule
 from skylift.connectors.dav.graph.zones import to_zoneinfo
@@ -79,8 +80,20 @@ def _zone(event: dict[str, Any]) -> str:
     )
 
 
-def to_ical(uid: str, events: list[dict[str, Any]]) -> bytes:
-    """One VCALENDAR from the Graph events that carry *uid*."""
+def _attach(out: Event, files: list[dict[str, Any]]) -> None:
+    for item in files:
+        if "contentBytes" not in item:
+            continue
+        value = vBinary(base64.b64decode(item["contentBytes"]))
+        value.params["FMTTYPE"] = item.get("contentType") or "application/octet-stream"
+        value.params["FILENAME"] = item.get("name") or "attachment"
+        out.add("ATTACH", value)
+
+
+def to_ical(
+    uid: str, events: list[dict[str, Any]], files: dict[str, list[dict[str, Any]]] | None = None
+) -> bytes:
+    """One VCALENDAR from the Graph events that carry *uid* (and their attachments by id)."""
     cal = Calendar()
     cal.add("PRODID", "-//skylift//Microsoft Graph export//EN")
     cal.add("VERSION", "2.0")
@@ -90,6 +103,7 @@ def to_ical(uid: str, events: list[dict[str, Any]]) -> bytes:
         out = Event()
         out.add("UID", uid)
         _fill(out, event, zone)
+        _attach(out, (files or {}).get(event["id"], []))
         if singles:  # one of an expanded series
             out.add("RECURRENCE-ID", out.decoded("DTSTART"))
         if event.get("recurrence"):
