@@ -10,7 +10,8 @@ CATEGORIES, CLASS as sensitivity, TRANSP/STATUS as showAs. The source UID rides 
 single-value extended property, since Graph's ``iCalUId`` is read-only.
 
 What Graph cannot hold as it is (decided by :func:`plan_object`): an RRULE with no Graph
-pattern, RDATE or EXRULE -> the occurrences up to ``EXPAND_YEARS`` ahead (at most
+pattern, a DTSTART that is not on its own rule (RFC 5545 counts it, Graph would not), RDATE
+or EXRULE -> the occurrences up to ``EXPAND_YEARS`` ahead (at most
 ``MAX_EXPANDED``) become single events that share the category ``series <summary>``; a
 floating time is pinned to UTC; attendee answers are not settable (Graph: the attendee
 answers). VTODO/VJOURNAL/VFREEBUSY: :func:`unsupported` says so and the object is refused
@@ -25,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import recurring_ical_events
+from dateutil.rrule import rrulestr
 from icalendar import Calendar, Component
 
 from skylift.connectors.dav.graph.recurrence import NoPattern, to_pattern
@@ -214,6 +216,7 @@ def plan_object(raw: bytes, today: dt.date | None = None) -> GraphPlan:
     start = master.decoded("DTSTART")
     try:
         body["recurrence"] = to_pattern(rules[0], start, body["start"]["timeZone"])
+        _starts_on_its_rule(rules[0], start)
     except NoPattern as exc:
         return _expanded(uid, raw, cal, events, f"RRULE {rules[0].to_ical().decode()} ({exc})",
                          today)  # fmt: skip
@@ -225,6 +228,18 @@ def plan_object(raw: bytes, today: dt.date | None = None) -> GraphPlan:
         cancelled = str(override.get("STATUS", "")).upper() == "CANCELLED"
         plan.exceptions[rid] = None if cancelled else fields(override)
     return plan
+
+
+def _starts_on_its_rule(rule: Any, start: Any) -> None:
+    """RFC 5545 counts DTSTART as the first occurrence even off its rule; Graph starts at the
+    first date the pattern matches, so such a series would lose its first occurrence."""
+    local = start if isinstance(start, dt.datetime) else dt.datetime.combine(start, dt.time())
+    local = local.replace(tzinfo=None)
+    text = rule.to_ical().decode()
+    text = ";".join(p for p in text.split(";") if not p.startswith(("UNTIL=", "COUNT=")))
+    first = next(iter(rrulestr(text, dtstart=local)), None)
+    if first != local:
+        raise NoPattern("DTSTART is not on its own RRULE")
 
 
 def _expanded(
