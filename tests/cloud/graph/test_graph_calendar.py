@@ -357,3 +357,17 @@ def test_a_small_inline_attachment_goes_along_and_comes_back(cloud: Cloud, tmp_p
     again = icalendar.Calendar.from_ical(back).walk("VEVENT")[0]["ATTACH"]
     assert again.bytes == png
     assert fake.errors == []
+
+
+def test_without_the_entra_app_one_line_and_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    try:
+        main(["migrate-calendars", "--source", f"ics://{DATA}/khal", "--user", USER,
+              "--target-profile", "microsoft365", "--state", str(tmp_path / "s.db")])  # fmt: skip
+        code = 0
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1, err
+    assert err[0].startswith("skylift: error: ") and "--target-oauth-tenant" in err[0]
