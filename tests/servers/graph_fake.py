@@ -4,7 +4,9 @@ No emulator of Microsoft Graph exists, so this stands in for exactly the calls s
 Graph calendar connector makes: ``GET/POST /users/{id}/calendars``,
 ``GET/POST /users/{id}/calendars/{id}/events``, ``PATCH/DELETE /users/{id}/events/{id}``,
 ``GET /users/{id}/events/{id}/instances``, ``GET/POST /users/{id}/events/{id}/attachments``
-(``fileAttachment`` only, 413 over 3 MB). Every request is resolved and validated against
+(``fileAttachment`` only, 413 over 3 MB), ``POST .../attachments/createUploadSession`` and the
+``PUT`` chunks to its pre-authenticated ``uploadUrl`` (no Authorization header, ``Content-Range``
+in order, chunks under 4 MB). Every request is resolved and validated against
 the pinned CSDL slice (``tests/servers/graph_schema.py``): a path segment the schema does not
 define, an unknown query option or ``$select`` name, an unknown body property, an enum value
 outside its type or a wrong JSON type is 400 as Graph answers, and the test that caused it
@@ -31,7 +33,7 @@ What it reproduces (the behaviours that lose data when ignored):
 
 What it cannot reproduce: Exchange's real recurrence engine (DST edge cases, a start that is
 not on the pattern), meeting requests and attendee responses, the change keys' real format,
-``Prefer`` headers, server-side paging sizes, upload sessions for large attachments, delta tokens, and throttling by
+``Prefer`` headers, server-side paging sizes, upload session expiry, delta tokens, and throttling by
 the real per-app budgets (10,000 requests per 10 minutes). Recorded in docs/calendars.md.
 """
 
@@ -134,6 +136,7 @@ class GraphFake:
         self.calls: list[Call] = []
         self.throttle_next: list[tuple[int, str | None]] = []  # status, Retry-After
         self.mailbox_concurrency = 4
+        self.uploads: dict[str, dict[str, Any]] = {}  # upload session token -> state
         self.max_in_flight: dict[str, int] = {}
         self.page_size = 50
         self.write_delay = 0.0
@@ -163,9 +166,12 @@ class GraphFake:
             def _any(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length) if length else b""
-                status, body, headers = fake.handle(
-                    self.command, self.path, self.headers.get("Authorization", ""), raw
-                )
+                if self.path.startswith("/upload/"):  # a pre-authenticated upload URL
+                    status, body, headers = fake.upload(self.command, self.path, self.headers, raw)
+                else:
+                    status, body, headers = fake.handle(
+                        self.command, self.path, self.headers.get("Authorization", ""), raw
+                    )
                 if isinstance(body, bytes):  # a photo's $value
                     data, kind = body, "image/jpeg"
                 else:
@@ -309,6 +315,8 @@ class GraphFake:
                 return 200, {"value": self._instances(master, q)}
             if len(rest) == 3 and rest[2] == "attachments" and original is None:
                 return self._attachments(master, verb, q, body)
+            if rest[2:] == ["attachments", "createUploadSession"] and verb == "POST":
+                return self._upload_session(master, body["AttachmentItem"])
             if len(rest) == 2 and verb == "PATCH":
                 return self._patch(cal, master, original, body)
             if len(rest) == 2 and verb == "DELETE":
@@ -341,6 +349,58 @@ class GraphFake:
             self._touch(event)
             return 201, made
         return 405, {"error": {"code": "BadRequest", "message": f"{verb} not supported here"}}
+
+    def _upload_session(self, event: dict[str, Any], item: dict[str, Any]) -> tuple[int, Any]:
+        if item.get("attachmentType") != "file" or not item.get("name") or not item.get("size"):
+            raise ValueError("AttachmentItem needs attachmentType file, name and size")
+        if item["size"] > 150 * 1024 * 1024:
+            raise ValueError("The attachment size exceeds 150 MB")
+        token = uuid.uuid4().hex
+        self.uploads[token] = {"event": event, "item": item, "data": b""}
+        return 201, {
+            "uploadUrl": f"{self.api_base}/upload/{token}",
+            "expirationDateTime": "2099-01-01T00:00:00Z", "nextExpectedRanges": ["0-"],
+        }  # fmt: skip
+
+    def upload(
+        self, verb: str, path: str, headers: Any, raw: bytes
+    ) -> tuple[int, Any, dict[str, str]]:
+        """``PUT uploadUrl`` with ``Content-Range``: no Authorization header (the URL is
+        pre-authenticated; Graph answers 401 to one), chunks under 4 MB, in order."""
+        with self._lock:
+            self.calls.append(Call(verb, "/upload", "", time.monotonic()))
+            session = self.uploads.get(path.rsplit("/", 1)[1])
+            if session is None or verb != "PUT":
+                return self._error(404, "NotFound", "no such upload session")
+            if headers.get("Authorization"):
+                self.errors.append("upload: an Authorization header on the upload URL")
+                return self._error(401, "InvalidAuthenticationToken", "not expected here")
+            match = re.fullmatch(r"bytes (\d+)-(\d+)/(\d+)", headers.get("Content-Range", ""))
+            size = session["item"]["size"]
+            if (
+                match is None
+                or int(match.group(3)) != size
+                or int(match.group(1)) != len(session["data"])
+            ):
+                self.errors.append(f"upload: bad Content-Range {headers.get('Content-Range')}")
+                return self._error(400, "InvalidRange", "Content-Range out of order")
+            if len(raw) >= 4 * 1024 * 1024 or int(match.group(2)) - int(match.group(1)) + 1 != len(
+                raw
+            ):
+                self.errors.append("upload: a chunk of 4 MB or more, or not its range's length")
+                return self._error(400, "InvalidRange", "chunk too large")
+            session["data"] += raw
+            if len(session["data"]) < size:
+                return 200, {"nextExpectedRanges": [f"{len(session['data'])}-"]}, {}
+            item, event = session["item"], session["event"]
+            made = {"@odata.type": "#microsoft.graph.fileAttachment", "id": f"AAMkAtt{uuid.uuid4().hex[:10]}",
+                    "name": item["name"], "contentType": item.get("contentType", "application/octet-stream"),
+                    "size": size, "contentBytes": base64.b64encode(session["data"]).decode()}  # fmt: skip
+            event.setdefault("_attachments", []).append(made)
+            event["hasAttachments"] = True
+            self._touch(event)
+            del self.uploads[path.rsplit("/", 1)[1]]
+            return 201, None, {}
 
     def _home(self, user: str) -> dict[str, GraphCalendar]:
         if user not in self.calendars:

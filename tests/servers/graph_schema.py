@@ -74,6 +74,9 @@ def resolve(path: str) -> tuple[str, bool, list[str]]:
     for part in parts[1:]:
         if part == "$ref":  # a reference to (or into) a collection of directory objects
             return "$ref", False, parts
+        action = load_slice().get("actions", {}).get(part)
+        if action is not None and many and action["binding"] == f"Collection({kind})":
+            return f"action:{part}", False, parts
         if many:  # a key into the collection
             kind, many = kind, False
             continue
@@ -92,6 +95,10 @@ def resolve(path: str) -> tuple[str, bool, list[str]]:
 
 def check_query(kind: str, last_segment: str, query: dict[str, list[str]]) -> None:
     """Unknown options, and ``$select`` names the type does not have, are refused."""
+    if kind.startswith("action:") or kind in ("$ref", "$batch"):
+        if query:
+            raise SchemaError(f"Query options are not allowed on {last_segment}.")
+        return
     allowed = SYSTEM_OPTIONS | NAV_PARAMETERS.get(last_segment, set())
     for name, values in query.items():
         if name not in allowed:
@@ -127,6 +134,16 @@ _EDM = {
 def check_body(kind: str, body: Any, where: str = "") -> None:
     """*body* against type *kind*: unknown names and wrong JSON types are refused."""
     where = where or kind
+    if kind.startswith("action:"):  # a bound action: its parameters are the body
+        params = load_slice()["actions"][kind.removeprefix("action:")]["parameters"]
+        for name, value in (body or {}).items():
+            if name not in params:
+                raise SchemaError(f"The parameter '{name}' in the request payload is not valid.")
+            _check_value(params[name]["type"], value, f"{where}.{name}", params[name])
+        for name, spec in params.items():
+            if spec.get("nullable") is False and name not in (body or {}):
+                raise SchemaError(f"The parameter '{name}' is missing.")
+        return
     if kind == "$ref":  # OData: a reference body is exactly {"@odata.id": URL}
         if not isinstance(body, dict) or set(body) != {"@odata.id"}:
             raise SchemaError("A reference body takes '@odata.id' only.")

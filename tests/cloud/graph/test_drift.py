@@ -52,7 +52,8 @@ END:VCALENDAR\r
 def test_every_endpoint_skylift_calls_resolves_in_the_pinned_slice() -> None:
     for _verb, path in CALLS:
         kind, _many, _ = resolve("/v1.0" + path.replace("{id}", "x"))
-        expected = {"calendars": "calendar", "attachments": "attachment"}
+        expected = {"calendars": "calendar", "attachments": "attachment",
+                    "createUploadSession": "action:createUploadSession"}  # fmt: skip
         assert kind == expected.get(path.rsplit("/", 1)[1], "event"), path
 
 
@@ -72,6 +73,17 @@ def test_every_property_skylift_sends_is_in_the_pinned_slice() -> None:
     body = {**plan.master, "singleValueExtendedProperties": [{"id": UID_PROPERTY, "value": "u"}]}
     body["transactionId"] = "t"
     check_body("event", body)  # raises SchemaError on drift
+    check_body(
+        "action:createUploadSession",
+        {
+            "AttachmentItem": {
+                "attachmentType": "file",
+                "name": "big.png",
+                "size": 5,
+                "contentType": "image/png",
+            }
+        },
+    )
     check_body("attachment", {"@odata.type": "#microsoft.graph.fileAttachment", "name": "a.png",
                               "contentType": "image/png", "contentBytes": "iVBORw=="})  # fmt: skip
     assert body["recurrence"]["pattern"]["type"] == "relativeMonthly"

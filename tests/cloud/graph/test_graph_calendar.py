@@ -371,3 +371,32 @@ def test_without_the_entra_app_one_line_and_exit_2(
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1, err
     assert err[0].startswith("skylift: error: ") and "--target-oauth-tenant" in err[0]
+
+
+def test_a_large_attachment_goes_through_an_upload_session_in_chunks(
+    cloud: Cloud, tmp_path: Path
+) -> None:
+    fake = cloud.fake
+    data = b"\x89PNG\r\n\x1a\n" + os.urandom(5 * 1024 * 1024)  # over 3 MB: no inline POST
+    value = icalendar.vBinary(data)
+    value.params.update({"FMTTYPE": "image/png", "FILENAME": "plan.png", "VALUE": "BINARY",
+                         "ENCODING": "BASE64"})  # fmt: skip
+    cal = icalendar.Calendar.from_ical(
+        HOURLY.replace("RRULE:FREQ=HOURLY;INTERVAL=4;COUNT=6\r\n", "")
+    )
+    cal.walk("VEVENT")[0].add("ATTACH", value)
+    source = tmp_path / "big"
+    source.mkdir()
+    (source / "big.ics").write_bytes(cal.to_ical())
+    user = "ivy@example.test"
+    start = len(fake.calls)
+    assert _run(cloud, source, tmp_path / "s.db", user) == 0
+    (stored,) = fake.events(user, "big")
+    (file,) = stored["_attachments"]
+    assert file["name"] == "plan.png" and file["size"] == len(data)
+    assert icalendar.vBinary.from_ical(file["contentBytes"]) == data or (
+        __import__("base64").b64decode(file["contentBytes"]) == data
+    )
+    chunks = [c for c in fake.calls[start:] if c.path == "/upload"]
+    assert len(chunks) == 2  # 5 MB in pieces under 4 MB
+    assert fake.errors == []

@@ -4,7 +4,8 @@ The CSDL is ``clean_v10_metadata/cleanMetadata.xml`` of the GitHub repository
 microsoftgraph/msgraph-metadata (MIT). The slice keeps, from the ``microsoft.graph``
 namespace, the entity, complex and enum types in ``TYPES`` and every type their structural
 properties reach (transitively), each with its base type, its properties (name, type,
-nullable) and its navigation property names; plus the entity sets skylift enters by. The
+nullable) and its navigation property names; plus the entity sets skylift enters by and
+the bound actions it calls (``ACTIONS``: ``createUploadSession`` on an item's attachments). The
 JSON ``$batch`` envelope is OData's (not in the CSDL); its limit of 20 requests is
 Microsoft's documented one and is written into the slice as such.
 
@@ -33,8 +34,10 @@ TYPES = [
     "event", "calendar", "attendee", "dateTimeTimeZone", "patternedRecurrence",
     "recurrencePattern", "recurrenceRange", "fileAttachment", "attachment",
     "contact", "contactFolder", "profilePhoto", "singleValueLegacyExtendedProperty",
-    "user", "group", "directoryObject", "passwordProfile",
+    "user", "group", "directoryObject", "passwordProfile", "attachmentItem", "uploadSession",
 ]  # fmt: skip
+#: bound actions skylift calls (name -> the binding it is called on)
+ACTIONS = {"createUploadSession": "Collection(graph.attachment)"}
 #: entity sets the directory connector enters by (users, groups, directoryObjects refs)
 ENTITY_SETS = ["users", "groups", "directoryObjects"]
 BATCH = {
@@ -96,13 +99,30 @@ def cut(csdl: Path) -> dict[str, Any]:
         if navs:
             entry["navigation"] = dict(sorted(navs.items()))
         types[name] = entry
+    actions = {}
+    for node in schema.findall("edm:Action", NS):
+        params = node.findall("edm:Parameter", NS)
+        name = node.get("Name", "")
+        if name not in ACTIONS or not params or params[0].get("Type") != ACTIONS[name]:
+            continue
+        actions[name] = {
+            "binding": ACTIONS[name].replace("graph.", ""),
+            "parameters": {
+                p.get("Name"): {
+                    "type": p.get("Type", "").replace("graph.", ""),
+                    **({"nullable": False} if p.get("Nullable") == "false" else {}),
+                }
+                for p in params[1:]
+            },
+            "returns": node.find("edm:ReturnType", NS).get("Type", "").replace("graph.", ""),  # type: ignore[union-attr]
+        }
     container = next(schema.iter(f"{{{NS['edm']}}}EntityContainer"))
     sets = {
         s.get("Name"): s.get("EntityType", "").removeprefix(f"{GRAPH}.")
         for s in container.findall("edm:EntitySet", NS)
         if s.get("Name") in ENTITY_SETS
     }
-    return {"types": dict(sorted(types.items())), "entity_sets": sets}
+    return {"types": dict(sorted(types.items())), "entity_sets": sets, "actions": actions}
 
 
 def main(argv: list[str]) -> int:

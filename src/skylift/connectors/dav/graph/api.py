@@ -26,6 +26,7 @@ from skylift.errors import AuthError, ConfigError, ConnectError, TransientError
 ATTEMPTS = 4
 MAILBOX_CONCURRENCY = 4  # Outlook resources: 4 concurrent requests per app and mailbox
 VERSION = "/v1.0"
+UPLOAD_CHUNK = 10 * 327680  # 3.2 MB: a multiple of 320 KiB under Graph's 4 MB per request
 BATCH_LIMIT = 20  # Graph: "JSON batch requests are currently limited to 20 individual requests"
 _GATES: dict[str, threading.BoundedSemaphore] = {}
 _GATES_LOCK = threading.Lock()
@@ -171,6 +172,30 @@ class GraphSession:
             self._sleep(min(wait, 60.0))
             todo = sorted(again, key=lambda pair: pair[0])
         raise TransientError("batched requests: no answer")
+
+    def upload(self, url: str, data: bytes) -> None:
+        """Send *data* to an upload session's pre-authenticated *url* in ``UPLOAD_CHUNK``
+        pieces with ``Content-Range`` and no Authorization header (Graph refuses one there)."""
+        for start in range(0, len(data), UPLOAD_CHUNK):
+            piece = data[start : start + UPLOAD_CHUNK]
+            headers = {"Content-Range": f"bytes {start}-{start + len(piece) - 1}/{len(data)}"}
+            for attempt in range(ATTEMPTS):
+                try:
+                    with self._gate:
+                        response = self._http.put(url, content=piece, headers=headers)
+                except httpx.TransportError as exc:
+                    raise TransientError(f"upload to {self.base}: {type(exc).__name__}") from exc
+                if response.status_code in (429, 503, 504) or response.status_code >= 500:
+                    if attempt + 1 == ATTEMPTS:
+                        raise TransientError(
+                            f"Graph throttled an upload: HTTP {response.status_code}"
+                        )
+                    wait = http_retry_after(response.headers)
+                    self._sleep(min(wait if wait is not None else 2.0**attempt, 60.0))
+                    continue
+                if response.status_code >= 400:
+                    raise _refusal(response.status_code, response.content)
+                break
 
     def pages(self, path: str, params: dict[str, Any]) -> list[dict[str, Any]]:
         """Every ``value`` entry over all pages (``@odata.nextLink``)."""

@@ -41,6 +41,7 @@ CALLS = (
     ("GET", "/users/{id}/events/{id}/instances"),
     ("GET", "/users/{id}/events/{id}/attachments"),
     ("POST", "/users/{id}/events/{id}/attachments"),
+    ("POST", "/users/{id}/events/{id}/attachments/createUploadSession"),
 )
 EXPAND = f"singleValueExtendedProperties($filter=id eq '{UID_PROPERTY}'),exceptionOccurrences"
 LIST_EXPAND = f"singleValueExtendedProperties($filter=id eq '{UID_PROPERTY}')"
@@ -265,8 +266,17 @@ class GraphCalendarAccount(DavTarget):
         if update:
             have = {a.get("name") for a in self.session.pages(path, {"$select": "name"})}
         for attachment in plan.attachments:
-            if attachment["name"] not in have:
+            if attachment["name"] in have:
+                continue
+            if "_data" not in attachment:
                 self.session.call("POST", path, body=attachment)
+                continue
+            item = {"attachmentType": "file", "name": attachment["name"],
+                    "size": attachment["size"], "contentType": attachment["contentType"]}  # fmt: skip
+            made = self.session.call(
+                "POST", f"{path}/createUploadSession", body={"AttachmentItem": item}
+            )
+            self.session.upload(made["uploadUrl"], attachment["_data"])
 
     def _files(self, events: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
         return {

@@ -38,8 +38,9 @@ NOT_EVENTS = ("VTODO", "VJOURNAL", "VFREEBUSY")
 EXPAND_YEARS = 3
 MAX_EXPANDED = 500
 #: Graph: "If the file size is under 3 MB, do a single POST on the attachments navigation
-#: property"; larger files need an upload session (not built: reported)
+#: property"; larger files (up to 150 MB) go through an upload session
 MAX_INLINE_ATTACHMENT = 3 * 1024 * 1024
+MAX_ATTACHMENT = 150 * 1024 * 1024  # Graph: an upload session takes files up to 150 MB
 ATTENDEE_TYPE = {"OPT-PARTICIPANT": "optional", "NON-PARTICIPANT": "optional"}
 
 
@@ -156,7 +157,8 @@ class GraphPlan:
     #: single events standing for a series Graph has no pattern for
     expanded: list[dict[str, Any]] = field(default_factory=list)
     note: str | None = None
-    #: ``fileAttachment`` bodies of the series (binary ATTACH values up to 3 MB)
+    #: ``fileAttachment`` bodies of the series (binary ATTACH up to 3 MB), or for a larger
+    #: file name, contentType, size and ``_data`` (sent through an upload session)
     attachments: list[dict[str, Any]] = field(default_factory=list)
     #: what of the attachments is not copied, one line each
     left: list[str] = field(default_factory=list)
@@ -174,8 +176,11 @@ def attachments(component: Component) -> tuple[list[dict[str, Any]], list[str]]:
         kind = str(params.get("FMTTYPE", "application/octet-stream"))
         name = str(params.get("FILENAME") or params.get("X-FILENAME") or "")
         name = name or f"attachment-{i}.{kind.split('/')[-1].split('+')[0] or 'bin'}"
-        if len(data) > MAX_INLINE_ATTACHMENT:
-            left.append(f"attachment {name} ({len(data)} bytes) not copied: over 3 MB")
+        if len(data) > MAX_ATTACHMENT:
+            left.append(f"attachment {name} ({len(data)} bytes) not copied: over 150 MB")
+            continue
+        if len(data) > MAX_INLINE_ATTACHMENT:  # an upload session: the bytes ride apart
+            out.append({"name": name, "contentType": kind, "size": len(data), "_data": data})
             continue
         out.append({
             "@odata.type": "#microsoft.graph.fileAttachment", "name": name,
