@@ -2,7 +2,9 @@
 
 What it reproduces:
 
-- **Entra ID, client-credentials grant** (``POST /{tenant}/oauth2/v2.0/token``) with a client
+- **Entra ID, client-credentials grant** (for Exchange, or for Microsoft Graph with
+  ``https://graph.microsoft.com/.default``: audience ``https://graph.microsoft.com`` and the
+  app's ``graph_roles`` as ``roles``) (``POST /{tenant}/oauth2/v2.0/token``) with a client
   secret or a certificate assertion (RS256/x5t or PS256/x5t#S256, as msal signs them; audience
   must be the token endpoint), plus the OIDC discovery document msal asks for
   (``/{tenant}/v2.0/.well-known/openid-configuration``). Errors carry Entra's AADSTS codes and
@@ -57,6 +59,8 @@ from cryptography.x509.oid import NameOID
 
 EXCHANGE_SCOPE = "https://outlook.office365.com/.default"
 EXCHANGE_AUD = "https://outlook.office365.com"
+GRAPH_SCOPE = "https://graph.microsoft.com/.default"
+GRAPH_AUD = "https://graph.microsoft.com"
 GOOGLE_SCOPE = "https://mail.google.com/"
 GOOGLE_TOKEN_URI = "https://oauth2.googleapis.com/token"
 KID = "skylift-test-1"
@@ -130,6 +134,8 @@ class App:
     consented: bool = True
     roles: list[str] = field(default_factory=lambda: ["IMAP.AccessAsApp", "POP.AccessAsApp"])
     object_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    #: Microsoft Graph application permissions granted (the ``roles`` of a Graph token)
+    graph_roles: set[str] = field(default_factory=set)
 
 
 @dataclass
@@ -259,7 +265,17 @@ class TokenEndpoint:
         self.tokens.append(token)
         return token
 
-    def entra_token(self, tenant: Tenant, app: App) -> dict[str, Any]:
+    def entra_token(self, tenant: Tenant, app: App, graph: bool = False) -> dict[str, Any]:
+        if graph:
+            token = self._sign(
+                {
+                    "aud": GRAPH_AUD,
+                    "iss": f"https://sts.windows.net/{tenant.tid}/",
+                    "tid": tenant.tid, "appid": app.client_id, "sub": app.object_id,
+                    "oid": app.object_id, "roles": sorted(app.graph_roles),
+                }
+            )  # fmt: skip
+            return {"token_type": "Bearer", "expires_in": int(self.lifetime), "access_token": token}
         token = self._sign(
             {
                 "aud": EXCHANGE_AUD,
@@ -403,7 +419,7 @@ class TokenEndpoint:
                 f"app '{client_id}'.",
             )  # fmt: skip
         scopes = form.get("scope", "").split()
-        if EXCHANGE_SCOPE not in scopes:
+        if EXCHANGE_SCOPE not in scopes and GRAPH_SCOPE not in scopes:
             return self._aad_error(
                 "AADSTS70011", 400, "invalid_scope",
                 f"The provided request must include a 'scope' input parameter. The provided "
@@ -416,7 +432,7 @@ class TokenEndpoint:
                 f"'{client_id}'. Send an interactive authorization request for this user and "
                 "resource.",
             )  # fmt: skip
-        return 200, self.entra_token(tenant, app)
+        return 200, self.entra_token(tenant, app, graph=GRAPH_SCOPE in scopes)
 
     def _check_assertion(
         self, app: App, assertion: str, tenant_name: str

@@ -35,7 +35,7 @@ from skylift.cli.options import (
     TargetCaOpt,
     WaitOpt,
 )
-from skylift.connectors.auth.oauth import GoogleTokens
+from skylift.connectors.auth.oauth import GRAPH_SCOPE, GoogleTokens
 from skylift.engine.dav.plan import Action
 from skylift.engine.profiles import load_profile
 from skylift.errors import (
@@ -298,7 +298,21 @@ def prepare_dav(
         p["insecure_source"], p["insecure_target"],
     )  # fmt: skip
     service_account = p["target_oauth_service_account"]
-    if service_account is not None or scope:
+    if urlsplit(url).scheme.startswith("graph+"):
+        entra = cloud.Side(
+            "target", None, p["target_oauth_tenant"], p["target_oauth_client_id"],
+            p["target_oauth_client_secret_file"], p["target_oauth_certificate"],
+            p["target_oauth_authority"],
+        )  # fmt: skip
+        dav = load_profile(p["target_profile"]).dav if p["target_profile"] else {}
+        key, default = (
+            ("calendar_roles", "Calendars.ReadWrite")
+            if kind is DavKind.CALENDAR
+            else ("contacts_roles", "Contacts.ReadWrite")
+        )
+        roles = tuple(dav.get(key, default).split())
+        dst = replace(dst, oauth=entra.entra(dst.ca_file, scope or GRAPH_SCOPE, roles))
+    elif service_account is not None or scope:
         if service_account is None:
             raise ConfigError(
                 f"profile {p['target_profile']} signs in with a Google service account: give "
@@ -352,6 +366,11 @@ def _make_migrate(kind: DavKind):  # type: ignore[no-untyped-def]
         target_profile: TargetProfileOpt = None,
         target_oauth_service_account: cloud.TargetServiceAccount = None,
         target_api_base: TargetApiBaseOpt = None,
+        target_oauth_tenant: cloud.TargetTenant = None,
+        target_oauth_client_id: cloud.TargetClientId = None,
+        target_oauth_client_secret_file: cloud.TargetSecretFile = None,
+        target_oauth_certificate: cloud.TargetCertificate = None,
+        target_oauth_authority: cloud.TargetAuthority = None,
         runner: RunnerOpt = "local",
         broker: BrokerOpt = None,
         wait: WaitOpt = False,

@@ -19,6 +19,7 @@ from typing import Annotated, Any
 import typer
 
 from skylift.connectors.auth.oauth import (
+    EXCHANGE_SCOPE,
     GOOGLE_SCOPE,
     MAIL_ROLES,
     MICROSOFT_AUTHORITY,
@@ -125,10 +126,11 @@ class Side:
         return auth if auth.startswith("oauth2") else None
 
     def provider(
-        self, ca_file: str | None, roles: tuple[str, ...] = MAIL_ROLES
+        self, ca_file: str | None, any_role: tuple[str, ...] = MAIL_ROLES
     ) -> TokenProvider | None:
-        """The token provider for this side, or None for password logins; *roles* are the
-        Exchange Online permissions the token must carry (IMAP/POP, or SMTP.SendAsApp)."""
+        """The token provider for this side, or None for password logins; *any_role*: the
+        Exchange Online permissions of which the token must carry one (IMAP/POP, or
+        SMTP.SendAsApp)."""
         flavour = self.flavour()
         if flavour is None:
             return None
@@ -141,6 +143,18 @@ class Side:
                 )
             scope = (self.profile.mail.oauth_scope if self.profile else "") or GOOGLE_SCOPE
             return GoogleTokens(side, self.oauth_service_account, scope=scope, ca_file=ca_file)
+        return self.entra(ca_file, any_role=any_role)
+
+    def entra(
+        self,
+        ca_file: str | None,
+        scope: str = EXCHANGE_SCOPE,
+        roles: tuple[str, ...] = (),
+        any_role: tuple[str, ...] = MAIL_ROLES,
+    ) -> EntraTokens:
+        """The Entra app's client-credentials tokens for *scope* (Exchange's, or Graph's with
+        the application permissions *roles* checked)."""
+        side = self.name
         if not (self.oauth_tenant and self.oauth_client_id):
             raise ConfigError(
                 f"app-only sign-in to Microsoft 365 needs --{side}-oauth-tenant and "
@@ -150,7 +164,8 @@ class Side:
         return EntraTokens(
             side, self.oauth_tenant, self.oauth_client_id,
             secret=self._secret(), certificate=self.oauth_certificate,
-            authority=self.oauth_authority or MICROSOFT_AUTHORITY, ca_file=ca_file, roles=roles,
+            authority=self.oauth_authority or MICROSOFT_AUTHORITY, ca_file=ca_file,
+            scope=scope, roles=roles, any_role=any_role,
         )  # fmt: skip
 
     def _secret(self) -> Secret | None:

@@ -36,7 +36,7 @@ from skylift.cli.options import (
     checked_ca,
     read_secret,
 )
-from skylift.connectors.auth.oauth import GoogleTokens
+from skylift.connectors.auth.oauth import GRAPH_SCOPE, GoogleTokens
 from skylift.connectors.endpoint import Endpoint
 from skylift.engine.directory.mapping import load_mapping, mapping_from_dict
 from skylift.engine.directory.plan import parse_threshold
@@ -176,7 +176,18 @@ def prepare_dirsync(p: dict[str, Any]) -> SyncOptions:
     target_ep = Endpoint.parse(
         target, ca_file=str(target_ca) if target_ca else None, insecure=insecure_target, **tls
     )
-    if oauth_scope or target_oauth_service_account is not None:
+    if target_ep.scheme.startswith("graph-directory+"):
+        entra = cloud.Side(
+            "target", None, p["target_oauth_tenant"], p["target_oauth_client_id"],
+            p["target_oauth_client_secret_file"], p["target_oauth_certificate"],
+            p["target_oauth_authority"],
+        )  # fmt: skip
+        directory = load_profile(target_profile).directory if target_profile else {}
+        roles = tuple(directory.get("roles", "User.ReadWrite.All Group.ReadWrite.All").split())
+        target_ep = replace(
+            target_ep, oauth=entra.entra(target_ep.ca_file, oauth_scope or GRAPH_SCOPE, roles)
+        )
+    elif oauth_scope or target_oauth_service_account is not None:
         if target_oauth_service_account is None:
             raise ConfigError(
                 "the Google directory signs in with a service account: give "
@@ -293,13 +304,18 @@ def register(app: typer.Typer) -> None:
             typer.Option("--dry-run", help="The same as --preview: plan and show, change nothing."),
         ] = False,
         target_profile: Annotated[
-            str | None, typer.Option(help="A cloud's profile, e.g. google-workspace.")
+            str | None, typer.Option(help="A cloud's profile: microsoft365 or google-workspace.")
         ] = None,
         target_oauth_service_account: cloud.TargetServiceAccount = None,
         target_admin: Annotated[
             str | None, typer.Option(help="Super-admin the Google service account acts as.")
         ] = None,
         target_api_base: TargetApiBaseOpt = None,
+        target_oauth_tenant: cloud.TargetTenant = None,
+        target_oauth_client_id: cloud.TargetClientId = None,
+        target_oauth_client_secret_file: cloud.TargetSecretFile = None,
+        target_oauth_certificate: cloud.TargetCertificate = None,
+        target_oauth_authority: cloud.TargetAuthority = None,
         runner: RunnerOpt = "local",
         broker: BrokerOpt = None,
         wait: WaitOpt = False,

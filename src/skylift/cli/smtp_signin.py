@@ -121,5 +121,5 @@ def build_sender(
             "--smtp-auth oauth2 needs the app: --target-oauth-tenant and --target-oauth-client-id "
             "(Microsoft 365) or --target-oauth-service-account (Google Workspace)"
         )
-    provider = side.provider(endpoint.ca_file, roles=SMTP_ROLES)
+    provider = side.provider(endpoint.ca_file, any_role=SMTP_ROLES)
     return SmtpSender(endpoint, user=user or sender, oauth=provider)

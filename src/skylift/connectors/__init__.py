@@ -61,6 +61,8 @@ DAV_CONNECTORS: dict[str, str] = {
     "vcf": "skylift.connectors.dav.vcf_files:VcfFileConnector",
     "google+https": "skylift.connectors.dav.google.calendar:GoogleCalendarConnector",
     "google+http": "skylift.connectors.dav.google.calendar:GoogleCalendarConnector",
+    "graph+https": "skylift.connectors.dav.graph.calendar:GraphCalendarConnector",
+    "graph+http": "skylift.connectors.dav.graph.calendar:GraphCalendarConnector",
 }
 
 
@@ -120,6 +122,8 @@ DIRECTORY_CONNECTORS: dict[str, str] = {
     "memory": "skylift.connectors.directory.memory:MemoryDirectoryConnector",
     "google-directory+https": "skylift.connectors.directory.google:GoogleDirectoryConnector",
     "google-directory+http": "skylift.connectors.directory.google:GoogleDirectoryConnector",
+    "graph-directory+https": "skylift.connectors.directory.graph:GraphDirectoryConnector",
+    "graph-directory+http": "skylift.connectors.directory.graph:GraphDirectoryConnector",
 }
 
 

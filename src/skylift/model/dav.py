@@ -89,12 +89,18 @@ class Item:
 
 @dataclass(frozen=True)
 class PutResult:
-    """What the target said to one write: the href and new ETag, or its refusal."""
+    """What the target said to one write: the href and new ETag, or its refusal.
+
+    *note*: stored, but not as it was (a rule the target needs, e.g. a recurrence Graph has
+    no pattern for expanded into single events); the report shows it and the original is
+    exported.
+    """
 
     href: str
     etag: str | None = None
     error: str | None = None
     conflict: bool = False
+    note: str | None = None
 
 
 def content_hash(raw: bytes) -> str:

@@ -44,10 +44,10 @@ DAV_SCHEMES = {
     DavKind.ADDRESSBOOK: ("carddav+https", "carddav+http"),
 }
 FILE_SCHEMES = {DavKind.CALENDAR: "ics", DavKind.ADDRESSBOOK: "vcf"}
-#: cloud APIs that take the DAV kind's objects as a target (Google Calendar API)
+#: cloud APIs that take the DAV kind's objects as a target (Google Calendar API, Graph)
 CLOUD_TARGETS = {
-    DavKind.CALENDAR: ("google+https", "google+http"),
-    DavKind.ADDRESSBOOK: ("google+https", "google+http"),
+    DavKind.CALENDAR: ("google+https", "google+http", "graph+https", "graph+http"),
+    DavKind.ADDRESSBOOK: ("google+https", "google+http", "graph+https", "graph+http"),
 }
 
 

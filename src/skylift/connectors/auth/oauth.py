@@ -34,6 +34,7 @@ from skylift.model.account import Secret
 
 MICROSOFT_AUTHORITY = "https://login.microsoftonline.com"
 EXCHANGE_SCOPE = "https://outlook.office365.com/.default"
+GRAPH_SCOPE = "https://graph.microsoft.com/.default"
 GOOGLE_SCOPE = "https://mail.google.com/"
 # Mint a new token when the cached one has less than this left (capped at a quarter of its
 # lifetime, so short-lived tokens are still reused for a while).
@@ -181,10 +182,18 @@ class EntraTokens(TokenProvider):
         certificate: Path | None = None,
         authority: str = MICROSOFT_AUTHORITY,
         ca_file: str | None = None,
-        roles: tuple[str, ...] = MAIL_ROLES,
+        scope: str = EXCHANGE_SCOPE,
+        roles: tuple[str, ...] = (),
+        any_role: tuple[str, ...] = MAIL_ROLES,
     ) -> None:
+        """*scope*: Exchange's IMAP/POP by default, or Graph's; *roles*: the application
+        permissions a Graph token must carry (all of them); *any_role*: those of which an
+        Exchange token must carry one (IMAP/POP for mail, SMTP.SendAsApp for notices); both
+        checked on each new token."""
         super().__init__()
+        self.scope = scope
         self.roles = roles
+        self.any_role = any_role
         if not tenant:
             raise ConfigError(f"--{side}-oauth-tenant is needed (e.g. contoso.onmicrosoft.com)")
         if not client_id:
@@ -259,7 +268,7 @@ class EntraTokens(TokenProvider):
 
         app = self._application()
         try:
-            result = app.acquire_token_for_client(scopes=[EXCHANGE_SCOPE])
+            result = app.acquire_token_for_client(scopes=[self.scope])
         except requests.exceptions.RequestException as exc:
             raise _transport_error(self.side, self.authority, exc) from None
         if "access_token" not in result:
@@ -267,11 +276,20 @@ class EntraTokens(TokenProvider):
         token = Secret(result.pop("access_token"))
         app.remove_tokens_for_client()  # our cache is the one; msal's would hand it back
         roles = jwt_claims(token).get("roles")
-        if isinstance(roles, list) and not set(self.roles) & set(roles):
+        missing = [r for r in self.roles if not isinstance(roles, list) or r not in roles]
+        if self.roles and missing:
             raise AuthError(
-                f"{self.describe()}: the token has no {'/'.join(self.roles)} role; in "
+                f"{self.describe()}: the token has no {', '.join(missing)} role; in Entra admin "
+                "center > App registrations > API permissions add Microsoft Graph > Application "
+                f"permissions > {', '.join(missing)}, then Grant admin consent"
+            )
+        if self.roles:
+            return token, float(result.get("expires_in", 3600))
+        if isinstance(roles, list) and not set(self.any_role) & set(roles):
+            raise AuthError(
+                f"{self.describe()}: the token has no {'/'.join(self.any_role)} role; in "
                 "Entra admin center > App registrations > API permissions add Office 365 Exchange "
-                f"Online > Application permissions > {self.roles[0]}, then Grant admin consent"
+                f"Online > Application permissions > {self.any_role[0]}, then Grant admin consent"
             )
         return token, float(result.get("expires_in", 3600))
 
@@ -293,7 +311,7 @@ class EntraTokens(TokenProvider):
             "permissions > Grant admin consent for the tenant (IMAP.AccessAsApp, POP.AccessAsApp)",
             "700024": f"{who}: the token endpoint says this machine's clock is wrong (client "
             "assertion outside its valid time range); sync the clock (timedatectl set-ntp true)",
-            "70011": f"{who}: scope {EXCHANGE_SCOPE} refused",
+            "70011": f"{who}: scope {self.scope} refused",
         }
         if code in fixes:
             return AuthError(fixes[code])

@@ -147,6 +147,12 @@ class DavTarget(DavSource):
         None when done or already gone, else why it was refused.
         """
 
+    def adaptation(self, raw: bytes) -> str | None:
+        """How this target will store *raw* other than as it is (a rule it needs, e.g. a
+        recurrence with no Graph pattern expanded into single events), or None. The preview
+        (``--dry-run``) shows it on the object's line, before anything is written."""
+        return None
+
     def url_of(self, href: str) -> str:
         """Where *href* is, for people and reports."""
         return href

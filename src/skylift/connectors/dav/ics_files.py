@@ -31,13 +31,13 @@ DEFAULT_PRODID = "-//skylift//file import//EN"
 
 def unfold(lines: Sequence[str]) -> list[str]:
     """Join folded continuation lines (RFC 5545 3.1)."""
-    out: list[str] = []
+    parts: list[list[str]] = []  # joined once: a 5 MB attachment stays linear
     for line in lines:
-        if line[:1] in (" ", "\t") and out:
-            out[-1] += line[1:]
+        if line[:1] in (" ", "\t") and parts:
+            parts[-1].append(line[1:])
         else:
-            out.append(line)
-    return out
+            parts.append([line])
+    return ["".join(p) for p in parts]
 
 
 def property_name(line: str) -> str:

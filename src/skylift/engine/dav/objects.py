@@ -169,11 +169,11 @@ def _name(line: str) -> str:
 
 def _logical_lines(text: str) -> list[tuple[str, str]]:
     """Pairs of (unfolded line, the original physical lines joined by CRLF)."""
-    out: list[tuple[str, str]] = []
+    parts: list[tuple[list[str], list[str]]] = []  # joined once: a 5 MB attachment is linear
     for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n"):
-        if line[:1] in (" ", "\t") and out:
-            logical, physical = out[-1]
-            out[-1] = (logical + line[1:], physical + "\r\n" + line)
+        if line[:1] in (" ", "\t") and parts:
+            parts[-1][0].append(line[1:])
+            parts[-1][1].append(line)
         elif line.strip():
-            out.append((line, line))
-    return out
+            parts.append(([line], [line]))
+    return [("".join(logical), "\r\n".join(physical)) for logical, physical in parts]

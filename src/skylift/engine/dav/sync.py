@@ -319,6 +319,10 @@ def decide(
     record = by_uid.get(prepared.uid)
     name_href = target.item_href(collection, prepared.name) if collection.href else prepared.name
     step = plan_object(prepared.uid, item.href, name_href, prepared.content_hash, record, listing)
+    if options.dry_run and step.action in (Action.CREATE, Action.UPDATE):
+        rule = target.adaptation(prepared.raw)  # said before the move, not only after
+        if rule:
+            step = replace(step, reason=f"{step.reason}; {rule}", notice=True)
     return step, (None if step.action is Action.FAIL else prepared)
 
 

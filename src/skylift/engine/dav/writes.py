@@ -138,6 +138,15 @@ def write_object(
             item.href,
             result.href,
         )
+    if result.note:
+        step = Step(
+            step.action,
+            f"{result.note}; {export.save(item, prepared.name)}",
+            prepared.uid,
+            item.href,
+            result.href,
+            notice=True,
+        )
     ledger.save(
         account,
         kind,

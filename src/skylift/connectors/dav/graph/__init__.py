@@ -1,0 +1,1 @@
+"""Microsoft Graph as a DAV-kind target (Exchange Online has no CalDAV or CardDAV)."""
