@@ -283,7 +283,7 @@ class EntraTokens(TokenProvider):
                 "center > App registrations > API permissions add Microsoft Graph > Application "
                 f"permissions > {', '.join(missing)}, then Grant admin consent"
             )
-        if self.roles:
+        if self.roles or self.scope != EXCHANGE_SCOPE:
             return token, float(result.get("expires_in", 3600))
         if isinstance(roles, list) and not set(self.any_role) & set(roles):
             raise AuthError(
