@@ -322,3 +322,19 @@ def test_starttls_and_ldaps_verify_the_server_certificate(
         assert json.loads(done.stdout)["counts"]["create"] == 3 + 2
     finally:
         secure.stop()
+
+
+def test_the_newest_preview_is_kept_for_the_dashboard_and_an_apply_clears_it(
+    scim_sync: Sync, scim: ScimServer
+) -> None:
+    from skylift.runners.dirsync import read_previews
+
+    state = scim_sync.workdir / "state.db"
+    preview = scim_sync.json()
+    kept = read_previews(state)
+    assert len(kept) == preview["counts"]["create"] == USERS + GROUPS
+    assert {(p["action"], p["reason"]) for p in kept} == {("create", "create")}
+    assert {p["name"] for p in kept} == {c["name"] for c in preview["items"]}
+    applied = scim_sync.json("--apply")
+    assert applied["mode"] == "apply"
+    assert read_previews(state) == []  # applied: nothing is pending any more

@@ -148,8 +148,22 @@ def _run_once(options: SyncOptions, log: Callable[[str], None]) -> SyncResult:
         stack.callback(source.close)
         target = open_target(options, log)
         stack.callback(target.close)
-        return sync(source, target, journal, options.settings(), log)
+        result = sync(source, target, journal, options.settings(), log)
+        if not options.stop.is_set():  # an apply leaves nothing pending: its preview goes
+            lines = [] if options.apply else preview_lines(result)
+            journal.record_preview(new_run_id("dirsync"), lines)
+        return result
     raise AssertionError("unreachable")
+
+
+def preview_lines(result: SyncResult) -> list[tuple[str, str, str, str]]:
+    """A preview as the CLI prints it: each change, then what is skipped and why."""
+    plan = result.plan
+    lines = [(str(c.action), str(c.kind), c.name, c.reason) for c in plan.changes]
+    lines += [("skip", "", "", c.message) for c in plan.conflicts]
+    lines += [("skip", "", "", str(p)) for p in plan.problems]
+    lines += [("skip", "", "", line) for line in plan.blocked_lines()]
+    return lines
 
 
 def run_every(
@@ -170,6 +184,15 @@ def run_every(
         stop=stop,
         runs=runs,
     )
+
+
+def read_previews(state: str | Path) -> list[dict[str, Any]]:
+    """The newest preview of every sync pair in *state* (what an apply would do)."""
+    journal = DirectoryJournal(state, "")
+    try:
+        return journal.previews()
+    finally:
+        journal.close()
 
 
 def read_journal(state: str | Path, limit: int) -> list[dict[str, Any]]:

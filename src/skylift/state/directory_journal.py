@@ -86,6 +86,19 @@ journal = Table(
     Column("error", Text),
 )
 
+previews = Table(  # the latest preview of each pair: what --apply would do (the dashboard)
+    "dirsync_previews",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("pair", String, nullable=False, index=True),
+    Column("run_id", String, nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("action", String, nullable=False),
+    Column("kind", String, nullable=False),
+    Column("name", String, nullable=False),
+    Column("reason", Text, nullable=False),
+)
+
 meta = Table(
     "dirsync_meta",
     metadata,
@@ -236,6 +249,26 @@ class DirectoryJournal:
         if values:
             with self.engine.begin() as conn:
                 conn.execute(journal.insert(), values)
+
+    def record_preview(self, run_id: str, lines: Iterable[tuple[str, str, str, str]]) -> None:
+        """Keep (action, kind, name, reason) of this pair's newest preview, replacing the one
+        before: what an apply would do now, for the dashboard. Names and reasons only."""
+        now = _now()
+        values = [
+            {"pair": self.pair, "run_id": run_id, "at": now, "action": a, "kind": k,
+             "name": n, "reason": r}
+            for a, k, n, r in lines
+        ]  # fmt: skip
+        with self.engine.begin() as conn:
+            conn.execute(previews.delete().where(previews.c.pair == self.pair))
+            if values:
+                conn.execute(previews.insert(), values)
+
+    def previews(self) -> list[dict[str, Any]]:
+        """Every pair's newest preview, pair by pair, in planned order."""
+        query = select(previews).order_by(previews.c.pair, previews.c.id)
+        with self.engine.connect() as conn:
+            return [dict(r._mapping) | {"at": _aware(r.at)} for r in conn.execute(query)]
 
     def history(self, limit: int = 1000, every_pair: bool = False) -> list[dict[str, Any]]:
         """The newest journal rows of this pair (or of every pair), newest first."""

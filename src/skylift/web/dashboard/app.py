@@ -30,7 +30,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from skylift.errors import ConfigError
 from skylift.model.units import human_bytes
-from skylift.runners.dirsync import read_journal
+from skylift.runners.dirsync import read_journal, read_previews
 from skylift.state import ledger_stats
 from skylift.state.routing import RoutingRegistry
 from skylift.state.store import StateStore
@@ -193,7 +193,8 @@ def create_app(
     def work_view() -> dict[str, Any]:
         rows = [r.to_dict() for r in ledger_stats.latest_units(units).values() if r.kind != "mail"]
         entries = read_journal(state, 200)  # what `skylift dirsync-journal` prints
-        return {"units": rows, "journal": entries, "dav": ledger_stats.dav_accounts(store.engine)}
+        return {"units": rows, "journal": entries, "previews": read_previews(state),
+                "dav": ledger_stats.dav_accounts(store.engine)}  # fmt: skip
 
     @app.get("/work")
     async def work_page(request: Request) -> Response:
