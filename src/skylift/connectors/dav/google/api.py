@@ -1,11 +1,9 @@
-"""One user's session with a Google REST API: bearer token per user, pacing, Google's errors.
+"""One user's session with a Google REST API: what Google says differently.
 
 Google says "slow down" with ``403 rateLimitExceeded``/``userRateLimitExceeded`` or ``429``
-(and 5xx when busy). A throttled call waits the server's ``Retry-After`` when given, else
-1, 2, 4 s, and tries again up to ``ATTEMPTS`` times; then it raises
-:class:`~skylift.errors.TransientError` with the hint, so the shared retry of
-``runners/retry.py`` runs the account again later and the ledger resumes it. A ``401`` mints
-a fresh token once (tokens from the service account expire within the hour).
+(and 5xx when busy), and words a refusal as ``{"error": {"message", "errors": [{"reason"}]}}``.
+The token, the one ``401`` renewal and the retry rule are ``connectors/bearer_http.py``'s
+(tokens from the service account expire within the hour).
 """
 
 from __future__ import annotations
@@ -17,11 +15,13 @@ from urllib.parse import quote
 
 import httpx
 
+from skylift.connectors import bearer_http
+from skylift.connectors.bearer_http import ATTEMPTS, BearerSession
 from skylift.connectors.endpoint import Endpoint
-from skylift.connectors.throttle_hints import http_retry_after, http_throttled
-from skylift.errors import AuthError, ConfigError, ConnectError, TransientError
+from skylift.connectors.throttle_hints import http_throttled
+from skylift.errors import ConfigError
 
-ATTEMPTS = 4
+__all__ = ["ATTEMPTS", "GoogleApiError", "GoogleSession", "api_base", "seg"]
 BACKOFF_CAP = 8.0
 GOOGLE_API = "https://www.googleapis.com"
 
@@ -37,34 +37,28 @@ class GoogleApiError(Exception):
 
 def api_base(endpoint: Endpoint) -> str:
     """``google+https://host[:port]`` -> ``https://host[:port]``; loopback may be plain http."""
-    plain = endpoint.scheme == "google+http"
-    if plain and not endpoint.is_loopback() and not endpoint.allow_plaintext:
-        raise ConfigError("google+http:// is for a loopback test API only; use google+https://")
-    port = f":{endpoint.port}" if endpoint.port else ""
-    return f"{'http' if plain else 'https'}://{endpoint.host or 'www.googleapis.com'}{port}"
+    return bearer_http.api_base(endpoint, "google", "www.googleapis.com")
 
 
-class GoogleSession:
-    """httpx client for *user*, with the side's token provider and CA."""
+class GoogleSession(BearerSession):
+    """One user's session (the service account acting as *user*), with the side's CA."""
+
+    name = "Google"
+    backoff_cap = BACKOFF_CAP * 8
 
     def __init__(self, endpoint: Endpoint, user: str, sleep: Any = time.sleep) -> None:
         if endpoint.oauth is None:
             raise ConfigError(
                 "Google's APIs need a service account: give --target-oauth-service-account KEY.json"
             )
-        self.endpoint = endpoint
-        self.user = user
-        self.base = api_base(endpoint)
-        self._sleep = sleep
-        verify: Any = False if endpoint.insecure else (endpoint.ssl_context())
-        self._http = httpx.Client(
-            base_url=self.base,
-            verify=verify,
-            timeout=httpx.Timeout(endpoint.timeout, connect=endpoint.connect_timeout),
-        )
+        super().__init__(endpoint, user, api_base(endpoint), sleep)
 
-    def close(self) -> None:
-        self._http.close()
+    def throttled(self, response: httpx.Response) -> bool:
+        status = response.status_code
+        return http_throttled(status, response.headers, response.content) or status >= 500
+
+    def refusal(self, status: int, raw: bytes) -> Exception:
+        return _refusal(status, raw)
 
     def call(
         self,
@@ -75,40 +69,8 @@ class GoogleSession:
         body: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         """One API call; the decoded JSON answer ({} for 204)."""
-        assert self.endpoint.oauth is not None
-        renewed = False
-        for attempt in range(ATTEMPTS):
-            token = self.endpoint.oauth.token(self.user).reveal()
-            try:
-                response = self._http.request(
-                    method, path, params=params, json=body,
-                    headers={"Authorization": f"Bearer {token}"},
-                )  # fmt: skip
-            except httpx.TimeoutException as exc:
-                raise TransientError(f"{method} {path}: timed out") from exc
-            except httpx.TransportError as exc:
-                raise ConnectError(f"cannot reach {self.base}: {type(exc).__name__}") from exc
-            status = response.status_code
-            if status == 401 and not renewed:
-                self.endpoint.oauth.invalidate()
-                renewed = True
-                continue
-            throttled = http_throttled(status, response.headers, response.content)
-            if throttled or status >= 500:
-                wait = http_retry_after(response.headers)
-                if attempt + 1 == ATTEMPTS:
-                    raise TransientError(
-                        f"Google throttled {method} {path.split('?')[0]}: HTTP {status}",
-                        retry_after=wait,
-                    )
-                self._sleep(min(wait if wait is not None else 2.0**attempt, BACKOFF_CAP * 8))
-                continue
-            if status == 401:
-                raise AuthError(f"Google refused the token for {self.user} (HTTP 401)")
-            if status >= 400:
-                raise _refusal(status, response.content)
-            return response.json() if response.content else {}
-        raise TransientError(f"{method} {path}: no answer after {ATTEMPTS} tries")
+        response = self.request(method, path, params=params, body=body)
+        return response.json() if response.content else {}  # type: ignore[no-any-return]
 
     def pages(self, path: str, params: dict[str, Any]) -> list[dict[str, Any]]:
         """Every ``items`` entry over all pages (``nextPageToken``)."""

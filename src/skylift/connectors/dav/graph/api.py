@@ -6,7 +6,9 @@ mailbox (Microsoft: Graph throttling limits, Outlook service limits), so every s
 mailbox shares a semaphore of 4. A throttled call waits ``Retry-After`` when given, else
 1, 2, 4 s, up to ``ATTEMPTS`` times; then :class:`~skylift.errors.TransientError` with the
 hint, and the shared retry of ``runners/retry.py`` runs the account again (the ledger
-resumes it). A ``401`` mints a fresh token once. Paging follows ``@odata.nextLink``.
+resumes it). A ``401`` mints a fresh token once. That loop is ``connectors/bearer_http.py``'s;
+here are Graph's own parts: the mailbox gate, ``$batch``, upload sessions, and paging by
+``@odata.nextLink``.
 """
 
 from __future__ import annotations
@@ -19,11 +21,12 @@ from urllib.parse import quote
 
 import httpx
 
+from skylift.connectors import bearer_http
+from skylift.connectors.bearer_http import ATTEMPTS, BearerSession
 from skylift.connectors.endpoint import Endpoint
 from skylift.connectors.throttle_hints import http_retry_after
-from skylift.errors import AuthError, ConfigError, ConnectError, TransientError
+from skylift.errors import ConfigError, TransientError
 
-ATTEMPTS = 4
 MAILBOX_CONCURRENCY = 4  # Outlook resources: 4 concurrent requests per app and mailbox
 VERSION = "/v1.0"
 UPLOAD_CHUNK = 10 * 327680  # 3.2 MB: a multiple of 320 KiB under Graph's 4 MB per request
@@ -43,11 +46,7 @@ class GraphError(Exception):
 
 def api_base(endpoint: Endpoint) -> str:
     """``graph+https://host[:port]`` -> ``https://host[:port]``; loopback may be plain http."""
-    plain = endpoint.scheme == "graph+http"
-    if plain and not endpoint.is_loopback() and not endpoint.allow_plaintext:
-        raise ConfigError("graph+http:// is for a loopback test API only; use graph+https://")
-    port = f":{endpoint.port}" if endpoint.port else ""
-    return f"{'http' if plain else 'https'}://{endpoint.host or 'graph.microsoft.com'}{port}"
+    return bearer_http.api_base(endpoint, "graph", "graph.microsoft.com")
 
 
 def _gate(key: str) -> threading.BoundedSemaphore:
@@ -55,8 +54,10 @@ def _gate(key: str) -> threading.BoundedSemaphore:
         return _GATES.setdefault(key, threading.BoundedSemaphore(MAILBOX_CONCURRENCY))
 
 
-class GraphSession:
+class GraphSession(BearerSession):
     """httpx client for one mailbox (*user*), with the side's Entra token provider and CA."""
+
+    name = "Graph"
 
     def __init__(self, endpoint: Endpoint, user: str, sleep: Any = time.sleep) -> None:
         if endpoint.oauth is None:
@@ -64,22 +65,13 @@ class GraphSession:
                 "Microsoft Graph needs an Entra app: give --target-oauth-tenant, "
                 "--target-oauth-client-id and its secret or certificate"
             )
-        self.endpoint = endpoint
-        self.user = user
-        self.base = api_base(endpoint)
+        super().__init__(endpoint, user, api_base(endpoint), sleep)
         # one mailbox's resources, or (no user: the directory) the tenant's
         self.mailbox = f"{VERSION}/users/{quote(user, safe='@')}" if user else VERSION
-        self._sleep = sleep
         self._gate = _gate(f"{self.base}|{user.lower()}")
-        verify: Any = False if endpoint.insecure else endpoint.ssl_context()
-        self._http = httpx.Client(
-            base_url=self.base,
-            verify=verify,
-            timeout=httpx.Timeout(endpoint.timeout, connect=endpoint.connect_timeout),
-        )
 
-    def close(self) -> None:
-        self._http.close()
+    def refusal(self, status: int, raw: bytes) -> Exception:
+        return _refusal(status, raw)
 
     def call(
         self,
@@ -94,46 +86,11 @@ class GraphSession:
         """One API call (*path* below the mailbox, or a full nextLink); JSON answer, {} for 204.
 
         *content*: (bytes, media type) sent as they are (a photo); *raw*: the answer's bytes."""
-        assert self.endpoint.oauth is not None
         url = path if path.startswith("http") else self.mailbox + path
-        renewed = False
-        for attempt in range(ATTEMPTS):
-            token = self.endpoint.oauth.token(self.user).reveal()
-            try:
-                with self._gate:
-                    headers = {"Authorization": f"Bearer {token}"}
-                    if content is not None:
-                        headers["Content-Type"] = content[1]
-                    response = self._http.request(
-                        method, url, params=params, json=body, headers=headers,
-                        content=content[0] if content is not None else None,
-                    )  # fmt: skip
-            except httpx.TimeoutException as exc:
-                raise TransientError(f"{method} {path}: timed out") from exc
-            except httpx.TransportError as exc:
-                raise ConnectError(f"cannot reach {self.base}: {type(exc).__name__}") from exc
-            status = response.status_code
-            if status == 401 and not renewed:
-                self.endpoint.oauth.invalidate()
-                renewed = True
-                continue
-            if status in (429, 503, 504) or status >= 500:
-                wait = http_retry_after(response.headers)
-                if attempt + 1 == ATTEMPTS:
-                    raise TransientError(
-                        f"Graph throttled {method} {path.split('?')[0]}: HTTP {status}",
-                        retry_after=wait,
-                    )
-                self._sleep(min(wait if wait is not None else 2.0**attempt, 60.0))
-                continue
-            if status == 401:
-                raise AuthError(f"Graph refused the token for {self.user} (HTTP 401)")
-            if status >= 400:
-                raise _refusal(status, response.content)
-            if raw:
-                return response.content
-            return response.json() if response.content else {}
-        raise TransientError(f"{method} {path}: no answer after {ATTEMPTS} tries")
+        response = self.request(method, url, params=params, body=body, content=content)
+        if raw:
+            return response.content
+        return response.json() if response.content else {}
 
     def batch(self, requests: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Run *requests* (``method``, ``url`` below /v1.0, optional ``body``) through
