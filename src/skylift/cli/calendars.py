@@ -36,6 +36,7 @@ from skylift.cli.options import (
     WaitOpt,
 )
 from skylift.connectors.auth.oauth import GRAPH_SCOPE, GoogleTokens
+from skylift.engine.dav.meetings import LinkMapError, parse_link_map
 from skylift.engine.dav.plan import Action
 from skylift.engine.profiles import load_profile
 from skylift.errors import (
@@ -84,6 +85,14 @@ DomainOpt = Annotated[
 ]
 AdminOpt = Annotated[
     str | None, typer.Option(help="Admin login on behalf of each user (password from env)")
+]
+MeetingLinkOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--rewrite-meeting-link",
+        help="OLD=NEW URL prefixes: join links of the old meeting service -> the new one "
+        "(calendars only)",
+    ),
 ]
 
 
@@ -330,6 +339,13 @@ def prepare_dav(
         p["dav_workers"],
         p["export_dir"] or default_export_dir(p["state"]),
     )
+    if p.get("rewrite_meeting_link"):
+        if kind is not DavKind.CALENDAR:
+            raise ConfigError("--rewrite-meeting-link is for migrate-calendars")
+        try:
+            options.link_map = parse_link_map(p["rewrite_meeting_link"])
+        except LinkMapError as exc:
+            raise ConfigError(str(exc)) from None
     pairs = _pairs(p["users"], p["user"], p["source_admin"], p["target_admin"])
     return src, dst, pairs, options
 
@@ -345,6 +361,7 @@ def _make_migrate(kind: DavKind):  # type: ignore[no-untyped-def]
         json_out: JsonOpt = False,
         delete: DeleteOpt = False,
         rewrite_domain: DomainOpt = None,
+        rewrite_meeting_link: MeetingLinkOpt = None,
         source_admin: AdminOpt = None,
         target_admin: AdminOpt = None,
         allow_plaintext: AllowPlaintextOpt = False,

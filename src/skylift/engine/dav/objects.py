@@ -12,6 +12,7 @@ import hashlib
 import re
 from dataclasses import dataclass
 
+from skylift.engine.dav.meetings import LINK_PROPERTIES, rewrite_links
 from skylift.engine.dav.vcard import fold, prepare_vcard
 from skylift.model.dav import DavKind, Item, decode_dav_text
 
@@ -49,6 +50,7 @@ def prepare(
     item: Item,
     domain_map: dict[str, str] | None = None,
     vcard_versions: frozenset[str] = frozenset({"3.0", "4.0"}),
+    link_map: dict[str, str] | None = None,
 ) -> Prepared:
     """Prepare *item* for the target; MalformedObject with the reason if it cannot be."""
     if item.error:
@@ -59,12 +61,15 @@ def prepare(
         except (ValueError, UnicodeError) as exc:
             raise MalformedObject(f"invalid vCard: {exc}") from exc
         return Prepared(uid, raw, resource_name(uid, item.kind), "VCARD")
-    return prepare_calendar_object(item.raw, domain_map or {})
+    return prepare_calendar_object(item.raw, domain_map or {}, link_map or {})
 
 
-def prepare_calendar_object(raw: bytes, domain_map: dict[str, str]) -> Prepared:
+def prepare_calendar_object(
+    raw: bytes, domain_map: dict[str, str], link_map: dict[str, str] | None = None
+) -> Prepared:
     """Find the UID and component of one calendar object on its content lines; drop METHOD,
-    add a missing UID, rewrite domains. Nothing else is touched: an object that needs none
+    add a missing UID, rewrite domains and meeting links (``meetings.py``). Nothing else is
+    touched: an object that needs none
     of that leaves with the bytes it came with, whatever a strict parser would say of it
     (the target decides; ``repair.py`` says what follows a refusal).
     """
@@ -87,6 +92,12 @@ def prepare_calendar_object(raw: bytes, domain_map: dict[str, str]) -> Prepared:
             continue
         if depth >= 2 and _name(logical) in ADDRESS_PROPERTIES:
             rewritten = rewrite_domains(logical, domain_map)
+            if rewritten != logical:
+                changed = True
+                out.append(fold(rewritten))
+                continue
+        if link_map and depth >= 2 and _name(logical) in LINK_PROPERTIES:
+            rewritten = rewrite_links(logical, link_map)
             if rewritten != logical:
                 changed = True
                 out.append(fold(rewritten))

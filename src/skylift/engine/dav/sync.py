@@ -100,6 +100,8 @@ class RunOptions:
     # Ctrl-C: set once, the run stops writing after the object in hand; what was written is
     # in the ledger, so the rerun resumes (the collection's markers are not saved).
     stop: threading.Event = field(default_factory=threading.Event)
+    #: old -> new meeting-link prefixes (``--rewrite-meeting-link``, ``meetings.py``)
+    link_map: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -306,7 +308,7 @@ def decide(
     Runs on the collection's thread (it reads and updates *seen*); no write happens here.
     """
     try:
-        prepared = prepare(item, options.domain_map, vcard_versions(collection))
+        prepared = prepare(item, options.domain_map, vcard_versions(collection), options.link_map)
     except MalformedObject as exc:
         return Step(Action.FAIL, f"malformed, skipped: {exc}", item.uid, item.href), None
     limit = collection.max_resource_size or target.capabilities.max_resource_size
