@@ -115,6 +115,27 @@ def test_real_cards_round_trip_and_reruns_write_nothing(
     assert fake.errors == []
 
 
+def test_a_big_address_book_is_listed_once_not_once_per_contact(
+    cloud: tuple[TokenEndpoint, GoogleFake, Path], tmp_path: Path
+) -> None:
+    """The People API allows a user 90 reads a minute: a write must not list the book again."""
+    _, fake, _ = cloud
+    source = tmp_path / "big"
+    source.mkdir()
+    cards = "".join(
+        f"BEGIN:VCARD\r\nVERSION:3.0\r\nUID:bulk-{n}@old.example\r\nFN:Bulk {n}\r\n"
+        f"N:{n};Bulk;;;\r\nEMAIL:bulk{n}@old.example\r\nEND:VCARD\r\n"
+        for n in range(60)
+    )
+    (source / "bulk.vcf").write_text(cards)
+    before = len(fake.calls)
+    assert _run(cloud, source, tmp_path / "state.db") == 0
+    calls = fake.calls[before:]
+    assert sum(1 for c in calls if c.path.endswith(":createContact")) == 60
+    listings = sum(1 for c in calls if c.path.endswith("/connections"))
+    assert listings < 20, listings  # pages of a listing or two; not a listing per contact
+
+
 def test_throttled_people_calls_are_waited_out(
     cloud: tuple[TokenEndpoint, GoogleFake, Path], tmp_path: Path
 ) -> None:

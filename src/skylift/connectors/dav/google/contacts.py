@@ -57,6 +57,11 @@ class GoogleContactsAccount(DavTarget):
         self.session = session
         self.capabilities = capabilities
         self._lock = user_lock(session.user)
+        # group -> UID -> Person: listed once per collection and kept up to date by this
+        # account's own writes, so a put does not list the whole address book again (the
+        # People API allows a user 90 reads a minute; thousands of contacts would be
+        # thousands of full listings)
+        self._known: dict[str, dict[str, dict[str, Any]]] = {}
 
     def close(self) -> None:
         self.session.close()
@@ -108,7 +113,12 @@ class GoogleContactsAccount(DavTarget):
         return unquote(href.strip("/").split("/")[1])
 
     def _people(self, group: str) -> dict[str, dict[str, Any]]:
-        """UID -> Person for the members of *group*."""
+        """UID -> Person for the members of *group*: this account's view, listed once."""
+        if group not in self._known:
+            self._known[group] = self._list_people(group)
+        return self._known[group]
+
+    def _list_people(self, group: str) -> dict[str, dict[str, Any]]:
         found: dict[str, dict[str, Any]] = {}
         query: dict[str, Any] = {"personFields": PERSON_FIELDS, "pageSize": 1000}
         while True:
@@ -133,7 +143,8 @@ class GoogleContactsAccount(DavTarget):
         return unquote(href.rsplit("/", 1)[1]).removesuffix(".vcf")
 
     def list_items(self, collection: Collection) -> list[ItemRef]:
-        people = self._people(self._group(collection.href))
+        group = self._group(collection.href)
+        self._known[group] = people = self._list_people(group)  # a listing is always fresh
         return [
             ItemRef(self.item_href(collection, f"{uid}.vcf"), p.get("etag"))
             for uid, p in people.items()
@@ -192,6 +203,7 @@ class GoogleContactsAccount(DavTarget):
                     )  # fmt: skip
         except GoogleApiError as exc:
             return PutResult(href, error=f"Google refused it: {exc}")
+        self._people(group)[uid] = made
         return PutResult(href, etag=made.get("etag"))
 
     def delete(self, href: str, etag: str | None = None) -> str | None:
@@ -205,6 +217,7 @@ class GoogleContactsAccount(DavTarget):
                 self.session.call("DELETE", f"/v1/{person['resourceName']}:deleteContact")
         except GoogleApiError as exc:
             return str(exc)
+        self._people(self._group(href)).pop(self._uid(href), None)
         return None
 
     def url_of(self, href: str) -> str:
