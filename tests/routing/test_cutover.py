@@ -107,7 +107,7 @@ def test_wave_moves_rolls_back_and_moves_again_with_every_message_once(org: Org)
 def test_a_message_sent_during_the_flip_is_delivered_exactly_once(org: Org) -> None:
     from pathlib import Path
 
-    from skylift.cli.route import _routing, cloud_relay_of, wave_pairs
+    from skylift.cli.route_options import cloud_relay_of, routing_of, wave_pairs
     from skylift.connectors.endpoint import Endpoint
     from skylift.runners.cutover import WaveJob, cutover
 
@@ -123,7 +123,7 @@ def test_a_message_sent_during_the_flip_is_delivered_exactly_once(org: Org) -> N
 
     pairs, everyone = wave_pairs(org.waves_csv, org.users_csv, 2, None, None)
     relay = cloud_relay_of(org.relay, "mx.cloud.test", "secure", None, everyone)
-    routing = _routing(
+    routing = routing_of(
         "postfix", org.onprem.config_dir, Path(org.onprem.command_directory), relay, None, None
     )
     job = WaveJob(
