@@ -30,7 +30,7 @@ COMMANDS = {
     "migrate-contacts": "skylift.cli.calendars",
     "verify-calendars": "skylift.cli.calendars",
     "verify-contacts": "skylift.cli.calendars",
-    "freebusy": "skylift.cli.calendars",
+    "freebusy": "skylift.cli.freebusy",
     "jobs": "skylift.cli.jobs",
     "worker": "skylift.cli.worker",
     "auth": "skylift.cli.auth",

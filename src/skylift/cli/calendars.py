@@ -8,7 +8,6 @@ Same users CSV, credentials, proxy login, TLS rules, ``--json`` and exit codes a
 from __future__ import annotations
 
 import sys
-import time
 from dataclasses import replace
 from datetime import date, timedelta
 from pathlib import Path
@@ -18,7 +17,7 @@ from urllib.parse import urlsplit
 import typer
 
 from skylift.cli import cloud
-from skylift.cli.common import envelope, parse_duration, print_json
+from skylift.cli.common import envelope, print_json
 from skylift.cli.interrupt import graceful_stop, print_resume_hint
 from skylift.cli.mail import load_pairs
 from skylift.cli.options import (
@@ -57,7 +56,6 @@ from skylift.runners.davsync import (
     open_source,
     open_target,
 )
-from skylift.runners.davsync_freebusy import FreeBusyReport, publish
 from skylift.runners.davsync_verify import CollectionCheck, verify_account
 from skylift.state.dav_ledger import DavLedger
 
@@ -109,7 +107,7 @@ def parse_domain_map(values: list[str]) -> dict[str, str]:
     return mapping
 
 
-def _pairs(
+def account_pairs(
     users: Path | None, user: str | None, source_admin: str | None, target_admin: str | None
 ) -> list[MailboxPair]:
     if users is None and user is None:
@@ -124,7 +122,7 @@ def _pairs(
     return fixed
 
 
-def _sides(
+def dav_sides(
     source: str,
     target: str,
     allow_plaintext: bool,
@@ -302,7 +300,7 @@ def prepare_dav(
     """Both sides, the accounts and the run's options from migrate-calendars/-contacts'
     options by name (here, or on a scale-out worker: secrets read on that machine)."""
     url, scope = _cloud_target(kind, p["target"], p["target_profile"], p["target_api_base"])
-    src, dst = _sides(
+    src, dst = dav_sides(
         p["source"], url, p["allow_plaintext"], p["source_ca"], p["target_ca"],
         p["insecure_source"], p["insecure_target"],
     )  # fmt: skip
@@ -346,7 +344,7 @@ def prepare_dav(
             options.link_map = parse_link_map(p["rewrite_meeting_link"])
         except LinkMapError as exc:
             raise ConfigError(str(exc)) from None
-    pairs = _pairs(p["users"], p["user"], p["source_admin"], p["target_admin"])
+    pairs = account_pairs(p["users"], p["user"], p["source_admin"], p["target_admin"])
     return src, dst, pairs, options
 
 
@@ -436,14 +434,14 @@ def _make_verify(kind: DavKind):  # type: ignore[no-untyped-def]
     ) -> int:
         if target is None:
             raise ConfigError("say what to compare with: --target URL")
-        src, dst = _sides(
+        src, dst = dav_sides(
             source, target, allow_plaintext, source_ca, target_ca, insecure_source, insecure_target
         )
         try:
             first = date.fromisoformat(start) if start else date.today()
         except ValueError:
             raise ConfigError(f"--start wants a date like 2024-01-31: {start!r}") from None
-        pairs = _pairs(users, user, source_admin, target_admin)
+        pairs = account_pairs(users, user, source_admin, target_admin)
         window = (first, first + timedelta(days=days))
         return _verify(
             kind, src, dst, pairs, window, parse_domain_map(rewrite_domain or []), json_out
@@ -457,107 +455,9 @@ def _make_verify(kind: DavKind):  # type: ignore[no-untyped-def]
     return command
 
 
-def freebusy_publish(
-    source: Annotated[str, typer.Option("--source", help="caldav+https://… to read events")],
-    target: Annotated[str, typer.Option("--target", help="caldav+https://… to write busy")],
-    users: UsersOpt = None,
-    user: UserOpt = None,
-    weeks: Annotated[int, typer.Option(min=1, help="How far ahead")] = 8,
-    label: Annotated[str, typer.Option(help="Title of the busy blocks")] = "Busy",
-    every: Annotated[
-        str | None,
-        typer.Option(help="Repeat at this interval, e.g. 30m or 2h (default: once, for cron)"),
-    ] = None,
-    dry_run: DryRunOpt = False,
-    json_out: JsonOpt = False,
-    vfreebusy_out: Annotated[
-        str | None,
-        typer.Option(
-            "--vfreebusy-out",
-            help="Also write each user's VFREEBUSY here: a folder (USER.ifb) or a path with {user}",
-        ),
-    ] = None,
-    source_admin: AdminOpt = None,
-    target_admin: AdminOpt = None,
-    allow_plaintext: AllowPlaintextOpt = False,
-    source_ca: SourceCaOpt = None,
-    target_ca: TargetCaOpt = None,
-    insecure_source: InsecureSourceOpt = False,
-    insecure_target: InsecureTargetOpt = False,
-) -> int:
-    """Write each user's busy times (next N weeks) from one side into the other."""
-    interval = parse_duration(every, "--every").total_seconds() if every else 0.0
-    src, dst = _sides(
-        source, target, allow_plaintext, source_ca, target_ca, insecure_source, insecure_target
-    )
-    if src.endpoint().scheme not in ("caldav+https", "caldav+http"):
-        raise ConfigError("--source must be caldav+https:// (or caldav+http:// locally)")
-    check_schemes(DavKind.CALENDAR, src, dst)
-    pairs = _pairs(users, user, source_admin, target_admin)
-    out_files = {p.key: vfreebusy_path(vfreebusy_out, p.key, len(pairs)) for p in pairs}
-    while True:
-        reports: list[FreeBusyReport] = []
-        for pair in pairs:
-            with (
-                open_source(src, DavKind.CALENDAR, pair.source) as reader,
-                open_target(dst, DavKind.CALENDAR, pair.target) as writer,
-            ):
-                reports.append(
-                    publish(
-                        reader,
-                        writer,
-                        pair.key,
-                        weeks,
-                        label,
-                        dry_run,
-                        vfreebusy_out=out_files[pair.key],
-                    )
-                )
-        if json_out:
-            items = [r.to_json() for r in reports]
-            print_json(
-                envelope("freebusy publish", {"accounts": len(items)}, items, dry_run=dry_run)
-            )
-        else:
-            for r in reports:
-                print(
-                    f"{r.account}: {len(r.busy)} busy period(s); "
-                    f"{r.created} block(s) added, {r.deleted} removed"
-                )
-                if r.calendar_url:
-                    print(f"  calendar: {r.calendar_url}")
-                if r.vfreebusy_file:
-                    print(f"  VFREEBUSY: {r.vfreebusy_file}")
-                for problem in r.failed:
-                    print(f"  failed {problem}")
-        if not interval:
-            return EXIT_ITEMS_FAILED if any(r.failed for r in reports) else EXIT_OK
-        time.sleep(interval)
-
-
-def vfreebusy_path(template: str | None, account: str, accounts: int) -> Path | None:
-    """Where *account*'s VFREEBUSY goes: ``{user}`` filled in, or ``FOLDER/ACCOUNT.ifb``."""
-    if template is None:
-        return None
-    if "{user}" in template:
-        path = Path(template.replace("{user}", account))
-    elif Path(template).is_dir():
-        path = Path(template) / f"{account}.ifb"
-    elif accounts == 1:
-        path = Path(template)
-    else:
-        raise ConfigError("--vfreebusy-out for several users wants a folder or a path with {user}")
-    if not path.parent.is_dir():
-        raise ConfigError(f"--vfreebusy-out: folder does not exist: {path.parent}")
-    return path
-
-
 def register(app: typer.Typer) -> None:
     """Add the calendar and contacts commands."""
     app.command("migrate-calendars")(_make_migrate(DavKind.CALENDAR))
     app.command("migrate-contacts")(_make_migrate(DavKind.ADDRESSBOOK))
     app.command("verify-calendars")(_make_verify(DavKind.CALENDAR))
     app.command("verify-contacts")(_make_verify(DavKind.ADDRESSBOOK))
-    freebusy = typer.Typer(help="Free/busy during coexistence.", no_args_is_help=True)
-    freebusy.command("publish")(freebusy_publish)
-    app.add_typer(freebusy, name="freebusy")
