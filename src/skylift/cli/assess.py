@@ -13,8 +13,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from skylift.cli.common import envelope, print_json
 from skylift.cli.interrupt import graceful_stop, print_resume_hint
-from skylift.cli.mail import admin_password
-from skylift.cli.mail import endpoint as source_endpoint
+from skylift.cli.mail_sides import admin_password
+from skylift.cli.mail_sides import endpoint as source_endpoint
 from skylift.cli.options import (
     DEFAULT_PARALLEL,
     DEFAULT_TIMEOUT,

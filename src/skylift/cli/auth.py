@@ -16,7 +16,7 @@ import typer
 
 from skylift.cli import cloud
 from skylift.cli.common import envelope, print_json
-from skylift.cli.mail import endpoint, load_pairs
+from skylift.cli.mail_sides import endpoint, load_pairs
 from skylift.cli.options import DEFAULT_TIMEOUT, JsonOpt, SourceCaOpt, TargetCaOpt, TimeoutOpt
 from skylift.connectors import mail_connector
 from skylift.connectors.auth.oauth import PerMailboxAuthError

@@ -19,7 +19,7 @@ import typer
 from skylift.cli import cloud
 from skylift.cli.common import envelope, print_json
 from skylift.cli.interrupt import graceful_stop, print_resume_hint
-from skylift.cli.mail import load_pairs
+from skylift.cli.mail_sides import load_pairs
 from skylift.cli.options import (
     AllowPlaintextOpt,
     BrokerOpt,

@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 
 from skylift.cli.common import envelope, print_json
-from skylift.cli.mail import load_pairs
+from skylift.cli.mail_sides import load_pairs
 from skylift.cli.options import (
     DEFAULT_TIMEOUT,
     AllowPlaintextOpt,

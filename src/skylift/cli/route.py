@@ -17,7 +17,7 @@ import typer
 
 from skylift.cli.common import print_json
 from skylift.cli.interrupt import graceful_stop, print_resume_hint
-from skylift.cli.mail import endpoint, load_pairs
+from skylift.cli.mail_sides import endpoint, load_pairs
 from skylift.cli.options import JsonOpt, StateOpt
 from skylift.cli.route_options import (
     AdminOpt,

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
-from skylift.cli.mail import load_pairs
+from skylift.cli.mail_sides import load_pairs
 from skylift.cli.options import checked_ca
 from skylift.errors import ConfigError
 from skylift.model.account import MailboxPair

@@ -120,7 +120,7 @@ def serve(
     if waves is not None:
         if not source or not target:
             raise ConfigError("--waves needs --source and --target (the servers of the move)")
-        from skylift.cli.mail import endpoint
+        from skylift.cli.mail_sides import endpoint
         from skylift.web.dashboard.control import WaveControl, WavePlan
 
         src = endpoint(source, source_ca, insecure_source, allow_plaintext, DEFAULT_TIMEOUT)
