@@ -1,13 +1,10 @@
-"""IMAP source and target over imapclient.
+"""IMAP source and target over imapclient: folders, listing, fetching, flags, labels.
 
 imapclient is chosen over raw imaplib for its typed FETCH parsing, modified UTF-7 folder
 names and SASL PLAIN with an authorization identity (proxy login); aioimaplib would force
-async on an engine that runs one thread per mailbox. What imapclient lacks (MULTIAPPEND
-result parsing, throttling hints) is done here on top of it.
-
-Transport rules (see ``docs/migrate.md``): ``imaps://`` is implicit TLS; ``imap://`` upgrades
-with STARTTLS when offered; a password is sent without TLS only to 127.0.0.0/8 or with
-``--allow-plaintext``. Certificates are verified unless the user says ``--insecure-*``.
+async on an engine that runs one thread per mailbox. What imapclient lacks is done on top of
+it: the session and its transport rules in :mod:`.session`, APPEND in :mod:`.append`, FETCH
+parsing in :mod:`.wire`, what ``assess`` asks in :mod:`.inventory`.
 """
 
 from __future__ import annotations
@@ -15,32 +12,32 @@ from __future__ import annotations
 import contextlib
 import imaplib
 import re
-import socket
-import ssl
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 import imapclient
-from imapclient.exceptions import IMAPClientError, LoginError
+from imapclient.exceptions import IMAPClientError
 
 from skylift.connectors.endpoint import Endpoint
-from skylift.connectors.mail.base import Capabilities, MailConnector, MailTarget, Namespace
+from skylift.connectors.mail.base import Capabilities, MailConnector, MailTarget
+from skylift.connectors.mail.imap.append import LITERAL_PLUS_REFUSED, AppendMixin
 from skylift.connectors.mail.imap.gmail import GmailLabels, gmail_labels
+from skylift.connectors.mail.imap.inventory import InventoryMixin
 from skylift.connectors.mail.imap.namespace import NamespaceMap
-from skylift.connectors.mail.imap.wire import FetchedItem, append_command, parse_fetch, uid_set
-from skylift.connectors.throttle_hints import imap_backoff, imap_throttled
-from skylift.errors import (
-    AuthError,
-    ConfigError,
-    ConnectError,
-    FolderNotFound,
-    FolderRefused,
-    TokenExpired,
-    TransientError,
+from skylift.connectors.mail.imap.session import (
+    NETWORK_ERRORS,
+    close_quietly,
+    connect,
+    is_throttling,
+    login,
+    transient_from,
 )
+from skylift.connectors.mail.imap.session import text_of as _text
+from skylift.connectors.mail.imap.wire import FetchedItem, parse_fetch, uid_set
+from skylift.errors import ConfigError, FolderNotFound, FolderRefused
 from skylift.model.account import Login
-from skylift.model.mail import AppendResult, Folder, FolderState, Message, MessageRef
+from skylift.model.mail import Folder, FolderState, Message, MessageRef
 
 SPECIAL_USE_ROLES = {
     b"\\sent": "sent",
@@ -60,47 +57,6 @@ UNSETTABLE_FLAGS = {"\\recent"}
 QUIET_SECONDS = 1.0
 QUIET_MAX_SECONDS = 15.0
 LIST_CHUNK = 5000  # UIDs per FETCH of sizes/flags: bounds memory on 100k-message folders
-
-_APPENDUID = re.compile(rb"\[APPENDUID (\d+) ([0-9:,]+)\]", re.I)
-
-# Servers that answered a LITERAL+ MULTIAPPEND with BAD: later sessions wait for continuations.
-_LITERAL_PLUS_REFUSED: set[tuple[str, int | None]] = set()
-
-# Errors that mean the connection is gone or hung: worth a reconnect and retry.
-NETWORK_ERRORS = (imaplib.IMAP4.abort, OSError, socket.timeout, ssl.SSLError, EOFError)
-
-
-def transient_from(exc: BaseException) -> TransientError:
-    """Turn a dropped connection, BYE or throttling answer into a TransientError.
-
-    The wait is the server's own (Exchange's Suggested Backoff Time, also when it came on the
-    NO before the BYE that imaplib reports); None lets the retry rule double its backoff.
-    """
-    text = str(exc) or type(exc).__name__
-    retry_after = imap_backoff(text)
-    if "AccessTokenExpired" in text:  # Exchange ends a session whose token expired
-        return TokenExpired(f"IMAP session ended: {text}")
-    return TransientError(f"IMAP connection problem: {text}", retry_after=retry_after)
-
-
-def is_throttling(text: str) -> bool:
-    """True when a NO/BAD answer asks us to slow down rather than refusing the item."""
-    return imap_throttled(text)
-
-
-def parse_uid_set(spec: bytes) -> list[int]:
-    """Expand an RFC 4315 uid-set like ``b"4:6,9"`` into ``[4, 5, 6, 9]``."""
-    out: list[int] = []
-    for part in spec.split(b","):
-        lo, _, hi = part.partition(b":")
-        a = int(lo)
-        b = int(hi) if hi else a
-        out.extend(range(min(a, b), max(a, b) + 1))
-    return out
-
-
-def _text(value: Any) -> str:
-    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
 
 
 def _flags(raw: Iterable[bytes | str]) -> frozenset[str]:
@@ -132,7 +88,7 @@ class ImapConnector(MailConnector):
         return ImapMailbox(self.endpoint, login)
 
 
-class ImapMailbox(MailTarget):
+class ImapMailbox(AppendMixin, InventoryMixin, MailTarget):
     """One logged-in IMAP session for one mailbox; source and target in one class.
 
     Not thread-safe: the engine gives each mailbox its own session.
@@ -168,91 +124,15 @@ class ImapMailbox(MailTarget):
             labels=b"X-GM-EXT-1" in caps,
         )
         self._role_paths: dict[str, tuple[str, ...]] | None = None
-        self._literal_plus = b"LITERAL+" in caps and self._server_key() not in _LITERAL_PLUS_REFUSED
+        self._literal_plus = b"LITERAL+" in caps and self._server_key() not in LITERAL_PLUS_REFUSED
         self._nodelay = False
 
     # -- connection -------------------------------------------------------------------
     def _connect(self) -> imapclient.IMAPClient:
-        ep = self.endpoint
-        port = ep.port or (993 if ep.scheme == "imaps" else 143)
-        where = f"{ep.host}:{port}"
-        try:
-            client = imapclient.IMAPClient(
-                ep.host,
-                port=port,
-                ssl=ep.scheme == "imaps",
-                ssl_context=ep.ssl_context() if ep.scheme == "imaps" else None,
-                timeout=imapclient.SocketTimeout(
-                    connect=min(ep.connect_timeout, ep.timeout), read=ep.timeout
-                ),
-            )
-        except ssl.SSLCertVerificationError as exc:
-            raise ConnectError(
-                f"TLS certificate of {where} not trusted ({exc.verify_message}); pass the CA "
-                "with --source-ca/--target-ca, or --insecure-source/--insecure-target"
-            ) from None
-        except TimeoutError:
-            raise ConnectError(ep.no_greeting(where)) from None
-        except ssl.SSLError as exc:
-            raise ConnectError(f"TLS with {where} failed ({exc.reason or exc})") from None
-        except (OSError, imaplib.IMAP4.error) as exc:
-            raise ConnectError(f"cannot connect to {where}: {exc}") from None
-        client.normalise_times = False
-        if ep.scheme == "imap":
-            if b"STARTTLS" in client.capabilities():
-                try:
-                    client.starttls(ep.ssl_context())
-                except ssl.SSLCertVerificationError as exc:
-                    _close_quietly(client)
-                    raise ConnectError(
-                        f"TLS certificate of {where} not trusted ({exc.verify_message}); pass "
-                        "the CA with --source-ca/--target-ca, or --insecure-source/--insecure-target"
-                    ) from None
-                except (OSError, imaplib.IMAP4.error) as exc:
-                    _close_quietly(client)
-                    raise ConnectError(f"STARTTLS with {where} failed: {exc}") from None
-            elif not (ep.is_loopback() or ep.allow_plaintext):
-                _close_quietly(client)
-                raise ConnectError(
-                    f"{where} offers no STARTTLS; refusing to send a password in clear "
-                    "(use imaps://, or --allow-plaintext if you accept the risk)"
-                )
-        return client
+        return connect(self.endpoint)
 
     def _login(self) -> None:
-        who = self.login_info
-        if (
-            self.endpoint.oauth is not None
-        ):  # app-only OAuth2, SASL XOAUTH2 (connectors/auth/sasl.py)
-            from skylift.connectors.auth.sasl import imap_login
-
-            try:
-                return imap_login(
-                    self.client, self.endpoint.oauth, who.user, self.endpoint.display()
-                )
-            except NETWORK_ERRORS as exc:
-                raise transient_from(exc) from None
-        try:
-            if who.admin:
-                if who.admin_password is None:
-                    raise ConfigError(f"no password for admin {who.admin}")
-                self.client.plain_login(
-                    who.admin, who.admin_password.reveal(), authorization_identity=who.user
-                )
-            else:
-                if who.password is None:
-                    raise ConfigError(f"no password for {who.user}")
-                self.client.login(who.user, who.password.reveal())
-        except LoginError as exc:
-            via = f" via admin {who.admin}" if who.admin else ""
-            detail = str(exc)
-            if is_throttling(detail):
-                raise transient_from(exc) from None
-            raise AuthError(
-                f"login refused for {who.user}{via} on {self.endpoint.display()}: {detail}"
-            ) from None
-        except NETWORK_ERRORS as exc:
-            raise transient_from(exc) from None
+        login(self.client, self.endpoint, self.login_info)
 
     def _namespace_map(self) -> NamespaceMap:
         """Personal prefix and separator from NAMESPACE; LIST's separator without it."""
@@ -277,7 +157,7 @@ class ImapMailbox(MailTarget):
         return None
 
     def _abandon(self) -> None:
-        _close_quietly(self.client)
+        close_quietly(self.client)
 
     def close(self) -> None:
         try:
@@ -478,18 +358,6 @@ class ImapMailbox(MailTarget):
 
         return self._call(run)  # type: ignore[no-any-return]
 
-    def quota(self) -> tuple[int, int] | None:
-        if b"QUOTA" not in self.client.capabilities():
-            return None
-        try:
-            _, quotas = self._call(self.client.get_quota_root, "INBOX")
-        except IMAPClientError:
-            return None
-        for q in quotas:
-            if q.resource.upper() == "STORAGE":
-                return int(q.usage) * 1024, int(q.limit) * 1024
-        return None
-
     # -- target -----------------------------------------------------------------------
     def create_folder(self, folder: Folder) -> None:
         if folder.is_inbox:
@@ -516,134 +384,6 @@ class ImapMailbox(MailTarget):
         with contextlib.suppress(IMAPClientError):
             self._call(self.client.subscribe_folder, self.name_of(folder))
 
-    def append(self, folder: Folder, messages: Sequence[Message]) -> list[AppendResult]:
-        limit = self.capabilities.max_message_bytes
-        if limit is not None and any(len(m.raw) > limit for m in messages):
-            # Never send what the server said it refuses: Cyrus drops the connection on a
-            # literal over its APPENDLIMIT, which would lose the rest of the batch too.
-            fits = [m for m in messages if len(m.raw) <= limit]
-            stored = iter(self.append(folder, fits))
-            too_big = AppendResult(error=f"larger than the server's APPENDLIMIT ({limit} bytes)")
-            return [next(stored) if len(m.raw) <= limit else too_big for m in messages]
-        if not messages:
-            return []
-        name = self.name_of(folder)
-        if len(messages) > 1 and self.capabilities.batch_append:
-            results = self._call(self._multiappend, name, messages)
-            if results is not None:
-                return results
-            # The batch was refused as a whole (MULTIAPPEND is atomic: nothing was stored).
-            # One by one, so the message the server refuses gets its own answer.
-        return [self._append_one(name, m) for m in messages]
-
-    def _multiappend(self, name: str, messages: Sequence[Message]) -> list[AppendResult] | None:
-        """Store *messages* in one APPEND transaction (RFC 3502); None if the server said NO.
-
-        The target's cost is per transaction (quota, index, fsync), so one transaction for
-        the batch is what lifts the per-APPEND cap. With LITERAL+ the whole batch also goes
-        out without waiting: one round trip; without it, imapclient waits for a continuation
-        before each literal.
-        """
-        if self._literal_plus:
-            typ, text = self._append_nonsync(name, messages)
-            if typ != "OK":
-                return None
-            return self._batch_results(text, len(messages))
-        try:
-            resp = self.client.multiappend(
-                name,
-                [
-                    {"msg": m.raw, "flags": sorted(m.ref.flags), "date": m.ref.internaldate}
-                    if m.ref.internaldate
-                    else {"msg": m.raw, "flags": sorted(m.ref.flags)}
-                    for m in messages
-                ],
-            )
-        except imaplib.IMAP4.abort:
-            raise
-        except IMAPClientError as exc:
-            if is_throttling(str(exc)):
-                raise transient_from(exc) from None
-            return None
-        if isinstance(resp, tuple):  # imapclient hands back a NO instead of raising
-            typ, data = resp
-            said = _text(data[0] if data else typ)
-            if _text(typ).upper() != "OK":
-                if is_throttling(said):
-                    raise transient_from(imaplib.IMAP4.error(said))
-                return None
-            resp = data[0] if data else b""
-        return self._batch_results(resp, len(messages))
-
-    def _append_nonsync(self, name: str, messages: Sequence[Message]) -> tuple[str, bytes]:
-        """Send one APPEND with LITERAL+ literals; return the server's (OK|NO, text).
-
-        A throttling NO becomes TransientError; so does BAD, because the server may then
-        have read our message bytes as commands: the runner reconnects, and later sessions
-        to this server wait for continuations instead.
-        """
-        imap = self.client._imap
-        if not self._nodelay:
-            # Our writes are few and large; the last, short one must not wait for an ACK.
-            with contextlib.suppress(OSError):
-                imap.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            self._nodelay = True
-        tag = imap._new_tag()
-        mailbox = bytes(self.client._normalise_folder(name))
-        for piece in append_command(
-            tag, mailbox, [(m.raw, m.ref.flags, m.ref.internaldate) for m in messages]
-        ):
-            imap.send(piece)
-        try:
-            typ, data = imap._command_complete("APPEND", tag)
-        except imaplib.IMAP4.abort:
-            raise
-        except imaplib.IMAP4.error as exc:
-            if not is_throttling(str(exc)):  # a throttling BAD says nothing about LITERAL+
-                _LITERAL_PLUS_REFUSED.add(self._server_key())
-            raise transient_from(exc) from None
-        text = b" ".join(d for d in data if isinstance(d, bytes))
-        if typ != "OK" and is_throttling(_text(text)):
-            raise transient_from(imaplib.IMAP4.error(_text(text)))
-        return typ, text
-
-    def _batch_results(self, resp: Any, count: int) -> list[AppendResult]:
-        uids = self._appended_uids(resp)
-        if len(uids) == count:
-            return [AppendResult(uid=str(u)) for u in uids]
-        return [AppendResult() for _ in range(count)]
-
-    def _server_key(self) -> tuple[str, int | None]:
-        return (self.endpoint.host, self.endpoint.port)
-
-    def _append_one(self, name: str, message: Message) -> AppendResult:
-        if self._literal_plus:
-            typ, text = self._call(self._append_nonsync, name, [message])
-            if typ != "OK":
-                return AppendResult(error=_clean_server_text(_text(text)))
-            uids = self._appended_uids(text)
-            return AppendResult(uid=str(uids[0]) if uids else None)
-        try:
-            resp = self._call(
-                self.client.append,
-                name,
-                message.raw,
-                sorted(message.ref.flags),
-                message.ref.internaldate,
-            )
-        except IMAPClientError as exc:
-            return AppendResult(error=_clean_server_text(str(exc)))
-        uids = self._appended_uids(resp)
-        return AppendResult(uid=str(uids[0]) if uids else None)
-
-    @staticmethod
-    def _appended_uids(resp: Any) -> list[int]:
-        if isinstance(resp, tuple):
-            resp = b" ".join(x if isinstance(x, bytes) else str(x).encode() for x in resp[1])
-        raw = resp if isinstance(resp, bytes) else str(resp).encode()
-        m = _APPENDUID.search(raw)
-        return parse_uid_set(m.group(2)) if m else []
-
     def set_flags(self, folder: Folder, uids: Sequence[str], flags: frozenset[str]) -> None:
         self._ensure_selected(folder, readonly=False)
         self._call(self.client.set_flags, [int(u) for u in uids], sorted(flags), silent=True)
@@ -661,47 +401,3 @@ class ImapMailbox(MailTarget):
     def list_from(self, folder: Folder, first_uid: int) -> Iterator[MessageRef]:
         self._ensure_selected(folder, readonly=True)
         yield from self._refs([u for u in self._uids(["UID", f"{first_uid}:*"]) if u >= first_uid])
-
-    # --- Inventory extras for ``skylift assess`` (NAMESPACE, shared folders, ACL) ------
-
-    def namespaces(self) -> list[Namespace]:
-        try:
-            found = self._call(self.client.namespace)
-        except IMAPClientError:
-            return []
-        out: list[Namespace] = []
-        for kind, entries in (
-            ("personal", found.personal),
-            ("other", found.other),
-            ("shared", found.shared),
-        ):
-            for prefix, sep in entries or ():
-                out.append(Namespace(kind, _text(prefix), _text(sep) if sep else None))
-        return out
-
-    def shared_folders(self) -> list[Folder]:
-        """Listed folders outside the personal namespace (full server paths)."""
-        if self._foreign is None:
-            self.folders()
-        return list(self._foreign or [])
-
-    def folder_acl(self, folder: Folder) -> dict[str, str]:
-        if b"ACL" not in self.client.capabilities():
-            return {}
-        try:
-            entries = self._call(self.client.getacl, self.name_of(folder))
-        except IMAPClientError:
-            return {}
-        return {_text(who): _text(rights) for who, rights in entries}
-
-    # --- end of inventory extras ---------------------------------------------------------
-
-
-def _close_quietly(client: imapclient.IMAPClient) -> None:
-    with contextlib.suppress(Exception):
-        client.shutdown()
-
-
-def _clean_server_text(text: str) -> str:
-    text = re.sub(r"^append failed:\s*", "", text)
-    return re.sub(r"\s*\(\d+\.\d+ \+ \d+\.\d+.*?secs\)\.?", "", text).strip()
