@@ -60,7 +60,7 @@ def ping_broker(app: Any, broker: str) -> None:
 
 def task_spec(params: dict[str, Any]) -> dict[str, Any]:
     """migrate's options as a task carries them: JSON, paths absolute, no secret in them."""
-    for side in ("source", "target"):
+    for side in ("source", "target", "library"):
         url = params.get(side) or ""
         if "://" in url and urlsplit(url).password:
             raise ConfigError(f"--{side}: no password in the URL with --runner celery")
@@ -121,8 +121,6 @@ def migrate_on_workers(params: dict[str, Any]) -> int:
     check_celery_run(params)
     if params["report_dir"] is not None:
         raise ConfigError("--report-dir is written by a local run: leave out --runner celery")
-    if params.get("detach_over"):
-        raise ConfigError("--detach-over runs locally for now: leave out --runner celery")
     spec = task_spec(params)
     job = prepare_migration(options_of(spec))
     return queue_on_workers("mail", "migrate", params, spec, [p.key for p in job.pairs])
