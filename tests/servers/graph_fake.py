@@ -25,6 +25,10 @@ What it reproduces (the behaviours that lose data when ignored):
   master's ``recurrence`` drops every exception, as Exchange does;
 - ``transactionId``: a second POST with one already used returns the first event, not a
   duplicate (what makes a resume after a kill safe);
+- meeting requests: Graph documents (``user-post-events``) that creating an event with
+  attendees sends each attendee an invitation and that this cannot be configured, and that
+  changing the attendees of an event sends updates; ``invitations`` records (user, attendee,
+  subject) for each such message the real service would send;
 - times come back in UTC (no ``Prefer: outlook.timezone``) with the zone given kept in
   ``originalStartTimeZone``; a zone must be a Windows name (CLDR windowsZones) or IANA;
 - throttling: ``throttle_next`` scripts answers (429 with ``Retry-After``, 503); more than
@@ -32,7 +36,7 @@ What it reproduces (the behaviours that lose data when ignored):
   ``ApplicationThrottled``/MailboxConcurrency; ``calls`` records each request with its time.
 
 What it cannot reproduce: Exchange's real recurrence engine (DST edge cases, a start that is
-not on the pattern), meeting requests and attendee responses, the change keys' real format,
+not on the pattern), the meeting requests' content and attendee responses, the change keys' real format,
 ``Prefer`` headers, server-side paging sizes, upload session expiry, delta tokens, and throttling by
 the real per-app budgets (10,000 requests per 10 minutes). Recorded in docs/calendars.md.
 """
@@ -132,6 +136,7 @@ class GraphFake:
         self.tokens = tokens
         self.calendars: dict[str, dict[str, GraphCalendar]] = {}
         self.transactions: dict[tuple[str, str], str] = {}
+        self.invitations: list[tuple[str, str, str]] = []  # (mailbox, attendee, subject)
         self.errors: list[str] = []
         self.calls: list[Call] = []
         self.throttle_next: list[tuple[int, str | None]] = []  # status, Retry-After
@@ -435,12 +440,19 @@ class GraphFake:
         event["iCalUId"] = "040000008200E00074C5B7101A82E008" + uuid.uuid4().hex.upper()
         event["type"] = "seriesMaster" if body.get("recurrence") else "singleInstance"
         event["_exceptions"] = {}
+        event["_user"] = user
         self._validate_times(event)
         self._touch(event)
         cal.events[event["id"]] = event
+        self._invite(user, event.get("attendees"), event.get("subject", ""))
         if tx:
             self.transactions[(user, tx)] = event["id"]
         return 201, self._view(event, {})
+
+    def _invite(self, user: str, attendees: Any, subject: str) -> None:
+        for person in attendees or []:
+            address = (person.get("emailAddress") or {}).get("address", "")
+            self.invitations.append((user, address, subject))
 
     def _validate_times(self, event: dict[str, Any]) -> None:
         start, end = instant(event["start"]), instant(event["end"])
@@ -455,6 +467,9 @@ class GraphFake:
         self, cal: GraphCalendar, master: dict[str, Any], original: str | None, body: Any
     ) -> tuple[int, Any]:
         body = {k: v for k, v in body.items() if k != "iCalUId"}
+        if "attendees" in body:  # Graph sends updates to the attendees of a changed meeting
+            subject = body.get("subject", master.get("subject", ""))
+            self._invite(master.get("_user", ""), body["attendees"], subject)
         if original is not None:
             if "recurrence" in body:
                 return 400, {
@@ -502,10 +517,11 @@ class GraphFake:
                 if v is None
             ]
         expand = q.get("$expand", "")
-        wanted = re.search(r"singleValueExtendedProperties\(\$filter=id eq '([^']+)'\)", expand)
-        if wanted:
+        wanted = re.search(r"singleValueExtendedProperties\(\$filter=([^)]*)\)", expand)
+        if wanted:  # "id eq 'A'" or "id eq 'A' or id eq 'B'"
+            ids = {i.lower() for i in re.findall(r"id eq '([^']+)'", wanted.group(1))}
             props = [p for p in event.get("singleValueExtendedProperties", [])
-                     if p["id"].lower() == wanted.group(1).lower()]  # fmt: skip
+                     if p["id"].lower() in ids]  # fmt: skip
             out["singleValueExtendedProperties"] = props
         if "exceptionOccurrences" in expand and event.get("recurrence"):
             out["exceptionOccurrences"] = [

@@ -93,6 +93,17 @@ MeetingLinkOpt = Annotated[
     ),
 ]
 
+#: --send-invitations; the Graph connector applies them (connectors/dav/graph/invitations.py)
+INVITATION_MODES = ("never", "future", "always")
+InvitationsOpt = Annotated[
+    str,
+    typer.Option(
+        "--send-invitations",
+        help="Microsoft 365: never (default: attendees kept, nobody e-mailed), future (the "
+        "organizer's meetings still to come are re-sent to their attendees) or always",
+    ),
+]
+
 
 def parse_domain_map(values: list[str]) -> dict[str, str]:
     """``old.example=new.example`` (a leading @ is allowed) -> {"old.example": "new.example"}."""
@@ -300,6 +311,7 @@ def prepare_dav(
     """Both sides, the accounts and the run's options from migrate-calendars/-contacts'
     options by name (here, or on a scale-out worker: secrets read on that machine)."""
     url, scope = _cloud_target(kind, p["target"], p["target_profile"], p["target_api_base"])
+    url = _with_invitations(url, p.get("send_invitations") or "never", kind)
     src, dst = dav_sides(
         p["source"], url, p["allow_plaintext"], p["source_ca"], p["target_ca"],
         p["insecure_source"], p["insecure_target"],
@@ -348,6 +360,22 @@ def prepare_dav(
     return src, dst, pairs, options
 
 
+def _with_invitations(url: str, mode: str, kind: DavKind) -> str:
+    """The Graph target URL carrying --send-invitations (docs/calendars.md, invitations)."""
+    if mode not in INVITATION_MODES:
+        raise ConfigError(
+            f"--send-invitations must be one of {', '.join(INVITATION_MODES)}, not {mode!r}"
+        )
+    if mode == "never":
+        return url
+    if kind is not DavKind.CALENDAR or not urlsplit(url).scheme.startswith("graph+"):
+        raise ConfigError(
+            "--send-invitations is for migrate-calendars into Microsoft 365 (only Graph "
+            "e-mails attendees when a meeting is created)"
+        )
+    return url + ("&" if "?" in url else "?") + f"invitations={mode}"
+
+
 def _make_migrate(kind: DavKind):  # type: ignore[no-untyped-def]
     def command(
         source: SourceOpt,
@@ -360,6 +388,7 @@ def _make_migrate(kind: DavKind):  # type: ignore[no-untyped-def]
         delete: DeleteOpt = False,
         rewrite_domain: DomainOpt = None,
         rewrite_meeting_link: MeetingLinkOpt = None,
+        send_invitations: InvitationsOpt = "never",
         source_admin: AdminOpt = None,
         target_admin: AdminOpt = None,
         allow_plaintext: AllowPlaintextOpt = False,

@@ -27,7 +27,13 @@ from skylift.connectors.dav.base import DavCapabilities, DavConnector, DavSource
 from skylift.connectors.dav.graph.api import GraphError, GraphSession
 from skylift.connectors.dav.graph.events import UID_PROPERTY, GraphPlan, plan_object, unsupported
 from skylift.connectors.dav.graph.ical import to_ical
-from skylift.errors import SkyliftError
+from skylift.connectors.dav.graph.invitations import (
+    ATTENDEES_PROPERTY,
+    DEFAULT_MODE,
+    MODES,
+    hold_back,
+)
+from skylift.errors import ConfigError, SkyliftError
 from skylift.model.account import Login
 from skylift.model.dav import Collection, DavKind, Item, ItemRef, PutResult
 
@@ -43,7 +49,10 @@ CALLS = (
     ("POST", "/users/{id}/events/{id}/attachments"),
     ("POST", "/users/{id}/events/{id}/attachments/createUploadSession"),
 )
-EXPAND = f"singleValueExtendedProperties($filter=id eq '{UID_PROPERTY}'),exceptionOccurrences"
+EXPAND = (
+    f"singleValueExtendedProperties($filter=id eq '{UID_PROPERTY}' or id eq '{ATTENDEES_PROPERTY}'),"
+    "exceptionOccurrences"
+)
 LIST_EXPAND = f"singleValueExtendedProperties($filter=id eq '{UID_PROPERTY}')"
 PAGE = 100
 
@@ -63,7 +72,10 @@ class GraphCalendarConnector(DavConnector):
             from skylift.connectors.dav.graph.contacts import GraphContactsAccount
 
             return GraphContactsAccount(session)
-        return GraphCalendarAccount(session)
+        mode = self.endpoint.options.get("invitations", DEFAULT_MODE)
+        if mode not in MODES:
+            raise ConfigError(f"--send-invitations must be one of {', '.join(MODES)}, not {mode!r}")
+        return GraphCalendarAccount(session, mode)
 
 
 def _digest(events: list[dict[str, Any]]) -> str:
@@ -97,8 +109,9 @@ class GraphCalendarAccount(DavTarget):
     capabilities = GraphCalendarConnector.capabilities
     kind = DavKind.CALENDAR
 
-    def __init__(self, session: GraphSession) -> None:
+    def __init__(self, session: GraphSession, invitations: str = DEFAULT_MODE) -> None:
         self.session = session
+        self.invitations = invitations  # whose attendees Graph is given (invitations.py)
 
     def close(self) -> None:
         self.session.close()
@@ -210,6 +223,7 @@ class GraphCalendarAccount(DavTarget):
             plan = plan_object(raw)
         except (ValueError, KeyError, TypeError, IndexError, AttributeError) as exc:
             return PutResult(href or self.item_href(collection, name), error=f"not storable: {exc}")
+        hold_back(plan, raw, self.invitations, self.session.user)  # stored as it was: no note
         calendar_id = self._calendar_id(collection.href)
         href = self._uid_href(collection.href, plan.uid)
         current = self._events(calendar_id, uid=plan.uid).get(plan.uid, [])
@@ -238,7 +252,8 @@ class GraphCalendarAccount(DavTarget):
             else len(current) == 1 and not plan.expanded and current[0].get("type") == "singleInstance"
         )  # fmt: skip
         if same_shape:
-            master = self.session.call("PATCH", f"/events/{current[0]['id']}", body=plan.master)
+            body = {**plan.master, "singleValueExtendedProperties": [*prop, *plan.properties]}
+            master = self.session.call("PATCH", f"/events/{current[0]['id']}", body=body)
             self._attach(master["id"], plan, update=True)
             return self._exceptions(master["id"], plan)
         for stale in current:
@@ -246,11 +261,12 @@ class GraphCalendarAccount(DavTarget):
         stamp = hashlib.sha256(repr(plan.master or plan.expanded).encode()).hexdigest()[:12]
         if plan.expanded:
             for i, single in enumerate(plan.expanded):
-                body = {**single["body"], "singleValueExtendedProperties": prop,
+                body = {**single["body"],
+                        "singleValueExtendedProperties": [*prop, *single.get("properties", [])],
                         "transactionId": self._tx(calendar_id, plan.uid, f"{stamp}/{i}")}  # fmt: skip
                 self.session.call("POST", events, body=body)
             return []
-        body = {**plan.master, "singleValueExtendedProperties": prop,
+        body = {**plan.master, "singleValueExtendedProperties": [*prop, *plan.properties],
                 "transactionId": self._tx(calendar_id, plan.uid, stamp)}  # fmt: skip
         master = self.session.call("POST", events, body=body)
         self._attach(master["id"], plan)
@@ -336,9 +352,11 @@ class GraphCalendarAccount(DavTarget):
 
     def adaptation(self, raw: bytes) -> str | None:
         try:
-            return plan_object(raw).note
+            plan = plan_object(raw)
         except (ValueError, KeyError, TypeError, IndexError, AttributeError):
             return None  # the write reports why it cannot be stored
+        quiet = hold_back(plan, raw, self.invitations, self.session.user)
+        return "; ".join(n for n in (plan.note, quiet) if n) or None
 
     def url_of(self, href: str) -> str:
         return f"{self.session.base}{self.session.mailbox}{href}"

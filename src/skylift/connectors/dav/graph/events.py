@@ -162,6 +162,8 @@ class GraphPlan:
     attachments: list[dict[str, Any]] = field(default_factory=list)
     #: what of the attachments is not copied, one line each
     left: list[str] = field(default_factory=list)
+    #: extended properties the master carries besides the source UID (invitations.py)
+    properties: list[dict[str, str]] = field(default_factory=list)
 
 
 def attachments(component: Component) -> tuple[list[dict[str, Any]], list[str]]:

@@ -15,6 +15,7 @@ from typing import Any
 
 from icalendar import Alarm, Calendar, Event, vBinary, vCalAddress
 
+from skylift.connectors.dav.graph.invitations import exception_key, kept_attendees
 from skylift.connectors.dav.graph.recurrence import to_rrule
 from skylift.connectors.dav.graph.zones import to_zoneinfo
 
@@ -28,7 +29,9 @@ def _moment(value: dict[str, str], zone: str, all_day: bool) -> Any:
     return local.date() if all_day else local
 
 
-def _fill(out: Event, event: dict[str, Any], zone: str) -> None:
+def _fill(
+    out: Event, event: dict[str, Any], zone: str, kept: list[dict[str, Any]] | None = None
+) -> None:
     all_day = bool(event.get("isAllDay"))
     out.add("DTSTART", _moment(event["start"], zone, all_day))
     out.add("DTEND", _moment(event["end"], zone, all_day))
@@ -49,7 +52,7 @@ def _fill(out: Event, event: dict[str, Any], zone: str) -> None:
     organizer = (event.get("organizer") or {}).get("emailAddress") or {}
     if organizer.get("address"):
         out.add("ORGANIZER", _address(organizer))
-    for person in event.get("attendees") or []:
+    for person in event.get("attendees") or kept or []:  # kept: held back from Graph
         address = _address(person.get("emailAddress") or {})
         if person.get("type") == "optional":
             address.params["ROLE"] = "OPT-PARTICIPANT"
@@ -102,7 +105,8 @@ def to_ical(
         zone = _zone(event)
         out = Event()
         out.add("UID", uid)
-        _fill(out, event, zone)
+        kept = kept_attendees(event)
+        _fill(out, event, zone, kept.get(""))
         _attach(out, (files or {}).get(event["id"], []))
         if singles:  # one of an expanded series
             out.add("RECURRENCE-ID", out.decoded("DTSTART"))
@@ -117,8 +121,8 @@ def to_ical(
         for exception in event.get("exceptionOccurrences") or []:
             override = Event()
             override.add("UID", uid)
-            _fill(override, exception, zone)
             original = dt.datetime.fromisoformat(exception["originalStart"].replace("Z", "+00:00"))
+            _fill(override, exception, zone, kept.get(exception_key(original)))
             rid = original.astimezone(to_zoneinfo(zone))
             override.add("RECURRENCE-ID", rid.date() if exception.get("isAllDay") else rid)
             cal.add_component(override)
