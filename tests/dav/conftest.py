@@ -50,6 +50,11 @@ class DavPair:
             **extra,
         }
 
+    def sides(self) -> tuple[str, ...]:
+        """``--source URL --target URL --user TARGET_USER``: what most commands here start with."""
+        return ("--source", self.source.url(), "--target", self.target.url(),
+                "--user", self.target_user)  # fmt: skip
+
     def run(
         self, *args: str, env: dict[str, str] | None = None
     ) -> subprocess.CompletedProcess[str]:

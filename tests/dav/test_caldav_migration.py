@@ -100,12 +100,7 @@ def test_calendars_arrive_with_uids_recurrences_time_zones_and_properties(
 
     verify = dav_pair.run(
         "verify-calendars",
-        "--source",
-        dav_pair.source.url(),
-        "--target",
-        dav_pair.target.url(),
-        "--user",
-        dav_pair.target_user,
+        *dav_pair.sides(),
         "--rewrite-domain",
         "old.example=new.example",
     )
@@ -175,12 +170,7 @@ def test_proxy_login_reads_a_user_without_their_password(dav_pair: DavPair) -> N
     env = dav_pair.env(SKYLIFT_SOURCE_ADMIN_PASSWORD=ADMIN_PASSWORD, SKYLIFT_SOURCE_PASSWORD="")
     result = dav_pair.run(
         "migrate-calendars",
-        "--source",
-        dav_pair.source.url(),
-        "--target",
-        dav_pair.target.url(),
-        "--user",
-        dav_pair.target_user,
+        *dav_pair.sides(),
         "--source-admin",
         "migrator",
         "--state",
@@ -198,12 +188,7 @@ def test_bad_credentials_give_exit_3_and_one_line(any_pair: DavPair) -> None:
     dav_pair = any_pair  # both Radicale and Xandikos
     result = dav_pair.run(
         "migrate-calendars",
-        "--source",
-        dav_pair.source.url(),
-        "--target",
-        dav_pair.target.url(),
-        "--user",
-        dav_pair.target_user,
+        *dav_pair.sides(),
         "--state",
         str(dav_pair.state),
         env=dav_pair.env(SKYLIFT_TARGET_PASSWORD="wrong-password-9"),

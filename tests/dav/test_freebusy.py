@@ -36,12 +36,7 @@ def test_freebusy_publish_writes_private_busy_blocks_and_settles(dav_pair: DavPa
     args = (
         "freebusy",
         "publish",
-        "--source",
-        dav_pair.source.url(),
-        "--target",
-        dav_pair.target.url(),
-        "--user",
-        dav_pair.target_user,
+        *dav_pair.sides(),
         "--weeks",
         "3",
     )
@@ -79,12 +74,7 @@ def test_vfreebusy_object_matches_what_the_target_server_answers(dav_pair: DavPa
     result = dav_pair.run(
         "freebusy",
         "publish",
-        "--source",
-        dav_pair.source.url(),
-        "--target",
-        dav_pair.target.url(),
-        "--user",
-        dav_pair.target_user,
+        *dav_pair.sides(),
         "--weeks",
         "4",
         "--vfreebusy-out",
@@ -120,12 +110,7 @@ def test_vfreebusy_out_in_a_missing_folder_is_a_one_line_usage_error(dav_pair: D
     result = dav_pair.run(
         "freebusy",
         "publish",
-        "--source",
-        dav_pair.source.url(),
-        "--target",
-        dav_pair.target.url(),
-        "--user",
-        dav_pair.target_user,
+        *dav_pair.sides(),
         "--vfreebusy-out",
         str(missing),
     )
