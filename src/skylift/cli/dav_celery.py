@@ -25,7 +25,7 @@ def _names(kind: DavKind) -> tuple[str, str]:
 
 
 def migrate_accounts_on_workers(kind: DavKind, params: dict[str, Any]) -> int:
-    from skylift.cli.calendars import default_export_dir, prepare_dav
+    from skylift.cli.dav_sides import default_export_dir, prepare_dav
 
     check_celery_run(params)
     # where the originals of changed objects go: decided here, the same folder on every worker
@@ -40,7 +40,7 @@ def run_dav_unit(kind: DavKind) -> Callable[[dict[str, Any], UnitContext], None]
     """The worker's handler for one calendars or contacts account."""
 
     def run(spec: dict[str, Any], ctx: UnitContext) -> None:
-        from skylift.cli.calendars import prepare_dav
+        from skylift.cli.dav_sides import prepare_dav
 
         src, dst, pairs, options = prepare_dav(kind, options_of(spec))
         pairs = [p for p in pairs if p.key == ctx.key]

@@ -9,8 +9,8 @@ from typing import Annotated
 
 import typer
 
-from skylift.cli.calendars import AdminOpt, UserOpt, UsersOpt, account_pairs, dav_sides
 from skylift.cli.common import envelope, parse_duration, print_json
+from skylift.cli.dav_sides import AdminOpt, UserOpt, UsersOpt, account_pairs, dav_sides
 from skylift.cli.options import (
     AllowPlaintextOpt,
     DryRunOpt,
