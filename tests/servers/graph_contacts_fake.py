@@ -1,6 +1,6 @@
 """The Graph fake's contacts half: contact folders, contacts and their photos.
 
-Extends :class:`tests.servers.graph_fake.GraphFake` (same server, tokens, schema checks and
+Extends :class:`tests.servers.graph_todo_fake.GraphTodoFake` (calendars and To Do; same server, tokens, schema checks and
 throttling) with exactly the calls skylift's Graph contacts connector makes:
 ``GET/POST /users/{id}/contactFolders``, ``GET/POST /users/{id}/contactFolders/{id}/contacts``,
 ``PATCH/DELETE /users/{id}/contacts/{id}``, ``GET/PUT /users/{id}/contacts/{id}/photo/$value``.
@@ -21,13 +21,14 @@ import re
 import uuid
 from typing import Any
 
-from tests.servers.graph_fake import GraphFake, _property_values, uid_filter
+from tests.servers.graph_fake import _property_values, uid_filter
 from tests.servers.graph_schema import SchemaError, resolve
+from tests.servers.graph_todo_fake import GraphTodoFake
 
 IMAGE_MAGIC = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n")
 
 
-class GraphContactsFake(GraphFake):
+class GraphContactsFake(GraphTodoFake):
     def __init__(self, tokens: Any) -> None:
         super().__init__(tokens)
         self.folders: dict[str, dict[str, dict[str, Any]]] = {}  # user -> id -> folder

@@ -131,3 +131,23 @@ def test_every_contacts_endpoint_and_property_is_in_the_pinned_slice() -> None:
     _uid, body, _photo, left = to_contact(card.encode())
     check_body("contact", body)
     assert left == []
+
+
+def test_every_to_do_endpoint_and_property_is_in_the_pinned_slice() -> None:
+    from skylift.connectors.dav.graph.todo import CALLS as TODO_CALLS
+    from skylift.connectors.dav.graph.todo import task_body
+
+    for _verb, path in TODO_CALLS:
+        kind, _many, _ = resolve("/v1.0" + path.replace("{id}", "x"))
+        assert kind == ("todoTaskList" if path.endswith("/lists") else "todoTask"), path
+    task = (
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//t//EN\r\nBEGIN:VTODO\r\nUID:t1\r\n"
+        "DTSTAMP:20260101T000000Z\r\nSUMMARY:Report\r\nDESCRIPTION:Soon\r\n"
+        "DTSTART:20270101T090000Z\r\nDUE:20270108T170000Z\r\nRRULE:FREQ=WEEKLY\r\n"
+        "PRIORITY:1\r\nCATEGORIES:A\r\nBEGIN:VALARM\r\nACTION:DISPLAY\r\nTRIGGER:-PT1H\r\n"
+        "END:VALARM\r\nEND:VTODO\r\nEND:VCALENDAR\r\n"
+    )
+    _, body, left = task_body(task.encode())
+    assert left == [] and body["recurrence"]["pattern"]["type"] == "weekly"
+    check_body("todoTask", body)  # raises SchemaError on drift
+    check_body("todoTaskList", {"displayName": "Work"})

@@ -32,6 +32,7 @@ from skylift.connectors.dav.graph.calendar import UID_PROPERTY
 from skylift.connectors.dav.graph.ical import to_ical
 from skylift.engine.dav.verify import occurrences
 from tests.servers.graph_fake import GraphFake
+from tests.servers.graph_todo_fake import GraphTodoFake
 from tests.servers.token_endpoint import TokenEndpoint
 
 DATA = Path(__file__).resolve().parents[2] / "data" / "ics"
@@ -75,7 +76,7 @@ def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cloud]:
     app.graph_roles = {"Calendars.ReadWrite"}
     secret = root / "secret.txt"
     secret.write_text("app-secret\n")
-    fake = GraphFake(tokens).start()
+    fake = GraphTodoFake(tokens).start()  # the app has no Tasks.ReadWrite.All: tasks fail
     fake.page_size = 7  # make the connector page
     yield Cloud(tokens, fake, app.client_id, secret)
     fake.stop()
@@ -208,7 +209,7 @@ def test_an_rrule_graph_cannot_hold_is_expanded_and_said_so_and_a_task_reported(
     state = tmp_path / "s.db"
     assert _run(cloud, source, state, user) == 1  # the task is a failed item, with its reason
     out = capsys.readouterr().out
-    assert "VTODO" in out and "task-1@old.example" in out, out
+    assert "Tasks.ReadWrite.All" in out and "task-1@old.example" in out, out
     assert "no pattern for RRULE" in out and "6 single events" in out, out
     events = fake.events(user, "pump")
     assert len(events) == 6 and all(e["type"] == "singleInstance" for e in events)
@@ -333,7 +334,8 @@ def test_a_preview_names_what_graph_cannot_hold_and_the_rule_before_the_move(
     code = _run(cloud, source, tmp_path / "s.db", "gina@example.test", "--dry-run")
     out = capsys.readouterr().out
     assert code in (0, 1)
-    assert "task-1@old.example" in out and "VTODO" in out, out  # refused, by UID
+    line = next(x for x in out.splitlines() if "task-1@old.example" in x)  # by UID
+    assert "Microsoft To Do" in line and "Tasks.ReadWrite.All" in line, line
     line = next(x for x in out.splitlines() if "pump@old.example" in x)
     assert "no pattern for RRULE FREQ=HOURLY" in line and "6 single events" in line, line
     assert sum(1 for c in cloud.fake.calls if c.method != "GET") == writes  # nothing written

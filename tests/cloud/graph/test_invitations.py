@@ -22,6 +22,7 @@ from skylift.connectors.dav.graph.calendar import EXPAND
 from skylift.connectors.dav.graph.ical import to_ical
 from tests.cloud.graph.test_graph_calendar import USER, Cloud, _run, _uid
 from tests.servers.graph_fake import GraphFake
+from tests.servers.graph_todo_fake import GraphTodoFake
 from tests.servers.token_endpoint import TokenEndpoint
 
 MEETINGS = """BEGIN:VCALENDAR\r
@@ -81,7 +82,7 @@ def cloud(tmp_path: Path) -> Iterator[Cloud]:
     app.graph_roles = {"Calendars.ReadWrite"}
     secret = tmp_path / "secret.txt"
     secret.write_text("app-secret\n")
-    fake = GraphFake(tokens).start()
+    fake = GraphTodoFake(tokens).start()
     yield Cloud(tokens, fake, app.client_id, secret)
     fake.stop()
     tokens.stop()

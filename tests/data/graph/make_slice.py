@@ -36,6 +36,8 @@ TYPES = [
     "contact", "contactFolder", "profilePhoto", "singleValueLegacyExtendedProperty",
     "user", "group", "directoryObject", "passwordProfile", "attachmentItem", "uploadSession",
 ]  # fmt: skip
+#: Microsoft To Do, where a calendar's tasks go (connectors/dav/graph/todo.py)
+TYPES += ["todo", "todoTaskList", "todoTask", "linkedResource"]
 #: bound actions skylift calls (name -> the binding it is called on)
 ACTIONS = {"createUploadSession": "Collection(graph.attachment)"}
 #: entity sets the directory connector enters by (users, groups, directoryObjects refs)

@@ -12,6 +12,9 @@ it. An update PATCHes the master (a new pattern drops the old exceptions on Grap
 and applies the exceptions again; a change of shape is delete and create. The DAV ledger maps
 source href and UID to this href, so a rerun skips what did not change.
 
+A calendar's tasks (VTODO) go to the Microsoft To Do list of the calendar's name
+(:mod:`.todo`), listed and fetched with the calendar's events under ``/todo/`` hrefs.
+
 Calls (and nothing else, see ``CALLS``; the drift test holds them to the pinned CSDL slice).
 """
 
@@ -33,6 +36,7 @@ from skylift.connectors.dav.graph.invitations import (
     MODES,
     hold_back,
 )
+from skylift.connectors.dav.graph.todo import TodoLists, is_task
 from skylift.errors import ConfigError, SkyliftError
 from skylift.model.account import Login
 from skylift.model.dav import Collection, DavKind, Item, ItemRef, PutResult
@@ -61,7 +65,7 @@ class GraphCalendarConnector(DavConnector):
     """``graph+https://graph.microsoft.com`` for calendars and contacts (``graph+http://127.0.0.1:PORT``
     for tests)."""
 
-    capabilities = DavCapabilities(writes=True, components=frozenset({"VEVENT"}))
+    capabilities = DavCapabilities(writes=True, components=frozenset({"VEVENT", "VTODO"}))
 
     def open_source(self, login: Login) -> DavSource:
         return self.open_target(login)
@@ -112,6 +116,7 @@ class GraphCalendarAccount(DavTarget):
     def __init__(self, session: GraphSession, invitations: str = DEFAULT_MODE) -> None:
         self.session = session
         self.invitations = invitations  # whose attendees Graph is given (invitations.py)
+        self.todo = TodoLists(session)  # where the calendars' tasks go (todo.py)
 
     def close(self) -> None:
         self.session.close()
@@ -123,7 +128,7 @@ class GraphCalendarAccount(DavTarget):
                 kind=DavKind.CALENDAR,
                 name=str(c["name"]),
                 display_name=str(c["name"]),
-                components=frozenset({"VEVENT"}),
+                components=frozenset({"VEVENT", "VTODO"}),
                 href=f"/calendars/{quote(c['id'], safe='')}/",
             )
             for c in self.session.pages("/calendars", {})
@@ -146,7 +151,7 @@ class GraphCalendarAccount(DavTarget):
             notes.append(f"calendar-color {spec.color} not kept (Graph takes a palette name)")
         collection = Collection(
             kind=DavKind.CALENDAR, name=spec.name, display_name=spec.name,
-            components=frozenset({"VEVENT"}), href=f"/calendars/{quote(made['id'], safe='')}/",
+            components=frozenset({"VEVENT", "VTODO"}), href=f"/calendars/{quote(made['id'], safe='')}/",
         )  # fmt: skip
         return collection, [], notes
 
@@ -187,9 +192,16 @@ class GraphCalendarAccount(DavTarget):
         return [
             ItemRef(self._uid_href(collection.href, uid), _digest(events))
             for uid, events in self._events(self._calendar_id(collection.href)).items()
-        ]
+        ] + self.todo.list_items(collection.name)
 
     def fetch(self, collection: Collection, hrefs: Sequence[str]) -> Iterator[Item]:
+        tasks = [h for h in hrefs if self.todo.is_todo(h)]
+        for href in tasks:
+            found = self.todo.get(href)
+            if found is not None:
+                yield found
+        if len(tasks) == len(hrefs):
+            return
         groups = self._events(self._calendar_id(collection.href), full=True)
         for href in hrefs:
             uid = self._href_uid(href)
@@ -201,6 +213,8 @@ class GraphCalendarAccount(DavTarget):
         return None
 
     def get(self, href: str) -> Item | None:
+        if self.todo.is_todo(href):
+            return self.todo.get(href)
         uid = self._href_uid(href)
         events = self._events(self._calendar_id(href), full=True, uid=uid).get(uid)
         if not events:
@@ -216,6 +230,8 @@ class GraphCalendarAccount(DavTarget):
         etag: str | None = None,
         href: str | None = None,
     ) -> PutResult:
+        if is_task(raw):  # the documented rule: tasks go to Microsoft To Do (todo.py)
+            return self.todo.put(collection.name, raw, etag)
         why = unsupported(raw)
         if why is not None:
             return PutResult(href or self.item_href(collection, name), error=why)
@@ -339,6 +355,8 @@ class GraphCalendarAccount(DavTarget):
                 raise
 
     def delete(self, href: str, etag: str | None = None) -> str | None:
+        if self.todo.is_todo(href):
+            return self.todo.delete(href, etag)
         uid = self._href_uid(href)
         events = self._events(self._calendar_id(href), uid=uid).get(uid, [])
         if etag is not None and events and _digest(events) != etag:
@@ -351,6 +369,8 @@ class GraphCalendarAccount(DavTarget):
         return None
 
     def adaptation(self, raw: bytes) -> str | None:
+        if is_task(raw):
+            return self.todo.rule(raw)
         try:
             plan = plan_object(raw)
         except (ValueError, KeyError, TypeError, IndexError, AttributeError):
