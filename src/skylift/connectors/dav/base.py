@@ -182,6 +182,12 @@ class DavConnector(ABC):
         """Log in as *login* and return the side to write; only when ``capabilities.writes``."""
         raise NotImplementedError(f"{type(self).__name__} cannot be written to")
 
+    def rule(self, raw: bytes) -> str | None:
+        """What this target would do with *raw* other than store it as it is (a rule it needs,
+        or why it cannot hold it), decided without signing in: ``assess`` asks it of every
+        calendar item before the move. None: stored as it is."""
+        return None
+
 
 # -- collection text properties, by local name (protocol-free) --------------------------
 

@@ -62,6 +62,10 @@ def _digest(events: list[dict[str, Any]]) -> str:
     text = "|".join(sorted(f"{e['id']}={e.get('etag', '')}" for e in events))
     return '"' + hashlib.sha256(text.encode()).hexdigest()[:20] + '"'
 
+    def rule(self, raw: bytes) -> str | None:
+        """Google Calendar holds events only: a task or journal is refused (events.py)."""
+        return unsupported(raw) if self.kind is DavKind.CALENDAR else None
+
 
 class GoogleCalendarAccount(DavTarget):
     """One user's Google calendars, impersonated through the service account."""

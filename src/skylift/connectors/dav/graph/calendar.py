@@ -81,6 +81,23 @@ class GraphCalendarConnector(DavConnector):
             raise ConfigError(f"--send-invitations must be one of {', '.join(MODES)}, not {mode!r}")
         return GraphCalendarAccount(session, mode)
 
+    def rule(self, raw: bytes) -> str | None:
+        return graph_rule(raw) if self.kind is DavKind.CALENDAR else None
+
+
+def graph_rule(raw: bytes) -> str | None:
+    """How a Microsoft 365 calendar takes *raw*: a task to To Do, a journal refused, a series
+    with no Graph pattern expanded (events.py, todo.py); None when as it is."""
+    if is_task(raw):
+        return TodoLists.rule(raw)
+    why = unsupported(raw)
+    if why is not None:
+        return why
+    try:
+        return plan_object(raw).note
+    except (ValueError, KeyError, TypeError, IndexError, AttributeError) as exc:
+        return f"not storable: {exc}"
+
 
 def _digest(events: list[dict[str, Any]]) -> str:
     text = "|".join(sorted(f"{e['id']}={e.get('changeKey', '')}" for e in events))
@@ -369,8 +386,8 @@ class GraphCalendarAccount(DavTarget):
         return None
 
     def adaptation(self, raw: bytes) -> str | None:
-        if is_task(raw):
-            return self.todo.rule(raw)
+        if is_task(raw) or unsupported(raw) is not None:
+            return graph_rule(raw) if is_task(raw) else None  # a refusal is said by the write
         try:
             plan = plan_object(raw)
         except (ValueError, KeyError, TypeError, IndexError, AttributeError):
