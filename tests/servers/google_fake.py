@@ -50,13 +50,13 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import jwt
 
 from tests.servers.google_schema import SchemaError, check_body, check_query, route
+from tests.servers.loopback_api import LoopbackApi
 
 RECURRENCE_LINE = re.compile(r"^(RRULE|EXRULE|RDATE|EXDATE)[;:][^\r\n]+$")
 
@@ -80,8 +80,10 @@ class Call:
     status: int = 0
 
 
-class GoogleFake:
+class GoogleFake(LoopbackApi):
     """Start with :meth:`start`; ``api_base`` is what ``--target-api-base`` takes."""
+
+    json_media_type = "application/json; charset=UTF-8"
 
     def __init__(self, tokens: Any) -> None:
         self.tokens = tokens  # the loopback TokenEndpoint whose tokens are honoured
@@ -101,52 +103,11 @@ class GoogleFake:
         self.write_delay = 0.0  # seconds before each write is served
         self._etags = itertools.count(1)
         self._lock = threading.Lock()
-        self._httpd: ThreadingHTTPServer | None = None
-        self.port = 0
-
-    @property
-    def api_base(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
 
     def events(self, user: str, summary: str) -> list[dict[str, Any]]:
         """Every stored event of *user*'s calendar called *summary* (for assertions)."""
         cal = next(c for c in self.calendars.get(user, {}).values() if c.summary == summary)
         return list(cal.events.values())
-
-    # -- server ---------------------------------------------------------------------------
-    def start(self) -> GoogleFake:
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: object) -> None:
-                pass
-
-            def _any(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                raw = self.rfile.read(length) if length else b""
-                status, body, headers = fake.handle(
-                    self.command, self.path, self.headers.get("Authorization", ""), raw
-                )
-                data = json.dumps(body).encode() if body is not None else b""
-                self.send_response(status)
-                for name, value in headers.items():
-                    self.send_header(name, value)
-                self.send_header("Content-Type", "application/json; charset=UTF-8")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            do_GET = do_POST = do_PATCH = do_DELETE = do_PUT = _any
-
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.port = self._httpd.server_address[1]
-        threading.Thread(target=self._httpd.serve_forever, daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        if self._httpd is not None:
-            self._httpd.shutdown()
-            self._httpd.server_close()
 
     # -- dispatch -------------------------------------------------------------------------
     @staticmethod

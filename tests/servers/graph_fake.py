@@ -52,7 +52,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from email.message import Message
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 from zoneinfo import ZoneInfo, available_timezones
@@ -62,6 +62,7 @@ from dateutil import rrule
 from icalendar.timezone.windows_to_olson import WINDOWS_TO_OLSON
 
 from tests.servers.graph_schema import SchemaError, check_body, check_query, resolve
+from tests.servers.loopback_api import LoopbackApi
 
 GRAPH_AUD = "https://graph.microsoft.com"
 DAYS = {"monday": rrule.MO, "tuesday": rrule.TU, "wednesday": rrule.WE, "thursday": rrule.TH,
@@ -129,7 +130,8 @@ def utc(moment: dt.datetime) -> dict[str, str]:
     return {"dateTime": text, "timeZone": "UTC"}
 
 
-class GraphFake:
+class GraphFake(LoopbackApi):
+    bytes_media_type = "image/jpeg"  # a photo's $value
     """Start with :meth:`start`; ``api_base`` is what ``--target-api-base`` takes."""
 
     def __init__(self, tokens: Any) -> None:
@@ -148,12 +150,6 @@ class GraphFake:
         self._in_flight: dict[str, int] = {}
         self._keys = itertools.count(1)
         self._lock = threading.RLock()
-        self._httpd: ThreadingHTTPServer | None = None
-        self.port = 0
-
-    @property
-    def api_base(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
 
     def events(self, user: str, name: str) -> list[dict[str, Any]]:
         """Every stored event of *user*'s calendar called *name* (for assertions)."""
@@ -161,46 +157,12 @@ class GraphFake:
         return list(cal.events.values())
 
     # -- server ---------------------------------------------------------------------------
-    def start(self) -> GraphFake:
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: object) -> None:
-                pass
-
-            def _any(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                raw = self.rfile.read(length) if length else b""
-                if self.path.startswith("/upload/"):  # a pre-authenticated upload URL
-                    status, body, headers = fake.upload(self.command, self.path, self.headers, raw)
-                else:
-                    status, body, headers = fake.handle(
-                        self.command, self.path, self.headers.get("Authorization", ""), raw
-                    )
-                if isinstance(body, bytes):  # a photo's $value
-                    data, kind = body, "image/jpeg"
-                else:
-                    data = json.dumps(body).encode() if body is not None else b""
-                    kind = "application/json"
-                self.send_response(status)
-                for name, value in headers.items():
-                    self.send_header(name, value)
-                self.send_header("Content-Type", kind)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            do_GET = do_POST = do_PATCH = do_DELETE = do_PUT = _any
-
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.port = self._httpd.server_address[1]
-        threading.Thread(target=self._httpd.serve_forever, daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        if self._httpd is not None:
-            self._httpd.shutdown()
-            self._httpd.server_close()
+    def serve(
+        self, verb: str, path: str, headers: Message, raw: bytes
+    ) -> tuple[int, Any, dict[str, str]]:
+        if path.startswith("/upload/"):  # a pre-authenticated upload URL
+            return self.upload(verb, path, headers, raw)
+        return self.handle(verb, path, headers.get("Authorization", ""), raw)
 
     @staticmethod
     def _error(status: int, code: str, message: str) -> tuple[int, Any, dict[str, str]]:
