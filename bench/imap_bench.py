@@ -234,72 +234,22 @@ def run_full(args: argparse.Namespace, servers: Servers, users: list[str], rows:
             run_mbsync(servers, users, n, size, args.parallel, "full", rows)
         return
 
-    cpu0 = servers.server_cpu()
-    cost = skylift_migrate(
-        servers,
-        servers.source.imap_port,
-        servers.target.imap_port,
-        users,
-        state,
-        args.parallel,
-        out,
-    )
-    t = summary(out)
-    rows.append(
-        Row(
-            "rerun, no change",
-            "skylift",
-            t.get("copied", 0),
-            t.get("bytes", 0),
-            cost,
-            servers.server_cpu() - cpu0,
-            f"already there {t.get('already_there', 0)}",
-        )
-    )
+    def rerun(label: str, on: Path, note: Callable[[dict[str, int]], str]) -> None:
+        cpu0 = servers.server_cpu()
+        cost = skylift_migrate(
+            servers, servers.source.imap_port, servers.target.imap_port, users, on,
+            args.parallel, out,
+        )  # fmt: skip
+        t = summary(out)
+        rows.append(Row(label, "skylift", t.get("copied", 0), t.get("bytes", 0), cost,
+                        servers.server_cpu() - cpu0, note(t)))  # fmt: skip
 
+    rerun("rerun, no change", state, lambda t: f"already there {t.get('already_there', 0)}")
     per_user = max(1, math.ceil(args.messages / 100))
     new_n, _ = add_new_mail(servers.source.imap_port, users, per_user)
-    cpu0 = servers.server_cpu()
-    cost = skylift_migrate(
-        servers,
-        servers.source.imap_port,
-        servers.target.imap_port,
-        users,
-        state,
-        args.parallel,
-        out,
-    )
-    t = summary(out)
-    rows.append(
-        Row(
-            "rerun, 1% new",
-            "skylift",
-            t.get("copied", 0),
-            t.get("bytes", 0),
-            cost,
-            servers.server_cpu() - cpu0,
-            check(servers, users, n + new_n, t),
-        )
-    )
-
+    rerun("rerun, 1% new", state, lambda t: check(servers, users, n + new_n, t))
     fresh_state = servers.workdir / "skylift-fresh.db"
-    cpu0 = servers.server_cpu()
-    cost = skylift_migrate(
-        servers, servers.source.imap_port, servers.target.imap_port, users, fresh_state,
-        args.parallel, out,
-    )  # fmt: skip
-    t = summary(out)
-    rows.append(
-        Row(
-            "rerun, empty state",
-            "skylift",
-            t.get("copied", 0),
-            t.get("bytes", 0),
-            cost,
-            servers.server_cpu() - cpu0,
-            check(servers, users, n + new_n, t),
-        )
-    )
+    rerun("rerun, empty state", fresh_state, lambda t: check(servers, users, n + new_n, t))
     print_table(rows[-3:])
 
     if args.mbsync:
