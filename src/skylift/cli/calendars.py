@@ -28,9 +28,9 @@ from skylift.cli.dav_sides import (
     UserOpt,
     UsersOpt,
     account_pairs,
-    dav_sides,
     parse_domain_map,
     prepare_dav,
+    signed_in_sides,
 )
 from skylift.cli.interrupt import graceful_stop, print_resume_hint
 from skylift.cli.options import (
@@ -272,12 +272,18 @@ def _make_verify(kind: DavKind):  # type: ignore[no-untyped-def]
         target_ca: TargetCaOpt = None,
         insecure_source: InsecureSourceOpt = False,
         insecure_target: InsecureTargetOpt = False,
+        target_profile: TargetProfileOpt = None,
+        target_oauth_service_account: cloud.TargetServiceAccount = None,
+        target_api_base: TargetApiBaseOpt = None,
+        target_oauth_tenant: cloud.TargetTenant = None,
+        target_oauth_client_id: cloud.TargetClientId = None,
+        target_oauth_client_secret_file: cloud.TargetSecretFile = None,
+        target_oauth_certificate: cloud.TargetCertificate = None,
+        target_oauth_authority: cloud.TargetAuthority = None,
     ) -> int:
-        if target is None:
-            raise ConfigError("say what to compare with: --target URL")
-        src, dst = dav_sides(
-            source, target, allow_plaintext, source_ca, target_ca, insecure_source, insecure_target
-        )
+        if target is None and target_profile is None:
+            raise ConfigError("say what to compare with: --target URL or --target-profile NAME")
+        src, dst = signed_in_sides(kind, dict(locals()))
         try:
             first = date.fromisoformat(start) if start else date.today()
         except ValueError:

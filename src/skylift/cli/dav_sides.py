@@ -150,6 +150,29 @@ def prepare_dav(
 ) -> tuple[SideSpec, SideSpec, list[MailboxPair], RunOptions]:
     """Both sides, the accounts and the run's options from migrate-calendars/-contacts'
     options by name (here, or on a scale-out worker: secrets read on that machine)."""
+    src, dst = signed_in_sides(kind, p)
+    options = RunOptions(
+        kind,
+        p["dry_run"],
+        p["delete"],
+        parse_domain_map(p["rewrite_domain"] or []),
+        p["dav_workers"],
+        p["export_dir"] or default_export_dir(p["state"]),
+    )
+    if p.get("rewrite_meeting_link"):
+        if kind is not DavKind.CALENDAR:
+            raise ConfigError("--rewrite-meeting-link is for migrate-calendars")
+        try:
+            options.link_map = parse_link_map(p["rewrite_meeting_link"])
+        except LinkMapError as exc:
+            raise ConfigError(str(exc)) from None
+    pairs = account_pairs(p["users"], p["user"], p["source_admin"], p["target_admin"])
+    return src, dst, pairs, options
+
+
+def signed_in_sides(kind: DavKind, p: dict[str, Any]) -> tuple[SideSpec, SideSpec]:
+    """The source and the target (a URL, or --target-profile [+ --target-api-base]) with the
+    target's sign-in: an Entra app for Graph, a service account for Google."""
     url, scope = _cloud_target(kind, p["target"], p["target_profile"], p["target_api_base"])
     url = _with_invitations(url, p.get("send_invitations") or "never", kind)
     src, dst = dav_sides(
@@ -181,23 +204,7 @@ def prepare_dav(
             "target", service_account, scope=scope or GOOGLE_SCOPES[kind], ca_file=dst.ca_file
         )
         dst = replace(dst, oauth=tokens)
-    options = RunOptions(
-        kind,
-        p["dry_run"],
-        p["delete"],
-        parse_domain_map(p["rewrite_domain"] or []),
-        p["dav_workers"],
-        p["export_dir"] or default_export_dir(p["state"]),
-    )
-    if p.get("rewrite_meeting_link"):
-        if kind is not DavKind.CALENDAR:
-            raise ConfigError("--rewrite-meeting-link is for migrate-calendars")
-        try:
-            options.link_map = parse_link_map(p["rewrite_meeting_link"])
-        except LinkMapError as exc:
-            raise ConfigError(str(exc)) from None
-    pairs = account_pairs(p["users"], p["user"], p["source_admin"], p["target_admin"])
-    return src, dst, pairs, options
+    return src, dst
 
 
 def _with_invitations(url: str, mode: str, kind: DavKind) -> str:

@@ -75,10 +75,11 @@ def verify_account(
                 check.problems.append((uid, "missing on the target"))
                 continue
             try:
+                rebuilt = target.capabilities.rebuilds
                 if kind is DavKind.CALENDAR:
-                    diffs = compare_events(raw, theirs[uid], *window)
+                    diffs = compare_events(raw, theirs[uid], *window, rebuilt=rebuilt)
                 else:
-                    diffs = compare_cards(raw, theirs[uid])
+                    diffs = compare_cards(raw, theirs[uid], rebuilt=rebuilt)
             except ValueError as exc:
                 diffs = [str(exc)]
             check.problems += [(uid, d) for d in diffs]

@@ -37,6 +37,9 @@ class DavCapabilities:
     announce one in ``Collection.max_resource_size``). *components*: the only calendar
     components any collection it makes can hold (empty: what the source's asks for), so a
     preview names what will be refused before a collection exists (Google: VEVENT only).
+    *rebuilds*: the target keeps no iCalendar or vCard text but rebuilds each object from its
+    own fields (a cloud API), so ``verify`` compares what a user sees (instants and titles;
+    names, addresses and numbers) rather than zone names and property spellings.
     """
 
     sync_collection: bool = False
@@ -44,6 +47,7 @@ class DavCapabilities:
     properties: bool = False
     max_resource_size: int | None = None
     components: frozenset[str] = frozenset()
+    rebuilds: bool = False
 
 
 Changes = tuple[list[ItemRef], list[str], str]

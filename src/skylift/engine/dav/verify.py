@@ -67,15 +67,44 @@ def default_window(today: date | None = None) -> tuple[date, date]:
     return today, today + timedelta(days=366)
 
 
-def compare_events(source: bytes, target: bytes, start: date, end: date) -> list[str]:
+def seen(found: set[Occurrence]) -> set[Occurrence]:
+    """What a user sees of each occurrence in a target that rebuilds objects (a cloud API):
+    its instants and title. A zone's name may change (Europe/Paris read back as the Windows
+    zone's Europe/Berlin), a floating time or a task's due day is pinned to UTC, a cancelled
+    occurrence is simply not there; none of that moves an occurrence."""
+    out = set()
+    for uid, begin, finish, _tzid, summary, status in found:
+        if status.upper() == "CANCELLED":
+            continue
+        out.add((uid, _instant(begin), _instant(finish), "", summary, ""))
+    return out
+
+
+def _instant(moment: str) -> str:
+    text = moment.replace(" floating", "+00:00")
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        return text
+    if value.tzinfo is None:  # a date, or a floating time: the target pins both to UTC
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).isoformat()
+
+
+def compare_events(
+    source: bytes, target: bytes, start: date, end: date, rebuilt: bool = False
+) -> list[str]:
     """Differences between the occurrences of two versions of one object (empty: same).
 
     Equal bytes, or the same content lines in another order, are the same object even when
-    no expander can read it (an out-of-range UTC offset the servers keep as they got it)."""
+    no expander can read it (an out-of-range UTC offset the servers keep as they got it).
+    *rebuilt*: the target rebuilds objects from its own fields; compare what a user sees."""
     if source.replace(b"\r\n", b"\n") == target.replace(b"\r\n", b"\n"):
         return []
     try:
         mine, theirs = occurrences(source, start, end), occurrences(target, start, end)
+        if rebuilt:
+            mine, theirs = seen(mine), seen(theirs)
     except ValueError:
         # A server that re-serialises (Radicale) moves lines, it does not change them.
         if Counter(_content_lines(source)) == Counter(_content_lines(target)):
@@ -117,9 +146,31 @@ def card_fields(raw: bytes) -> Counter[tuple[str, tuple[str, ...], str]]:
     return fields
 
 
-def compare_cards(source: bytes, target: bytes) -> list[str]:
-    """Differences, field by field, between the card sent and the card stored."""
+#: what a user sees of a card in a target that rebuilds it (a cloud's contact fields)
+SEEN_CARD_PROPERTIES = frozenset({"FN", "EMAIL", "TEL"})
+
+
+def _seen_card(
+    fields: Counter[tuple[str, tuple[str, ...], str]],
+) -> Counter[tuple[str, tuple[str, ...], str]]:
+    out: Counter[tuple[str, tuple[str, ...], str]] = Counter()
+    for (name, _params, value), count in fields.items():
+        if name not in SEEN_CARD_PROPERTIES:
+            continue
+        if name == "EMAIL":
+            value = value.lower()
+        elif name == "TEL":
+            value = "".join(c for c in value if c.isdigit() or c == "+")
+        out[(name, (), value)] += count
+    return out
+
+
+def compare_cards(source: bytes, target: bytes, rebuilt: bool = False) -> list[str]:
+    """Differences, field by field, between the card sent and the card stored (*rebuilt*:
+    the name, e-mail addresses and phone numbers a user sees, compared as values)."""
     mine, theirs = card_fields(source), card_fields(target)
+    if rebuilt:
+        mine, theirs = _seen_card(mine), _seen_card(theirs)
     problems = [
         f"missing on the target: {name} {value[:60]!r}"
         for (name, _, value) in sorted((mine - theirs).elements())

@@ -44,7 +44,7 @@ class GoogleCalendarConnector(DavConnector):
     """``google+https://www.googleapis.com`` for calendars, ``google+https://people.googleapis.com``
     for contacts (``google+http://127.0.0.1:PORT`` for tests)."""
 
-    capabilities = DavCapabilities(writes=True, components=frozenset({"VEVENT"}))
+    capabilities = DavCapabilities(writes=True, components=frozenset({"VEVENT"}), rebuilds=True)
 
     def open_source(self, login: Login) -> DavSource:
         return self.open_target(login)

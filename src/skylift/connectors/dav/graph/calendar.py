@@ -65,7 +65,9 @@ class GraphCalendarConnector(DavConnector):
     """``graph+https://graph.microsoft.com`` for calendars and contacts (``graph+http://127.0.0.1:PORT``
     for tests)."""
 
-    capabilities = DavCapabilities(writes=True, components=frozenset({"VEVENT", "VTODO"}))
+    capabilities = DavCapabilities(
+        writes=True, components=frozenset({"VEVENT", "VTODO"}), rebuilds=True
+    )
 
     def open_source(self, login: Login) -> DavSource:
         return self.open_target(login)

@@ -43,7 +43,7 @@ class GraphContactsAccount(DavTarget):
     """One mailbox's contact folders through the Entra app (Contacts.ReadWrite)."""
 
     kind = DavKind.ADDRESSBOOK
-    capabilities = DavCapabilities(writes=True)
+    capabilities = DavCapabilities(writes=True, rebuilds=True)
 
     def __init__(self, session: GraphSession) -> None:
         self.session = session
